@@ -1,0 +1,52 @@
+"""Every path the app uses, in one place (platformdirs + the Hugging Face cache)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "baichuan-chat"
+
+
+def _env_dir(var: str) -> Path | None:
+    value = os.environ.get(var)
+    return Path(value).expanduser() if value else None
+
+
+def data_dir() -> Path:
+    """Conversations database, quiz results. ``BAICHUAN_CHAT_DATA_DIR`` overrides."""
+    from platformdirs import user_data_path
+
+    return _env_dir("BAICHUAN_CHAT_DATA_DIR") or user_data_path(APP_NAME, appauthor=False)
+
+
+def config_dir() -> Path:
+    """Settings file and keymap. ``BAICHUAN_CHAT_CONFIG_DIR`` overrides."""
+    from platformdirs import user_config_path
+
+    return _env_dir("BAICHUAN_CHAT_CONFIG_DIR") or user_config_path(APP_NAME, appauthor=False)
+
+
+def cache_dir() -> Path:
+    """Our own caches (verdicts, converted files). ``BAICHUAN_CHAT_CACHE_DIR`` overrides."""
+    from platformdirs import user_cache_path
+
+    return _env_dir("BAICHUAN_CHAT_CACHE_DIR") or user_cache_path(APP_NAME, appauthor=False)
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def database_file() -> Path:
+    return data_dir() / "chats.sqlite3"
+
+
+def hf_home() -> Path:
+    """The standard Hugging Face home (``HF_HOME``), shared with other tools."""
+    return _env_dir("HF_HOME") or Path("~/.cache/huggingface").expanduser()
+
+
+def hf_hub_cache() -> Path:
+    """Where huggingface_hub keeps downloaded repos (``HF_HUB_CACHE`` or ``HF_HOME/hub``)."""
+    return _env_dir("HF_HUB_CACHE") or hf_home() / "hub"
