@@ -1,0 +1,183 @@
+"""Command-line entry: argparse only; each command imports its heavy modules when it runs.
+
+``baichuan-chat --help`` must stay fast, so nothing here imports llama_cpp, textual or
+huggingface_hub at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from baichuan_tui import __version__
+
+TEMPLATE_CHOICES = ("auto", "baichuan2-chat", "baichuan-13b-chat", "vicuna", "llama-factory",
+                    "completion", "gguf")
+
+
+def _gpu_layers(value: str) -> str:
+    if value != "auto":
+        try:
+            int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected a number of layers or 'auto'") from None
+    return value
+
+
+def add_model_options(p: argparse.ArgumentParser, *, sampling: bool = True,
+                      top: bool = False) -> None:
+    """--model and the load/sampling options shared by ask, bench and the app.
+
+    Subcommands get them with suppressed defaults, so ``baichuan-chat --model M ask`` and
+    ``baichuan-chat ask --model M`` mean the same.
+    """
+    if not top:
+        p = _SuppressDefaults(p)  # type: ignore[assignment]
+    g = p.add_argument_group("model")
+    g.add_argument("--model", "-m", help="a .gguf path or catalog name (baichuan2-7b-chat:Q8_0)")
+    g.add_argument("--template", choices=TEMPLATE_CHOICES, default="auto",
+                   help="prompt template (default: detected from the file)")
+    g.add_argument("--n-ctx", type=int, default=None, help="context length (default 4096)")
+    g.add_argument("--threads", type=int, default=None,
+                   help="CPU threads (default: physical cores)")
+    g.add_argument("--gpu-layers", type=_gpu_layers, default=None,
+                   help="layers to offload to the GPU: N, -1 for all, or 'auto' (default: auto)")
+    g.add_argument("--no-mmap", action="store_true", help="read the file instead of mapping it")
+    if not sampling:
+        return
+    s = p.add_argument_group("sampling (defaults: the model family's generation_config)")
+    s.add_argument("--temperature", type=float)
+    s.add_argument("--top-p", type=float)
+    s.add_argument("--top-k", type=int)
+    s.add_argument("--min-p", type=float)
+    s.add_argument("--repeat-penalty", type=float)
+    s.add_argument("--presence-penalty", type=float)
+    s.add_argument("--frequency-penalty", type=float)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--max-tokens", type=int)
+    s.add_argument("--system", help="system message")
+    s.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+
+
+class _SuppressDefaults:
+    """Adds arguments to a parser with ``default=SUPPRESS``."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._parser = parser
+
+    def add_argument_group(self, title: str) -> _SuppressDefaults:
+        return _SuppressDefaults(self._parser.add_argument_group(title))  # type: ignore[arg-type]
+
+    def add_argument(self, *names: str, **kw: object) -> None:
+        kw["default"] = argparse.SUPPRESS
+        self._parser.add_argument(*names, **kw)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="baichuan-chat",
+        description="Chat with Baichuan models locally (llama.cpp). "
+                    "Without a command, opens the terminal app.")
+    p.add_argument("--version", action="version", version=f"baichuan-chat {__version__}")
+    p.add_argument("--offline", action="store_true", help="never touch the network")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    add_model_options(p, top=True)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser("ask", help="one turn: stream a reply to PROMPT (or stdin)")
+    ask.add_argument("prompt", nargs="?", help="the message (default: read stdin)")
+    add_model_options(ask)
+    ask.add_argument("--json", action="store_true", help="print one JSON document")
+
+    pr = sub.add_parser("prompt", help="print the token ids the engine would feed the model")
+    pr.add_argument("messages", help="MESSAGES.json: a list of {role, content}")
+    add_model_options(pr)
+
+    models = sub.add_parser("models", help="catalog, downloads, verification, file info")
+    msub = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    ml = msub.add_parser("list", help="catalog and local state")
+    ml.add_argument("--json", action="store_true")
+    md = msub.add_parser("download", help="download NAME[:QUANT] into the HF cache")
+    md.add_argument("spec", metavar="NAME[:QUANT]")
+    mv = msub.add_parser("verify", help="check size and sha256 against the Hub's record")
+    mv.add_argument("spec", metavar="NAME|PATH", nargs="?")
+    mv.add_argument("--json", action="store_true")
+    mr = msub.add_parser("rm", help="delete a downloaded model")
+    mr.add_argument("spec", metavar="NAME[:QUANT]")
+    mi = msub.add_parser("info", help="GGUF metadata, family, template, memory estimate")
+    mi.add_argument("spec", metavar="NAME|PATH")
+    mi.add_argument("--json", action="store_true")
+    mi.add_argument("--n-ctx", type=int, default=4096, help="context for the estimate")
+    for q in (ml, md, mv, mr, mi):
+        q.add_argument("--offline", action="store_true", default=argparse.SUPPRESS)
+
+    doc = sub.add_parser("doctor", help="what this machine and install can do")
+    doc.add_argument("--json", action="store_true")
+    doc.add_argument("--offline", action="store_true", default=argparse.SUPPRESS)
+
+    bench = sub.add_parser("bench", help="throughput of the engine vs bare llama-cpp-python")
+    add_model_options(bench, sampling=False)
+    bench.add_argument("--prompt-tokens", type=int, default=256)
+    bench.add_argument("--gen-tokens", type=int, default=256)
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--json", action="store_true")
+    return p
+
+
+COMMANDS = {
+    "ask": "baichuan_tui.commands.ask:run",
+    "prompt": "baichuan_tui.commands.prompt:run",
+    "doctor": "baichuan_tui.commands.doctor:run",
+    "bench": "baichuan_tui.commands.bench:run",
+    "models.list": "baichuan_tui.commands.models:cmd_list",
+    "models.download": "baichuan_tui.commands.models:cmd_download",
+    "models.verify": "baichuan_tui.commands.models:cmd_verify",
+    "models.rm": "baichuan_tui.commands.models:cmd_rm",
+    "models.info": "baichuan_tui.commands.info:run",
+    None: "baichuan_tui.commands.app:run",
+}
+
+
+def _handler(args: argparse.Namespace):
+    key = args.command
+    if key == "models":
+        key = f"models.{args.models_command}"
+    module, _, func = COMMANDS[key].partition(":")
+    import importlib
+
+    return getattr(importlib.import_module(module), func)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.offline:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    args.offline = args.offline or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    from baichuan_tui.errors import UserError
+
+    try:
+        return int(_handler(args)(args) or 0)
+    except UserError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
+        if args.debug:
+            raise
+        print(f"error: {type(exc).__name__}: {exc} (run with --debug for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,420 @@
+"""Load a GGUF and stream replies: one owner thread per model, KV reuse, fast cancel.
+
+Every call into llama.cpp happens on the engine's own thread (a ``Llama`` is not thread-safe).
+Callers get text deltas through a queue; :meth:`Generation.cancel` stops within one token, and
+within one graph node during prompt evaluation (llama.cpp's abort callback, CPU backend).
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from baichuan_tui.engine import prompts
+from baichuan_tui.engine.family import Family, choose_template, detect_family
+from baichuan_tui.engine.gguf_check import GGUFInfo, inspect_gguf
+from baichuan_tui.engine.sampling import Sampling
+from baichuan_tui.engine.threads import physical_cores
+from baichuan_tui.errors import BadModelFile, UserError
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model."""
+
+    n_ctx: int = 4096
+    """Context length in tokens (prompt + reply)."""
+    n_threads: int | None = None
+    """CPU threads; ``None`` = physical cores."""
+    n_gpu_layers: int = 0
+    """Layers offloaded to the GPU (-1 = all). ``auto`` is resolved before this point."""
+    use_mmap: bool = True
+    """Map the file instead of reading it into memory."""
+    n_batch: int = 512
+    """Prompt tokens evaluated per llama_decode call."""
+    vocab_only: bool = False
+    """Load only the tokenizer (for ``prompt`` and tests)."""
+
+
+@dataclass
+class GenerationResult:
+    """How a reply ended and how fast it was made."""
+
+    text: str = ""
+    finish_reason: str = "stop"
+    """``stop`` (EOS or a stop string), ``length`` (max_tokens or context) or ``cancelled``."""
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    """Prompt tokens whose KV cache was reused from the previous turn."""
+    completion_tokens: int = 0
+    token_ids: list[int] = field(default_factory=list)
+    ttft_s: float = 0.0
+    prompt_s: float = 0.0
+    gen_s: float = 0.0
+    dropped_rounds: int = 0
+
+    @property
+    def prompt_tokens_per_s(self) -> float:
+        evaluated = self.prompt_tokens - self.cached_tokens
+        return evaluated / self.prompt_s if self.prompt_s > 0 else 0.0
+
+    @property
+    def gen_tokens_per_s(self) -> float:
+        n = self.completion_tokens - 1
+        return n / self.gen_s if n > 0 and self.gen_s > 0 else 0.0
+
+
+_DONE = object()
+_LOG_TAIL: list[str] = []
+_LOG_CALLBACK: Any = None
+
+
+def _quiet_llama_logs() -> None:
+    """Keep llama.cpp's log off the terminal; remember its last lines for error messages."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is not None:
+        return
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _log(_level: int, text: bytes, _data: ctypes.c_void_p) -> None:
+        _LOG_TAIL.append(text.decode("utf-8", "replace"))
+        del _LOG_TAIL[:-20]
+
+    _LOG_CALLBACK = _log
+    llama_cpp.llama_log_set(_log, ctypes.c_void_p(0))
+
+
+def _last_log_line() -> str:
+    lines = [line.strip() for line in "".join(_LOG_TAIL).splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+class Generation:
+    """A reply being generated: iterate for text deltas, then read :attr:`result`."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.cancelled = threading.Event()
+        self.result: GenerationResult | None = None
+        self._error: BaseException | None = None
+
+    def cancel(self) -> None:
+        """Ask the engine to stop; the partial reply is kept."""
+        self.cancelled.set()
+
+    def __iter__(self) -> Iterator[str]:
+        get = self._queue.get
+        while (item := get()) is not _DONE:
+            yield item
+        if self._error is not None:
+            raise self._error
+
+    def wait(self) -> GenerationResult:
+        """Drain the stream and return the result."""
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
+
+
+class _StopScanner:
+    """Finds stop strings in streamed text, holding back a possible partial match."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = [s for s in stops if s]
+        self.longest = max((len(s) for s in self.stops), default=0)
+        self.pending = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """Text that is safe to emit now, and whether a stop string was found."""
+        if not self.stops:
+            return text, False
+        buf = self.pending + text
+        for s in self.stops:
+            at = buf.find(s)
+            if at >= 0:
+                self.pending = ""
+                return buf[:at], True
+        keep = 0
+        for n in range(1, min(self.longest, len(buf) + 1)):
+            if any(s.startswith(buf[-n:]) for s in self.stops):
+                keep = n
+        self.pending = buf[len(buf) - keep:] if keep else ""
+        return buf[: len(buf) - keep], False
+
+    def flush(self) -> str:
+        out, self.pending = self.pending, ""
+        return out
+
+
+class _LlamaTokenizer:
+    """The model's tokenizer as :class:`prompts.Tokenizer` (called on the owner thread)."""
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+        self.bos_id = llm.token_bos()
+        self.eos_id = llm.token_eos()
+
+    def encode(self, text: str, *, special: bool = False) -> list[int]:
+        if not text:
+            return []
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+
+
+class Engine:
+    """One loaded model, owned by one thread."""
+
+    def __init__(self, path: str | Path, options: LoadOptions | None = None, *,
+                 template: str | None = None, info: GGUFInfo | None = None) -> None:
+        self.options = options or LoadOptions()
+        self.info = info or inspect_gguf(path, allow_vocab_only=self.options.vocab_only)
+        self.path = Path(path)
+        self.family: Family = detect_family(self.info)
+        self.template = choose_template(self.family, template)
+        self.n_threads = self.options.n_threads or physical_cores()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = (
+            queue.SimpleQueue())
+        self._thread = threading.Thread(target=self._serve, name="llama-owner", daemon=True)
+        self._thread.start()
+        self._abort = False
+        self._abort_cb = None
+        self._pieces: dict[int, bytes] = {}
+        self._llm: Any = None
+        self.call(self._load)
+
+    # -- owner thread ----------------------------------------------------------------------
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, fut = job
+            if fut.set_running_or_notify_cancel():
+                try:
+                    fut.set_result(fn())
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    fut.set_exception(exc)
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the owner thread and return its result."""
+        fut: Future = Future()
+        self._jobs.put((fn, fut))
+        return fut.result()
+
+    def submit(self, fn: Callable[[], Any]) -> Future:
+        fut: Future = Future()
+        self._jobs.put((fn, fut))
+        return fut
+
+    def _load(self) -> None:
+        import llama_cpp
+
+        opts = self.options
+        _quiet_llama_logs()
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(self.path), n_ctx=opts.n_ctx, n_threads=self.n_threads,
+                n_threads_batch=self.n_threads, n_gpu_layers=opts.n_gpu_layers,
+                use_mmap=opts.use_mmap, n_batch=opts.n_batch, vocab_only=opts.vocab_only,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            detail = _last_log_line() or str(exc)
+            raise BadModelFile(self.path, f"could not be loaded by llama.cpp ({detail})") from None
+        self.tokenizer = _LlamaTokenizer(self._llm)
+        if not opts.vocab_only:
+            self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._abort)
+
+    def close(self) -> None:
+        """Free the model and stop the owner thread."""
+        if self._thread.is_alive():
+            self.call(self._free)
+            self._jobs.put(None)
+            self._thread.join(timeout=5)
+
+    def _free(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- prompts ---------------------------------------------------------------------------
+    @property
+    def n_ctx(self) -> int:
+        return self.options.n_ctx
+
+    def _render_gguf(self, messages: Sequence[prompts.Message]) -> str:
+        from baichuan_tui.engine.chat_template import render
+
+        if not self.info.chat_template:
+            raise UserError(f"{self.path.name} has no embedded chat template",
+                            "use --template completion")
+        piece = self._piece
+        return render(self.info.chat_template, messages,
+                      bos_token=piece(self.tokenizer.bos_id).decode("utf-8", "ignore"),
+                      eos_token=piece(self.tokenizer.eos_id).decode("utf-8", "ignore"))
+
+    def prompt(self, messages: Sequence[prompts.Message], *, max_tokens: int,
+               continue_last: bool = False) -> prompts.Prompt:
+        """The token ids for ``messages``, fitted into the context."""
+        def build() -> prompts.Prompt:
+            return prompts.fit_prompt(
+                self.tokenizer, self.template, messages, n_ctx=self.n_ctx,
+                max_tokens=max_tokens, add_bos=self._add_bos(), continue_last=continue_last,
+                render_gguf=self._render_gguf)
+        return self.call(build)
+
+    def _add_bos(self) -> bool:
+        add = self.info.add_bos
+        return True if add is None and self.info.tokenizer_model == "llama" else bool(add)
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return self.call(lambda: b"".join(self._piece(t, True) for t in ids)
+                         .decode("utf-8", "replace"))
+
+    def _piece(self, token: int, special: bool = False) -> bytes:
+        """The bytes of one token (cached: no cost that grows with the reply)."""
+        key = token if not special else -1 - token
+        piece = self._pieces.get(key)
+        if piece is None:
+            import llama_cpp
+
+            vocab = llama_cpp.llama_model_get_vocab(self._llm.model)
+            buf = ctypes.create_string_buffer(256)
+            n = llama_cpp.llama_token_to_piece(vocab, token, buf, 256, 0, special)
+            piece = self._pieces[key] = buf.raw[: max(n, 0)]
+        return piece
+
+    # -- generation ------------------------------------------------------------------------
+    def generate(self, prompt: prompts.Prompt, sampling: Sampling, *,
+                 stop: Sequence[str] = ()) -> Generation:
+        """Start generating a reply to ``prompt``; returns at once."""
+        gen = Generation()
+        self.submit(lambda: self._run(gen, prompt, sampling, tuple(stop) + prompt.stop))
+        return gen
+
+    def _run(self, gen: Generation, prompt: prompts.Prompt, s: Sampling,
+             stops: tuple[str, ...]) -> None:
+        res = GenerationResult(prompt_tokens=len(prompt.token_ids),
+                               dropped_rounds=prompt.dropped_rounds)
+        gen.result = res
+        try:
+            self._loop(gen, prompt, s, stops, res)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            gen._error = exc
+        finally:
+            gen._queue.put(_DONE)
+
+    def _cached_prefix(self, ids: Sequence[int]) -> int:
+        llm = self._llm
+        n = 0
+        for a, b in zip(llm.input_ids[: llm.n_tokens].tolist(), ids, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n - 1 if n == len(ids) else n  # llama-cpp-python re-evaluates the last token
+
+    def _loop(self, gen: Generation, prompt: prompts.Prompt, s: Sampling,
+              stops: tuple[str, ...], res: GenerationResult) -> None:
+        import llama_cpp
+
+        llm = self._llm
+        put = gen._queue.put
+        cancelled = gen.cancelled
+        piece = self._piece
+        eos = llm.token_eos()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
+        scanner = _StopScanner(stops)
+        pieces: list[str] = []
+        out = res.token_ids
+        llm.set_seed(s.seed if s.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED)
+        res.cached_tokens = self._cached_prefix(prompt.token_ids)
+        limit = min(prompt.max_tokens, self.n_ctx - len(prompt.token_ids))
+        t0 = time.perf_counter()
+        t_first = t0
+        self._abort = False
+        self._set_abort(True, gen)
+        tokens = llm.generate(
+            prompt.token_ids, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p, typical_p=1.0,
+            temp=s.temperature, repeat_penalty=s.repeat_penalty,
+            frequency_penalty=s.frequency_penalty, presence_penalty=s.presence_penalty)
+        finish = "length"
+        try:
+            for tok in tokens:
+                if not out:
+                    t_first = time.perf_counter()
+                    res.ttft_s = res.prompt_s = t_first - t0
+                    self._set_abort(False, gen)
+                if cancelled.is_set():
+                    finish = "cancelled"
+                    break
+                if tok == eos:
+                    finish = "stop"
+                    break
+                out.append(tok)
+                text, hit = scanner.feed(decoder.decode(piece(tok)))
+                if text:
+                    pieces.append(text)
+                    put(text)
+                if hit:
+                    finish = "stop"
+                    break
+                if len(out) >= limit:
+                    break
+        except RuntimeError:
+            if not (cancelled.is_set() or self._abort):
+                raise
+            finish = "cancelled"
+        finally:
+            tokens.close()
+            self._set_abort(False, gen)
+        if finish != "stop" or not scanner.stops:
+            tail = scanner.flush() + decoder.decode(b"", final=True)
+            if tail:
+                pieces.append(tail)
+                put(tail)
+        res.finish_reason = finish
+        res.completion_tokens = len(out)
+        res.gen_s = time.perf_counter() - t_first if out else 0.0
+        res.text = "".join(pieces)
+
+    def _set_abort(self, on: bool, gen: Generation) -> None:
+        """Let llama.cpp poll for cancellation during prompt evaluation only.
+
+        The callback runs once per graph node; during token generation the per-token check in
+        the loop is enough and keeps the callback off the hot path.
+        """
+        if self._abort_cb is None:
+            return
+        import llama_cpp
+
+        if on:
+            cancelled = gen.cancelled
+            self._abort_cb = llama_cpp.ggml_abort_callback(lambda _d: cancelled.is_set())
+            llama_cpp.llama_set_abort_callback(self._llm.ctx, self._abort_cb, None)
+        else:
+            llama_cpp.llama_set_abort_callback(
+                self._llm.ctx, ctypes.cast(None, llama_cpp.ggml_abort_callback), None)
+
+    # -- one-shot helpers ------------------------------------------------------------------
+    def chat(self, messages: Sequence[prompts.Message], sampling: Sampling,
+             on_text: Callable[[str], None] | None = None) -> GenerationResult:
+        """Generate a whole reply, calling ``on_text`` with each delta."""
+        prompt = self.prompt(messages, max_tokens=sampling.max_tokens)
+        gen = self.generate(prompt, sampling)
+        for text in gen:
+            if on_text:
+                on_text(text)
+        assert gen.result is not None
+        return gen.result
