@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from tiny_models import tiny_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,6 +12,7 @@ import ctypes
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -72,7 +73,6 @@ class GenerationResult:
         return n / self.gen_s if n > 0 and self.gen_s > 0 else 0.0
 
 
-_DONE = object()
 _LOG_TAIL: list[str] = []
 _LOG_CALLBACK: Any = None
 
@@ -99,22 +99,50 @@ def _last_log_line() -> str:
 
 
 class Generation:
-    """A reply being generated: iterate for text deltas, then read :attr:`result`."""
+    """A reply being generated: iterate for text deltas, then read :attr:`result`.
 
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    The owner thread appends deltas to a deque; the reader wakes at most once per
+    ``interval`` seconds and gets everything that arrived meanwhile, so a fast model never
+    makes the reader (the terminal or the UI) do work per token.
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
         self.cancelled = threading.Event()
         self.result: GenerationResult | None = None
+        self._parts: deque[str] = deque()
+        self._ready = threading.Event()
+        self._finished = False
         self._error: BaseException | None = None
 
     def cancel(self) -> None:
         """Ask the engine to stop; the partial reply is kept."""
         self.cancelled.set()
 
+    def _put(self, text: str) -> None:
+        self._parts.append(text)
+        if not self._ready.is_set():
+            self._ready.set()
+
+    def _finish(self) -> None:
+        self._finished = True
+        self._ready.set()
+
     def __iter__(self) -> Iterator[str]:
-        get = self._queue.get
-        while (item := get()) is not _DONE:
-            yield item
+        parts = self._parts
+        while True:
+            self._ready.wait()
+            self._ready.clear()
+            finished = self._finished
+            chunk = []
+            while parts:
+                chunk.append(parts.popleft())
+            if chunk:
+                yield "".join(chunk)
+            if finished:
+                break
+            if self.interval:
+                time.sleep(self.interval)
         if self._error is not None:
             raise self._error
 
@@ -126,33 +154,41 @@ class Generation:
         return self.result
 
 
-class _StopScanner:
-    """Finds stop strings in streamed text, holding back a possible partial match."""
+class TextStream:
+    """Token bytes → text deltas: incremental UTF-8 and stop strings, O(1) per token.
 
-    def __init__(self, stops: Sequence[str]) -> None:
-        self.stops = [s for s in stops if s]
-        self.longest = max((len(s) for s in self.stops), default=0)
-        self.pending = ""
+    A character split over byte tokens is held until complete; bytes that can never form
+    UTF-8 are dropped (as llama-cpp-python's completions do). Text that could be the start
+    of a stop string is held back until it is known not to be one.
+    """
 
-    def feed(self, text: str) -> tuple[str, bool]:
-        """Text that is safe to emit now, and whether a stop string was found."""
+    def __init__(self, stops: Sequence[str] = ()) -> None:
+        self._decode = codecs.getincrementaldecoder("utf-8")(errors="ignore").decode
+        self.stops = tuple(s for s in stops if s)
+        self._longest = max((len(s) for s in self.stops), default=0)
+        self._pending = ""
+
+    def feed(self, data: bytes) -> tuple[str, bool]:
+        """The text safe to emit after ``data``, and whether a stop string was reached."""
+        text = self._decode(data)
         if not self.stops:
             return text, False
-        buf = self.pending + text
-        for s in self.stops:
-            at = buf.find(s)
+        buf = self._pending + text
+        for stop in self.stops:
+            at = buf.find(stop)
             if at >= 0:
-                self.pending = ""
+                self._pending = ""
                 return buf[:at], True
         keep = 0
-        for n in range(1, min(self.longest, len(buf) + 1)):
-            if any(s.startswith(buf[-n:]) for s in self.stops):
+        for n in range(1, min(self._longest, len(buf) + 1)):
+            if any(stop.startswith(buf[-n:]) for stop in self.stops):
                 keep = n
-        self.pending = buf[len(buf) - keep:] if keep else ""
+        self._pending = buf[len(buf) - keep:] if keep else ""
         return buf[: len(buf) - keep], False
 
     def flush(self) -> str:
-        out, self.pending = self.pending, ""
+        """What is still held back, at the end of the reply."""
+        out, self._pending = self._pending + self._decode(b"", final=True), ""
         return out
 
 
@@ -185,8 +221,7 @@ class Engine:
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._serve, name="llama-owner", daemon=True)
         self._thread.start()
-        self._abort = False
-        self._abort_cb = None
+        self._abort_cb: Any = None
         self._pieces: dict[int, bytes] = {}
         self._llm: Any = None
         self.call(self._load)
@@ -228,8 +263,6 @@ class Engine:
             detail = _last_log_line() or str(exc)
             raise BadModelFile(self.path, f"could not be loaded by llama.cpp ({detail})") from None
         self.tokenizer = _LlamaTokenizer(self._llm)
-        if not opts.vocab_only:
-            self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: self._abort)
 
     def close(self) -> None:
         """Free the model and stop the owner thread."""
@@ -298,23 +331,31 @@ class Engine:
 
     # -- generation ------------------------------------------------------------------------
     def generate(self, prompt: prompts.Prompt, sampling: Sampling, *,
-                 stop: Sequence[str] = ()) -> Generation:
-        """Start generating a reply to ``prompt``; returns at once."""
+                 stop: Sequence[str] = (), ignore_eos: bool = False) -> Generation:
+        """Start generating a reply to ``prompt``; returns at once.
+
+        ``ignore_eos`` is for benchmarks that need a fixed number of tokens.
+        """
         gen = Generation()
-        self.submit(lambda: self._run(gen, prompt, sampling, tuple(stop) + prompt.stop))
+        stops = tuple(stop) + prompt.stop
+        self.submit(lambda: self._run(gen, prompt, sampling, stops, ignore_eos))
         return gen
 
+    def reset_cache(self) -> None:
+        """Forget the KV cache, so the next prompt is evaluated in full (benchmarks)."""
+        self.call(self._llm.reset)
+
     def _run(self, gen: Generation, prompt: prompts.Prompt, s: Sampling,
-             stops: tuple[str, ...]) -> None:
+             stops: tuple[str, ...], ignore_eos: bool) -> None:
         res = GenerationResult(prompt_tokens=len(prompt.token_ids),
                                dropped_rounds=prompt.dropped_rounds)
         gen.result = res
         try:
-            self._loop(gen, prompt, s, stops, res)
+            self._loop(gen, prompt, s, stops, ignore_eos, res)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             gen._error = exc
         finally:
-            gen._queue.put(_DONE)
+            gen._finish()
 
     def _cached_prefix(self, ids: Sequence[int]) -> int:
         llm = self._llm
@@ -326,16 +367,15 @@ class Engine:
         return n - 1 if n == len(ids) else n  # llama-cpp-python re-evaluates the last token
 
     def _loop(self, gen: Generation, prompt: prompts.Prompt, s: Sampling,
-              stops: tuple[str, ...], res: GenerationResult) -> None:
+              stops: tuple[str, ...], ignore_eos: bool, res: GenerationResult) -> None:
         import llama_cpp
 
         llm = self._llm
-        put = gen._queue.put
+        put = gen._put
         cancelled = gen.cancelled
         piece = self._piece
         eos = llm.token_eos()
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="ignore")
-        scanner = _StopScanner(stops)
+        stream = TextStream(stops)
         pieces: list[str] = []
         out = res.token_ids
         llm.set_seed(s.seed if s.seed is not None else llama_cpp.LLAMA_DEFAULT_SEED)
@@ -343,13 +383,13 @@ class Engine:
         limit = min(prompt.max_tokens, self.n_ctx - len(prompt.token_ids))
         t0 = time.perf_counter()
         t_first = t0
-        self._abort = False
         self._set_abort(True, gen)
         tokens = llm.generate(
             prompt.token_ids, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p, typical_p=1.0,
             temp=s.temperature, repeat_penalty=s.repeat_penalty,
             frequency_penalty=s.frequency_penalty, presence_penalty=s.presence_penalty)
         finish = "length"
+        hit = False
         try:
             for tok in tokens:
                 if not out:
@@ -359,11 +399,11 @@ class Engine:
                 if cancelled.is_set():
                     finish = "cancelled"
                     break
-                if tok == eos:
+                if tok == eos and not ignore_eos:
                     finish = "stop"
                     break
                 out.append(tok)
-                text, hit = scanner.feed(decoder.decode(piece(tok)))
+                text, hit = stream.feed(piece(tok))
                 if text:
                     pieces.append(text)
                     put(text)
@@ -373,14 +413,14 @@ class Engine:
                 if len(out) >= limit:
                     break
         except RuntimeError:
-            if not (cancelled.is_set() or self._abort):
+            if not cancelled.is_set():
                 raise
             finish = "cancelled"
         finally:
             tokens.close()
             self._set_abort(False, gen)
-        if finish != "stop" or not scanner.stops:
-            tail = scanner.flush() + decoder.decode(b"", final=True)
+        if not hit:
+            tail = stream.flush()
             if tail:
                 pieces.append(tail)
                 put(tail)
@@ -395,7 +435,7 @@ class Engine:
         The callback runs once per graph node; during token generation the per-token check in
         the loop is enough and keeps the callback off the hot path.
         """
-        if self._abort_cb is None:
+        if self.options.vocab_only:
             return
         import llama_cpp
 

@@ -1,0 +1,90 @@
+"""The command line as a user meets it: bad files, fast --help, headless core, sandbox."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tiny_models import BAD_KINDS, bad_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("kind", BAD_KINDS)
+def test_bad_model_file_one_clear_line(cli, tmp_path, kind):
+    path = bad_file(kind, tmp_path)
+    res = cli("ask", "--model", str(path), "--max-tokens", "4", "hello")
+    assert res.returncode == 1, (res.returncode, res.stderr)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: ") and str(path) in lines[0]
+    assert "Traceback" not in res.stderr and res.stdout == ""
+
+
+def test_missing_model_path(cli, tmp_path):
+    res = cli("ask", "--model", str(tmp_path / "nope.gguf"), "hi")
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.gguf'} does not exist: "
+                                               "check the path"]
+
+
+def test_usage_error_exits_2(cli):
+    assert cli("ask", "--gpu-layers", "many", "hi").returncode == 2
+    assert cli("nonsense").returncode == 2
+
+
+def test_bad_sampling_value(cli, tiny):
+    res = cli("ask", "--model", str(tiny("b2-7b-chat")), "--top-p", "3", "hi")
+    assert res.returncode == 1 and "top_p" in res.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["ask", "--help"], ["models", "--help"]])
+def test_help_imports_no_heavy_modules(argv):
+    code = (
+        "import sys\nfrom baichuan_tui import cli\n"
+        f"try:\n    cli.main({argv!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('llama_cpp', 'textual', 'huggingface_hub', 'numpy') "
+        "if m in sys.modules]\nprint(heavy)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert res.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_headless_core_never_imports_textual():
+    """Every module outside baichuan_tui/ui imports without pulling in Textual."""
+    modules = sorted(
+        ".".join(p.relative_to(REPO).with_suffix("").parts)
+        for p in (REPO / "baichuan_tui").rglob("*.py")
+        if "ui" not in p.relative_to(REPO / "baichuan_tui").parts[:1]
+        and p.name != "__main__.py"
+    )
+    code = ("import importlib, sys\n"
+            f"for m in {modules!r}:\n    importlib.import_module(m)\n"
+            "print('textual' in sys.modules)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "False"
+
+
+EVIL = (
+    "{{ cycler.__init__.__globals__.os.system('touch PWNED') }}"
+    "{% for m in messages %}{{ m.content }}{% endfor %}"
+)
+
+
+def test_embedded_template_is_sandboxed(tmp_path, monkeypatch):
+    from baichuan_tui.engine.chat_template import render
+    from baichuan_tui.engine.prompts import Message
+    from baichuan_tui.errors import UserError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="unsafe"):
+        render(EVIL, [Message("user", "hi")], bos_token="<s>", eos_token="</s>")
+    assert not (tmp_path / "PWNED").exists()
+    ok = render("{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}"
+                "{% if add_generation_prompt %}[assistant]{% endif %}",
+                [Message("user", "hi")], bos_token="<s>", eos_token="</s>")
+    assert ok == "[user]hi[assistant]"
