@@ -447,6 +447,30 @@ class Engine:
             llama_cpp.llama_set_abort_callback(
                 self._llm.ctx, ctypes.cast(None, llama_cpp.ggml_abort_callback), None)
 
+    # -- scoring ---------------------------------------------------------------------------
+    def next_token_logits(self, ids: Sequence[int], candidates: Sequence[int] | None = None,
+                          *, reuse_cache: bool = True) -> list[float]:
+        """Logits of the token after ``ids`` (only ``candidates`` when given).
+
+        With ``reuse_cache`` the KV cache of the longest prefix shared with the previous call
+        is kept, so prompts that share a header and shots evaluate only their own suffix.
+        """
+        def run() -> list[float]:
+            import llama_cpp
+
+            llm = self._llm
+            if len(ids) > self.n_ctx:
+                raise UserError(f"the prompt is {len(ids)} tokens but the context holds "
+                                f"{self.n_ctx}", "raise --n-ctx")
+            keep = self._cached_prefix(ids) if reuse_cache else 0
+            llm.n_tokens = keep
+            llm.eval(list(ids[keep:]))
+            row = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
+            if candidates is None:
+                return row[: llm.n_vocab()]
+            return [row[c] for c in candidates]
+        return self.call(run)
+
     # -- one-shot helpers ------------------------------------------------------------------
     def chat(self, messages: Sequence[prompts.Message], sampling: Sampling,
              on_text: Callable[[str], None] | None = None) -> GenerationResult:
