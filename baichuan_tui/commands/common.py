@@ -39,13 +39,16 @@ def gpu_layers(args: argparse.Namespace, model: Path, n_ctx: int) -> int:
     value = getattr(args, "gpu_layers", None) or "auto"
     if value != "auto":
         return int(value)
-    import llama_cpp
-
-    if not llama_cpp.llama_supports_gpu_offload():
-        return 0
+    from baichuan_tui.engine.gguf_check import inspect_gguf
     from baichuan_tui.hub import fit
 
-    return fit.auto_gpu_layers(model, n_ctx)
+    machine = fit.machine_facts()
+    if not machine.free_vram:
+        return 0
+    est = fit.estimate(fit.numbers_from_gguf(inspect_gguf(model)), n_ctx)
+    layers = fit.gpu_layers_that_fit(est, machine.free_vram)
+    print(f"gpu layers auto: {layers} of {est.n_layer + 1} offloaded", file=sys.stderr)
+    return layers
 
 
 def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> Engine:

@@ -1,0 +1,87 @@
+"""``baichuan-chat models info NAME|PATH``: what a GGUF holds and whether it fits here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from baichuan_tui.commands.common import resolve_model
+
+
+def describe(path, n_ctx: int) -> dict[str, object]:
+    """Metadata, detected family/template and memory estimate of one GGUF file."""
+    from baichuan_tui.engine.family import detect_family
+    from baichuan_tui.engine.gguf_check import inspect_gguf
+    from baichuan_tui.hub import fit
+
+    info = inspect_gguf(path)
+    family = detect_family(info)
+    doc: dict[str, object] = {
+        "path": str(info.path),
+        "file_size": info.file_size,
+        "gguf_version": info.version,
+        "architecture": info.architecture,
+        "name": info.name,
+        "family": family.label,
+        "variant": family.variant,
+        "layers": info.block_count,
+        "vocab_size": info.vocab_size,
+        "context_length": info.context_length,
+        "embedding_length": info.embedding_length,
+        "head_count": info.head_count,
+        "head_count_kv": info.head_count_kv,
+        "quant": info.file_type,
+        "template": family.template,
+        "has_chat_template": bool(info.chat_template),
+        "n_params": info.n_params,
+        "vocab_only": info.vocab_only,
+        "sampling_defaults": family.defaults.as_dict(),
+    }
+    if not info.vocab_only:
+        est = fit.estimate(fit.numbers_from_gguf(info), n_ctx)
+        machine = fit.machine_facts()
+        place = fit.placement(est, machine)
+        doc["memory"] = {
+            "n_ctx": n_ctx,
+            "weights_bytes": est.weights_bytes,
+            "kv_cache_bytes": est.kv_bytes,
+            "compute_bytes": est.compute_bytes,
+            "total_bytes": est.total_bytes,
+            "vram_full_offload_bytes": est.vram_bytes(est.n_layer + 1),
+            "ram_cpu_only_bytes": est.ram_bytes(0),
+        }
+        doc["fits"] = {"placement": place.kind, "gpu_layers": place.gpu_layers,
+                       "label": place.label()}
+    return doc
+
+
+def run(args: argparse.Namespace) -> int:
+    path = resolve_model(args.spec, offline=args.offline)
+    doc = describe(path, args.n_ctx)
+    if args.json:
+        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    from baichuan_tui.engine.gguf_check import human_size
+
+    t = Table(title=str(doc["path"]), show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    for key in ("family", "architecture", "name", "layers", "vocab_size", "context_length",
+                "embedding_length", "quant", "template"):
+        t.add_row(key.replace("_", " "), str(doc[key]))
+    t.add_row("file size", human_size(int(doc["file_size"])))  # type: ignore[arg-type]
+    mem = doc.get("memory")
+    if isinstance(mem, dict):
+        t.add_row(f"memory at {mem['n_ctx']} ctx",
+                  f"weights {human_size(mem['weights_bytes'])} + KV "
+                  f"{human_size(mem['kv_cache_bytes'])} + compute "
+                  f"{human_size(mem['compute_bytes'])}")
+        t.add_row("full GPU offload", human_size(mem["vram_full_offload_bytes"]) + " VRAM")
+        t.add_row("fits this machine", doc["fits"]["label"])  # type: ignore[index]
+    Console().print(t)
+    return 0
