@@ -1,31 +1,40 @@
-"""Physical CPU cores: llama.cpp runs fastest with one thread per physical core."""
+"""CPU cores: llama.cpp runs fastest with one thread per physical core."""
 
 from __future__ import annotations
 
 import os
 from functools import cache
+from pathlib import Path
 
 
-@cache
-def physical_cores() -> int:
-    """Count unique (physical id, core id) pairs in /proc/cpuinfo; fall back to os.cpu_count()."""
+def logical_cores() -> int:
+    """CPUs this process may run on."""
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError:
-        return max(1, os.cpu_count() or 1)
-    cores = set()
-    phys = core = None
-    for line in text.splitlines() + [""]:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def physical_cores(cpuinfo: str | None = None) -> int:
+    """Unique (physical id, core id) pairs in /proc/cpuinfo, capped by the CPUs we may use."""
+    if cpuinfo is None:
+        return _physical_cores_here()
+    cores, phys = set(), "0"
+    for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         key = key.strip()
         if key == "physical id":
             phys = value.strip()
         elif key == "core id":
-            core = value.strip()
-        elif not line.strip():
-            if core is not None:
-                cores.add((phys, core))
-            phys = core = None
-    logical = os.cpu_count() or 1
-    return max(1, min(len(cores), logical)) if cores else max(1, logical)
+            cores.add((phys, value.strip()))
+    usable = logical_cores()
+    return min(len(cores), usable) if cores else (os.cpu_count() or usable)
+
+
+@cache
+def _physical_cores_here() -> int:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        text = ""
+    return physical_cores(text)

@@ -1,0 +1,174 @@
+"""``baichuan-chat models list | download | verify | rm`` handlers.
+
+Each takes the ``argparse.Namespace`` built by ``cli.py`` and returns the exit code; failures
+raise :class:`~baichuan_tui.errors.UserError` (cli.py prints ``error: …`` and exits 1).
+Tables go to stdout, ``--json`` prints exactly one JSON document on stdout, progress bars go to
+stderr. The attributes read (missing optional ones fall back to the default shown):
+
+- ``cmd_list``:     ``json: bool``, ``offline: bool``, ``n_ctx: int | None = None`` (context for the
+  fit estimate; None = each model's context length).
+- ``cmd_download``: ``spec: str`` (``NAME[:QUANT]``; ``name`` is accepted too), ``offline: bool``,
+  ``json: bool = False``.
+- ``cmd_verify``:   ``spec: str | None`` (``NAME[:QUANT]`` or a .gguf path; ``name`` accepted too;
+  None = every catalog file in the HF cache), ``offline: bool``, ``json: bool = False``.
+- ``cmd_rm``:       ``spec: str`` (``NAME`` = all its quants, or ``NAME:QUANT``; ``name`` accepted
+  too), ``json: bool = False``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from baichuan_tui.errors import UsageError, UserError
+from baichuan_tui.hub import download as hub
+from baichuan_tui.hub import fit
+from baichuan_tui.hub.cache import fmt_bytes, record_of
+from baichuan_tui.hub.catalog import load_catalog
+
+_STATE_ORDER = ("downloaded", "unverified", "failed verification", "not downloaded")
+
+
+def _spec(args: argparse.Namespace, required: bool = True) -> str | None:
+    spec = getattr(args, "spec", None) or getattr(args, "name", None)
+    if required and not spec:
+        raise UsageError("a model name is required", "e.g. baichuan2-7b-chat:Q4_K_M")
+    return spec
+
+
+def _print_json(doc: Any) -> None:
+    print(json.dumps(doc, ensure_ascii=False, indent=2))
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+# ---------------------------------------------------------------------------- list
+def _fit(model: Any, quant: str | None, machine: fit.Machine, n_ctx: int | None) -> dict | None:
+    if quant is None:
+        return None
+    est = fit.estimate(fit.numbers_for(model, quant), n_ctx or model.context_length)
+    where = fit.placement(est, machine)
+    return {"fits": where.kind, "label": where.label(), "gpu_layers": where.gpu_layers,
+            "n_ctx": est.n_ctx, "ram_bytes": est.total_bytes,
+            "vram_bytes": est.vram_bytes(est.n_layer + 1)}
+
+
+def list_document(offline: bool = False, n_ctx: int | None = None,
+                  machine: fit.Machine | None = None) -> dict[str, Any]:
+    """The ``models list --json`` document."""
+    catalog = load_catalog()
+    machine = machine or fit.machine_facts()
+    models: dict[str, dict[str, Any]] = {}
+    for row in hub.list_models(offline):
+        model = catalog.get(row.name)
+        entry = models.setdefault(row.name, {
+            "name": row.name, "title": row.title, "family": row.family, "template": row.template,
+            "hf_repo": row.hf_repo, "context_length": row.context_length,
+            "licence": row.licence, "needs_conversion": model.needs_conversion,
+            "notes": model.notes, "see_also": list(model.see_also), "state": row.state,
+            "quants": [],
+        })
+        if row.quant is None:
+            continue
+        entry["quants"].append({**row.to_dict(), "fit": _fit(model, row.quant, machine, n_ctx)})
+        states = [q["state"] for q in entry["quants"]]
+        entry["state"] = next(s for s in _STATE_ORDER if s in states)
+    return {"default": catalog.default, "models": list(models.values()),
+            "notes": list(catalog.notes), "machine": machine.to_dict()}
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    doc = list_document(bool(getattr(args, "offline", False)), getattr(args, "n_ctx", None))
+    if getattr(args, "json", False):
+        _print_json(doc)
+        return 0
+    from rich.table import Table
+
+    table = Table(title="Baichuan models", title_justify="left")
+    for col in ("model", "quant", "state", "size"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("fits this machine", overflow="fold")
+    table.add_column("path", overflow="fold")
+    for m in doc["models"]:
+        if not m["quants"]:
+            table.add_row(m["name"], "—", m["state"], "", "", f"from {m['hf_repo']}")
+        for q in m["quants"]:
+            star = " *" if q["default"] else ""
+            table.add_row(m["name"], q["quant"] + star, q["state"], fmt_bytes(q["size_bytes"]),
+                          q["fit"]["label"] if q["fit"] else "", q["path"] or "")
+    console = _console()
+    console.print(table)
+    console.print(f"* default: {doc['default']}   "
+                  "download: baichuan-chat models download NAME:QUANT")
+    for note in doc["notes"]:
+        console.print(f"note: {note}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- download
+def cmd_download(args: argparse.Namespace) -> int:
+    from baichuan_tui.hub.progress import download_bars
+
+    spec = _spec(args)
+    with download_bars(spec) as (on_progress, on_verify):
+        path = hub.download(spec, offline=bool(getattr(args, "offline", False)),
+                            on_progress=on_progress, on_verify=on_verify)
+    rec = record_of(path) or {}
+    doc = {"spec": spec, "path": str(path), "size_bytes": path.stat().st_size,
+           "sha256": rec.get("sha256"), "verified": True, "source": rec.get("source")}
+    if getattr(args, "json", False):
+        _print_json(doc)
+    else:
+        print(f"{spec}: {fmt_bytes(doc['size_bytes'])}, sha256 verified → {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- verify
+def cmd_verify(args: argparse.Namespace) -> int:
+    from baichuan_tui.hub.progress import download_bars
+
+    spec = _spec(args, required=False)
+    specs = [spec] if spec else hub.cached_specs()
+    results = []
+    for item in specs:
+        with download_bars(item) as (_, on_verify):
+            results.append(hub.verify(item, offline=bool(getattr(args, "offline", False)),
+                                      on_progress=on_verify))
+    if getattr(args, "json", False):
+        _print_json({"results": [r.to_dict() for r in results],
+                     "ok": all(r.ok is not False for r in results)})
+    elif not results:
+        print("no catalog model in the Hugging Face cache; nothing to verify")
+    else:
+        from rich.table import Table
+
+        table = Table(title="verify", title_justify="left")
+        for col in ("model", "result", "size", "sha256", "detail", "path"):
+            table.add_column(col, overflow="fold")
+        for r in results:
+            result = {True: "ok", False: "MISMATCH", None: "unknown"}[r.ok]
+            table.add_row(r.name or "", result, fmt_bytes(r.size_bytes), (r.sha256 or "")[:16],
+                          r.message, str(r.path))
+        _console().print(table)
+    bad = [r for r in results if r.ok is False]
+    if bad:
+        names = ", ".join(r.name or str(r.path) for r in bad)
+        raise UserError(f"{names} failed verification ({bad[0].message})",
+                        "remove it ('baichuan-chat models rm NAME') and download it again")
+    return 0
+
+
+# ---------------------------------------------------------------------------- rm
+def cmd_rm(args: argparse.Namespace) -> int:
+    removed = hub.remove(_spec(args))
+    if getattr(args, "json", False):
+        _print_json({"removed": [str(p) for p in removed]})
+    else:
+        for p in removed:
+            print(f"removed {p}")
+    return 0

@@ -1,0 +1,180 @@
+"""Talking to the Hub: endpoint and offline switches, file metadata, LFS sha256 records, retries.
+
+Environment is read at call time (huggingface_hub's own constants are frozen at import).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from baichuan_tui.errors import UserError
+from baichuan_tui.hub.cache import Progress
+from baichuan_tui.hub.catalog import QuantFile
+
+RETRIES = 4
+RETRY_DELAY_S = 2.0
+_RETRY_STATUS = {408, 429, 500, 502, 503, 504}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+T = TypeVar("T")
+
+
+def endpoint() -> str:
+    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+
+
+def is_offline(offline: bool = False) -> bool:
+    flag = os.environ.get("HF_HUB_OFFLINE", "").strip().upper()
+    return offline or flag in {"1", "ON", "YES", "TRUE"}
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a file must hash to, and where that came from (``hub``, ``catalog``, ``record``)."""
+
+    sha256: str
+    size: int | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Head:
+    commit: str
+    size: int | None
+    etag: str | None
+
+
+def head(qf: QuantFile) -> Head:
+    """HEAD ``/resolve/main/<file>``: commit, size, etag (X-Repo-Commit, X-Linked-*)."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    url = hf_hub_url(qf.repo, qf.filename, endpoint=endpoint())
+    meta = get_hf_file_metadata(url, endpoint=endpoint())
+    if not meta.commit_hash:
+        raise UserError(f"{endpoint()} does not answer like a Hugging Face Hub (no X-Repo-Commit)")
+    return Head(meta.commit_hash, meta.size, meta.etag)
+
+
+def _hub_errors() -> tuple[type[BaseException], ...]:
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    return (HfHubHTTPError, httpx2.HTTPError, OSError, ValueError, KeyError, TypeError)
+
+
+def lfs_record(repo: str, filename: str, revision: str | None) -> Expected | None:
+    """The Hub's LFS sha256 + size: paths-info, else the tree listing, else model_info."""
+    from huggingface_hub import HfApi
+
+    api, rev = HfApi(endpoint=endpoint()), revision or "main"
+    folder = filename.rpartition("/")[0] or None
+    sources: list[Callable[[], Any]] = [
+        lambda: api.get_paths_info(repo, [filename], revision=rev),
+        lambda: api.list_repo_tree(repo, folder, revision=rev),
+        lambda: api.model_info(repo, revision=rev, files_metadata=True).siblings or [],
+    ]
+    for source in sources:
+        try:
+            for item in source():
+                lfs = getattr(item, "lfs", None)
+                name = getattr(item, "path", None) or getattr(item, "rfilename", None)
+                if name == filename and lfs:
+                    return Expected(str(lfs["sha256"]), int(lfs["size"]), "hub")
+        except _hub_errors():
+            continue
+    return None
+
+
+def expected_for(qf: QuantFile, name: str, commit: str, etag: str | None) -> Expected:
+    """The sha256 a download must have: catalog value, else the Hub's LFS record."""
+    if qf.sha256:
+        return Expected(qf.sha256, None, "catalog")
+    found = lfs_record(qf.repo, qf.filename, commit)
+    if found:
+        return found
+    if etag and _SHA256.fullmatch(etag):  # an LFS file's ETag is its sha256
+        return Expected(etag, None, "hub etag")
+    raise UserError(f"cannot verify {name}: the Hub gives no sha256 for {qf.repo}/{qf.filename}")
+
+
+def progress_class(on_progress: Progress | None) -> type:
+    """A tqdm stand-in for ``hf_hub_download(tqdm_class=...)`` reporting ``(done, total)``."""
+
+    class _Bar:
+        format_dict: dict[str, Any] = {}
+
+        def __init__(self, *args: Any, total: int | None = None, initial: int = 0, **kw: Any):
+            self.total, self.n = total, initial
+            self._report()
+
+        def __enter__(self) -> _Bar:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def update(self, n: int | float | None = 1) -> None:
+            self.n += int(n or 0)
+            self._report()
+
+        def update_transfer(self, n: int | float | None = 1) -> None:
+            """Xet network bytes: we report the bytes written (``update``) instead."""
+
+        def set_postfix_str(self, *args: Any, **kw: Any) -> None: ...
+        def set_transfer_postfix_str(self, *args: Any, **kw: Any) -> None: ...
+        def refresh(self, *args: Any, **kw: Any) -> None: ...
+        def close(self) -> None: ...
+
+        def _report(self) -> None:
+            if on_progress:
+                on_progress(self.n, self.total)
+
+    return _Bar
+
+
+def short(err: BaseException | None) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def retrying(name: str, what: str, call: Callable[[], T]) -> T:
+    """Run a Hub call, retrying network errors and 5xx/429; other failures → UserError."""
+    import httpx2
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        FileMetadataError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+    )
+
+    last: BaseException | None = None
+    for attempt in range(1, RETRIES + 1):
+        try:
+            return call()
+        except OfflineModeIsEnabled as err:
+            raise UserError(f"cannot {what} {name}: huggingface_hub is in offline mode") from err
+        except LocalEntryNotFoundError as err:  # HEAD failed and nothing cached: network
+            last = err
+        except (RepositoryNotFoundError, EntryNotFoundError) as err:
+            what_missing = "repository" if isinstance(err, RepositoryNotFoundError) else "file"
+            raise UserError(f"{name} is not on the Hub at {endpoint()} ({what_missing} not found)",
+                            "the catalog entry may be out of date") from err
+        except HfHubHTTPError as err:
+            status = err.response.status_code if err.response is not None else None
+            if status not in _RETRY_STATUS:
+                raise UserError(f"cannot {what} {name}: {short(err)}") from err
+            last = err
+        except FileMetadataError as err:
+            raise UserError(f"cannot {what} {name}: {short(err)}") from err
+        except httpx2.TransportError as err:
+            last = err
+        if attempt < RETRIES:
+            time.sleep(RETRY_DELAY_S * attempt)
+    raise UserError(f"cannot {what} {name} after {RETRIES} tries: {short(last)}",
+                    "check the network (or HF_ENDPOINT) and run the command again")
