@@ -35,6 +35,8 @@ def add_model_options(p: argparse.ArgumentParser, *, sampling: bool = True,
     """
     if not top:
         p = _SuppressDefaults(p)  # type: ignore[assignment]
+        p.add_argument("--offline", action="store_true", help="never touch the network")
+        p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     g = p.add_argument_group("model")
     g.add_argument("--model", "-m", help="a .gguf path or catalog name (baichuan2-7b-chat:Q8_0)")
     g.add_argument("--template", choices=TEMPLATE_CHOICES, default="auto",

@@ -425,3 +425,25 @@ def test_hf_hub_cache_is_respected(hub: FakeHub, env: Path,
     monkeypatch.setenv("HF_HUB_CACHE", str(env / "elsewhere"))
     path = dl.download(SPEC)
     assert path.is_relative_to(env / "elsewhere") and dl.resolve_model(SPEC) == path
+
+
+def test_download_then_ask_offline_by_catalog_name(env: Path, cli, tiny) -> None:
+    """Issue 3's acceptance flow with a real (tiny) model behind the catalog name."""
+    model = tiny("b2-7b-chat").read_bytes()
+    fake = FakeHub()
+    fake.add(REPO, FILE, model)
+    fake.cut_first_get = True
+    with fake:
+        got = cli("models", "download", SPEC, env={"HF_ENDPOINT": fake.url})
+        assert got.returncode == 0, got.stderr
+    # the server is gone: everything below must work from the cache alone
+    res = cli("ask", "--offline", "--model", SPEC, "--max-tokens", "8", "--json", "你好")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["template"] == "baichuan2-chat" and doc["completion_tokens"] > 0
+    info = cli("--offline", "models", "info", SPEC, "--json")
+    assert info.returncode == 0, info.stderr
+    facts = json.loads(info.stdout)
+    assert (facts["architecture"], facts["layers"], facts["vocab_size"]) == ("baichuan", 32,
+                                                                             125696)
+    assert facts["memory"]["kv_cache_bytes"] > 0 and facts["quant"]
