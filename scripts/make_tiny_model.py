@@ -324,6 +324,7 @@ def write_tiny_model(
     normalize_head: bool = True,
     add_space_prefix: bool = False,
     duplicate_token: bool = False,
+    chat_template: str | None = None,
     _allow_any_layers: bool = False,
     _weight_type: str = "Q4_0",
 ) -> Path:
@@ -336,7 +337,8 @@ def write_tiny_model(
     them), otherwise row norms are spread log-uniformly over 0.3..3.  token_embd and the block
     weights are stored as ``_weight_type`` (default Q4_0, general.file_type MOSTLY_Q4_0).
     ``duplicate_token`` makes one vocabulary entry a copy of another: llama.cpp *aborts the
-    process* on such a file, never load it in-process.
+    process* on such a file, never load it in-process. ``chat_template`` is stored as
+    ``tokenizer.chat_template`` (an embedded Jinja template, as other models' GGUFs carry).
     """
     path = Path(path)
     if family not in FAMILIES:
@@ -397,6 +399,8 @@ def write_tiny_model(
     w.add_add_bos_token(False)
     w.add_add_eos_token(False)
     w.add_add_space_prefix(add_space_prefix)
+    if chat_template is not None:
+        w.add_chat_template(chat_template)
 
     if not vocab_only:
         rng = np.random.default_rng(seed)

@@ -34,11 +34,11 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 def run_cli(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300) -> subprocess.CompletedProcess[str]:
+            timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real ``baichuan-chat`` entry point in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "baichuan_tui", *args], input=input, capture_output=True,
-        text=True, timeout=timeout, cwd=REPO, env={**os.environ, **(env or {})})
+        text=True, timeout=timeout, cwd=cwd or REPO, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture

@@ -88,3 +88,55 @@ def test_embedded_template_is_sandboxed(tmp_path, monkeypatch):
                 "{% if add_generation_prompt %}[assistant]{% endif %}",
                 [Message("user", "hi")], bos_token="<s>", eos_token="</s>")
     assert ok == "[user]hi[assistant]"
+
+
+SIMPLE_TEMPLATE = (
+    "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}{{ eos_token }}{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+@pytest.mark.parametrize("template, ok", [(SIMPLE_TEMPLATE, True), (EVIL, False)])
+def test_gguf_template_through_the_cli(cli, tmp_path, template, ok):
+    import json
+
+    from tiny_models import generator
+
+    path = generator().write_tiny_model(tmp_path / "tpl.gguf", family="baichuan", layers=32,
+                                        vocab_only=True, chat_template=template)
+    msgs = tmp_path / "m.json"
+    msgs.write_text(json.dumps([{"role": "user", "content": "hi </s>"}]), encoding="utf-8")
+    res = cli("prompt", str(msgs), "--model", str(path), "--template", "gguf", cwd=tmp_path)
+    assert not (tmp_path / "PWNED").exists()
+    if not ok:
+        assert res.returncode == 1 and "unsafe" in res.stderr and "Traceback" not in res.stderr
+        return
+    assert res.returncode == 0, res.stderr
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+
+    def tok(text: str, special: bool) -> list[int]:
+        return llm.tokenize(text.encode(), add_bos=False, special=special)
+
+    # the template's own EOS is a control token; the user's typed "</s>" stays text
+    expect = tok("<|user|>", True) + tok("hi </s>", False) + [2] + tok("<|assistant|>", True)
+    assert json.loads(res.stdout)["token_ids"] == expect
+
+
+def test_completion_template_is_plain_text(cli, tiny, tmp_path):
+    import json
+
+    import llama_cpp
+
+    path = tiny("b1-7b-base")
+    msgs = tmp_path / "m.json"
+    msgs.write_text(json.dumps([{"role": "user", "content": "登鹳雀楼->王之涣\n夜雨寄北->"}]),
+                    encoding="utf-8")
+    res = cli("prompt", str(msgs), "--model", str(path))
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
+    # add_bos_token is false in these files, as in converted Baichuan GGUFs
+    assert doc["template"] == "completion"
+    assert doc["token_ids"] == llm.tokenize("登鹳雀楼->王之涣\n夜雨寄北->".encode(), add_bos=False)

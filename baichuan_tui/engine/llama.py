@@ -295,8 +295,8 @@ class Engine:
                             "use --template completion")
         piece = self._piece
         return render(self.info.chat_template, messages,
-                      bos_token=piece(self.tokenizer.bos_id).decode("utf-8", "ignore"),
-                      eos_token=piece(self.tokenizer.eos_id).decode("utf-8", "ignore"))
+                      bos_token=piece(self.tokenizer.bos_id, True).decode("utf-8", "ignore"),
+                      eos_token=piece(self.tokenizer.eos_id, True).decode("utf-8", "ignore"))
 
     def prompt(self, messages: Sequence[prompts.Message], *, max_tokens: int,
                continue_last: bool = False) -> prompts.Prompt:

@@ -8,6 +8,7 @@ text with special parsing off too, so nothing a user types can become a control 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -134,6 +135,23 @@ def _completion_ids(tok: Tokenizer, messages: Sequence[Message], add_bos: bool) 
     return ([tok.bos_id] if add_bos else []) + tok.encode(text)
 
 
+_MARK = re.compile("\x1e(\\d+)\x1f")
+
+
+def _gguf_ids(tok: Tokenizer, messages: Sequence[Message], render) -> list[int]:
+    """An embedded template's prompt: the template's own text is parsed for special tokens,
+    the message contents are not (they are rendered as markers, then tokenized apart)."""
+    masked = [Message(m.role, f"\x1e{i}\x1f") for i, m in enumerate(messages)]
+    parts = _MARK.split(render(masked))
+    ids: list[int] = []
+    for j, part in enumerate(parts):
+        if j % 2:
+            ids += tok.encode(messages[int(part)].content)
+        elif part:
+            ids += tok.encode(part, special=True)
+    return ids
+
+
 STOPS = {"vicuna": ("USER:",), "llama-factory": ("\nHuman:",)}
 
 
@@ -154,7 +172,7 @@ def build_ids(tok: Tokenizer, template: str, messages: Sequence[Message], *,
     if template == "gguf":
         if render_gguf is None:
             raise UserError("this model file has no chat template", "use --template completion")
-        return tok.encode(render_gguf(messages), special=True)
+        return _gguf_ids(tok, messages, render_gguf)
     raise UserError(f"unknown template '{template}'")
 
 
