@@ -125,10 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--gen-tokens", type=int, default=256)
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--json", action="store_true")
+    from baichuan_tui.commands.convert import add_convert_parser
+
+    add_convert_parser(sub)
     return p
 
 
 COMMANDS = {
+    "convert": "baichuan_tui.commands.convert:run",
     "ask": "baichuan_tui.commands.ask:run",
     "prompt": "baichuan_tui.commands.prompt:run",
     "doctor": "baichuan_tui.commands.doctor:run",

@@ -78,8 +78,23 @@ def list_document(offline: bool = False, n_ctx: int | None = None,
         entry["quants"].append({**row.to_dict(), "fit": _fit(model, row.quant, machine, n_ctx)})
         states = [q["state"] for q in entry["quants"]]
         entry["state"] = next(s for s in _STATE_ORDER if s in states)
-    return {"default": catalog.default, "models": list(models.values()),
+    local = _local_models()
+    for entry in models.values():
+        mine = [m for m in local if m["source"] == entry["hf_repo"]]
+        if mine and entry["needs_conversion"]:
+            entry["state"] = "converted"
+            entry["converted"] = [m["path"] for m in mine]
+    return {"default": catalog.default, "models": list(models.values()), "local": local,
             "notes": list(catalog.notes), "machine": machine.to_dict()}
+
+
+def _local_models() -> list[dict[str, Any]]:
+    """GGUFs made on this machine (``convert``, ``models fix``) that still exist."""
+    from baichuan_tui.convert.registry import list_converted
+
+    return [{"path": m.path, "name": m.name, "source": m.source, "outtype": m.outtype,
+             "kind": m.kind, "size_bytes": m.size, "created": m.created}
+            for m in list_converted(existing_only=True)]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -101,6 +116,10 @@ def cmd_list(args: argparse.Namespace) -> int:
             star = " *" if q["default"] else ""
             table.add_row(m["name"], q["quant"] + star, q["state"], fmt_bytes(q["size_bytes"]),
                           q["fit"]["label"] if q["fit"] else "", q["path"] or "")
+    for m in doc["local"]:
+        table.add_row(m["name"] or "(local)", m["outtype"], m["kind"],
+                      fmt_bytes(m["size_bytes"]) if m["size_bytes"] else "",
+                      f"from {m['source']}", m["path"])
     console = _console()
     console.print(table)
     console.print(f"* default: {doc['default']}   "

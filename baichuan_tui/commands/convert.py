@@ -1,0 +1,118 @@
+"""``baichuan-chat convert SRC --out FILE.gguf``: HF Baichuan checkpoint → GGUF (+ quantize).
+
+``add_convert_parser`` only uses argparse and stdlib-light modules (``--help`` stays fast);
+``run`` imports numpy, gguf and llama.cpp when it runs. Attributes read by ``run``: ``src``,
+``out``, ``outtype``, ``name``, ``norm_head`` (auto|yes|no), ``threads``, ``revision``,
+``json``, ``offline`` (missing optional ones fall back to their defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from baichuan_tui.convert.quantize import FTYPES
+
+MAIN_OUTTYPES = "f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q4_0"
+
+
+def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``convert`` on the CLI's subparsers; returns its parser."""
+    p = subparsers.add_parser(
+        "convert", help="convert a Hugging Face Baichuan checkpoint to GGUF (and quantize)",
+        description="Convert a Baichuan / Baichuan2 Hugging Face checkpoint (a local folder or "
+                    "a Hub repo id) into a GGUF file llama.cpp runs, optionally quantized with "
+                    "llama.cpp's own quantizer. Baichuan2's output head is normalised. The "
+                    "output appears only when complete; it is listed by 'models list'.")
+    p.add_argument("src", metavar="SRC",
+                   help="checkpoint folder, or Hub repo id (e.g. baichuan-inc/Baichuan2-7B-Chat)")
+    p.add_argument("--out", "-o", metavar="FILE.gguf",
+                   help="output file (default: <data dir>/models/NAME.OUTTYPE.gguf)")
+    p.add_argument("--outtype", default="f16", type=str.lower, choices=list(FTYPES),
+                   metavar="TYPE", help=f"{MAIN_OUTTYPES}, ... (default: f16)")
+    p.add_argument("--name", help="general.name in the file (default: the repo or folder name; "
+                                  "the app picks the chat template from it)")
+    p.add_argument("--norm-head", choices=("auto", "yes", "no"), default="auto",
+                   help="L2-normalise the output head's rows (default auto: Baichuan2)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="quantization threads (default: physical cores)")
+    p.add_argument("--revision", help="Hub revision (branch, tag or commit) for a repo id")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--offline", action="store_true", default=argparse.SUPPRESS,
+                   help="use only the local HF cache")
+    return p
+
+
+@contextlib.contextmanager
+def _bars() -> Iterator[Any]:
+    """A ``progress(stage, done, total)`` callback drawing rich bars on stderr."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskID,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from baichuan_tui.convert.outfile import human
+
+    labels = {"write": "write GGUF", "quantize": "quantize", "sha256": "sha256"}
+    progress = Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(),
+                        TaskProgressColumn(), TextColumn("{task.fields[detail]}"),
+                        TimeRemainingColumn(), console=Console(stderr=True))
+    tasks: dict[str, TaskID] = {}
+
+    def update(stage: str, done: int, total: int | None) -> None:
+        if not tasks:
+            progress.start()  # lazily: a failure before any work prints nothing but its error
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(labels.get(stage, stage), total=total, detail="")
+        detail = (f"{done}/{total} tensors" if stage == "quantize"
+                  else f"{human(done)} / {human(total or 0)}")
+        progress.update(tasks[stage], completed=done, total=total, detail=detail)
+
+    try:
+        yield update
+    finally:
+        if tasks:
+            progress.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    from baichuan_tui import locations
+    from baichuan_tui.convert.outfile import human
+    from baichuan_tui.convert.pipeline import convert
+    from baichuan_tui.convert.source import default_name, resolve_source
+    from baichuan_tui.engine.threads import physical_cores
+
+    offline = bool(getattr(args, "offline", False)) or os.environ.get(
+        "HF_HUB_OFFLINE", "") not in ("", "0")
+    outtype = (getattr(args, "outtype", None) or "f16").lower()
+    folder, label, repo = resolve_source(args.src, offline=offline,
+                                         revision=getattr(args, "revision", None))
+    name = getattr(args, "name", None) or default_name(folder, repo)
+    out = Path(args.out).expanduser() if getattr(args, "out", None) else (
+        locations.data_dir() / "models" / f"{name}.{outtype.upper()}.gguf")
+    norm = {"yes": True, "no": False}.get(getattr(args, "norm_head", "auto") or "auto")
+    with _bars() as bar:
+        result = convert(folder, out, outtype=outtype, name=name, norm_head=norm, source=label,
+                         repo=repo, threads=getattr(args, "threads", None) or physical_cores(),
+                         progress=bar)
+    doc = {"path": str(result.path.absolute()), "source": label, "outtype": result.outtype,
+           "size": result.size, "sha256": result.sha256, "name": result.name,
+           "norm_head": result.norm_head, "positions": result.positions}
+    if getattr(args, "json", False):
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        head = ", output head normalised (Baichuan2)" if result.norm_head else ""
+        print(f"wrote {result.path} ({result.outtype}, {human(result.size)}{head})")
+        print(f"try it: baichuan-chat ask --model {result.path} \"你好\"")
+    return 0
+
