@@ -34,6 +34,11 @@ def cache_dir() -> Path:
     return _env_dir("BAICHUAN_CHAT_CACHE_DIR") or user_cache_path(APP_NAME, appauthor=False)
 
 
+def models_dir() -> Path:
+    """GGUFs made on this machine (``convert``, ``models fix``) when no --out is given."""
+    return data_dir() / "models"
+
+
 def config_file() -> Path:
     return config_dir() / "config.toml"
 

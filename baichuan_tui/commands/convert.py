@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
                                          revision=getattr(args, "revision", None))
     name = getattr(args, "name", None) or default_name(folder, repo)
     out = Path(args.out).expanduser() if getattr(args, "out", None) else (
-        locations.data_dir() / "models" / f"{name}.{outtype.upper()}.gguf")
+        locations.models_dir() / f"{name}.{outtype.upper()}.gguf")
     norm = {"yes": True, "no": False}.get(getattr(args, "norm_head", "auto") or "auto")
     with _bars() as bar:
         result = convert(folder, out, outtype=outtype, name=name, norm_head=norm, source=label,
