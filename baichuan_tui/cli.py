@@ -126,13 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--json", action="store_true")
     from baichuan_tui.commands.convert import add_convert_parser
+    from baichuan_tui.commands.quiz import add_quiz_parser
 
     add_convert_parser(sub)
+    add_quiz_parser(sub)
     return p
 
 
 COMMANDS = {
     "convert": "baichuan_tui.commands.convert:run",
+    "quiz.run": "baichuan_tui.commands.quiz:run",
+    "quiz.results": "baichuan_tui.commands.quiz:results",
+    "quiz.compare": "baichuan_tui.commands.quiz:compare",
     "ask": "baichuan_tui.commands.ask:run",
     "prompt": "baichuan_tui.commands.prompt:run",
     "doctor": "baichuan_tui.commands.doctor:run",
@@ -148,8 +153,8 @@ COMMANDS = {
 
 def _handler(args: argparse.Namespace):
     key = args.command
-    if key == "models":
-        key = f"models.{args.models_command}"
+    if key in ("models", "quiz"):
+        key = f"{key}.{getattr(args, key + '_command')}"
     module, _, func = COMMANDS[key].partition(":")
     import importlib
 

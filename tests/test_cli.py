@@ -41,7 +41,8 @@ def test_bad_sampling_value(cli, tiny):
     assert res.returncode == 1 and "top_p" in res.stderr
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["ask", "--help"], ["models", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["ask", "--help"], ["models", "--help"],
+                                  ["quiz", "run", "--help"], ["convert", "--help"]])
 def test_help_imports_no_heavy_modules(argv):
     code = (
         "import sys\nfrom baichuan_tui import cli\n"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from baichuan_tui.convert.quantize import FTYPES
+from baichuan_tui.convert.ftypes import FTYPES
 
 MAIN_OUTTYPES = "f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q4_0"
 

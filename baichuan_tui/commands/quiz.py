@@ -1,0 +1,187 @@
+"""``baichuan-chat quiz run | results | compare``.
+
+:func:`add_quiz_parser` registers the parsers (argparse only: ``--help`` stays fast); the
+handlers import the quiz package, llama.cpp and rich when they run. Tables and progress go to
+stderr/stdout for people; ``--json`` prints exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCHES = "ceval, cmmlu, mmlu, agieval, gaokao"
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return n
+
+
+def add_quiz_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``quiz`` and its actions to the CLI's subparsers (dest ``quiz_command``)."""
+    from baichuan_tui.cli import add_model_options
+
+    quiz = subparsers.add_parser("quiz", help="benchmark quizzes: C-Eval, CMMLU, MMLU, ...")
+    qsub = quiz.add_subparsers(dest="quiz_command", metavar="ACTION", required=True)
+
+    run = qsub.add_parser("run", help="score a model on a benchmark (letter logits, 5-shot)")
+    run.add_argument("bench", metavar="BENCH", help=BENCHES)
+    add_model_options(run, sampling=False)
+    run.add_argument("--data", type=Path, metavar="DIR",
+                     help="a local copy of the dataset laid out as the Hub repo "
+                          "(default: the Hugging Face cache, downloaded on first use)")
+    run.add_argument("--split", help="ceval: val|test, mmlu: test|validation, others: test")
+    run.add_argument("--shots", type=_positive, default=5, help="few-shot examples (default 5)")
+    run.add_argument("--subjects", metavar="A,B", help="comma-separated subjects (default all)")
+    run.add_argument("--limit", type=_positive, metavar="N", help="first N questions per subject")
+    run.add_argument("--protocol", help="ceval: baichuan|lm-eval, cmmlu: cmmlu|lm-eval, "
+                                        "mmlu: hendrycks|lm-eval, agieval/gaokao: first5")
+    run.add_argument("--no-prefix-cache", action="store_true",
+                     help="evaluate every prompt in full (for comparison)")
+    run.add_argument("--json", action="store_true", help="print one JSON document")
+
+    res = qsub.add_parser("results", help="stored runs beside the published numbers")
+    res.add_argument("run", nargs="?", metavar="RUN", help="show one run (id, prefix or 'last')")
+    res.add_argument("--export-ceval", type=Path, metavar="FILE",
+                     help="write RUN's C-Eval submission JSON to FILE")
+    res.add_argument("--json", action="store_true")
+
+    cmp = qsub.add_parser("compare", help="stored runs side by side")
+    cmp.add_argument("runs", nargs="+", metavar="RUN")
+    cmp.add_argument("--json", action="store_true")
+    for p in (run, res, cmp):  # as the other subcommands, unless add_model_options did
+        if "--offline" not in p._option_string_actions:
+            p.add_argument("--offline", action="store_true", default=argparse.SUPPRESS,
+                           help="never touch the network")
+        if "--debug" not in p._option_string_actions:
+            p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                           help=argparse.SUPPRESS)
+    return quiz
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _print_json(doc: Any) -> None:
+    json.dump(doc, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+def _subjects(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [s.strip() for s in value.split(",") if s.strip()] or None
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from baichuan_tui.commands.common import load_engine
+    from baichuan_tui.quiz import datasets, protocols, report, results, runner
+
+    err = _console()
+    bench = datasets.get_benchmark(args.bench)
+    protocol = protocols.get_protocol(bench.name, args.protocol)
+    data = datasets.load(bench.name, split=args.split, subject_names=_subjects(args.subjects),
+                         data=args.data, offline=bool(getattr(args, "offline", False)),
+                         shots=args.shots, limit=args.limit,
+                         notify=lambda msg: err.print(msg, highlight=False))
+    if not data.subjects:
+        from baichuan_tui.errors import UserError
+
+        raise UserError(f"no {bench.title} questions to score in {data.source}")
+    t0 = time.perf_counter()
+    engine = load_engine(args)
+    load_s = time.perf_counter() - t0
+    err.print(f"{bench.title} ({bench.repo}): licence {bench.licence}", highlight=False)
+    try:
+        with report.progress_bar(err) as on_progress:
+            outcome = runner.run_quiz(data, protocol, runner.EngineScorer(engine),
+                                      prefix_cache=not args.no_prefix_cache,
+                                      on_progress=on_progress)
+        if results.cached_sha256(engine.path) is None:
+            err.print(f"hashing {engine.path.name} for the run record (once per file)",
+                      highlight=False)
+        model = results.model_facts(engine.path, engine.info.name, engine.info.file_type)
+        n_ctx = engine.n_ctx
+    finally:
+        engine.close()
+    record = results.build_record(data, protocol, outcome, model=model, shots=args.shots,
+                                  n_ctx=n_ctx, load_s=load_s, limit=args.limit)
+    stored = results.save(record)
+    if bench.name == "ceval" and data.split == "test" and record["questions"]:
+        results.write_submission(record)
+    if args.json:
+        _print_json(results.cli_document(record, stored))
+    else:
+        report.run_table(record, _console_out())
+        err.print(f"stored as {record['id']} ({stored})", highlight=False)
+        if record.get("submission"):
+            err.print(f"C-Eval submission file: {record['submission']}", highlight=False)
+    return 130 if outcome.interrupted else 0
+
+
+def _console_out() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def results(args: argparse.Namespace) -> int:
+    from baichuan_tui.quiz import report
+    from baichuan_tui.quiz import results as store
+
+    if args.run:
+        record = store.load_run(args.run)
+        if args.export_ceval:
+            args.export_ceval.write_text(
+                json.dumps(store.ceval_submission(record), ensure_ascii=False, indent=1),
+                "utf-8")
+            _console().print(f"wrote {args.export_ceval}", highlight=False)
+        if args.json:
+            _print_json(record)
+        else:
+            report.run_table(record, _console_out())
+        return 0
+    if args.export_ceval:
+        from baichuan_tui.errors import UsageError
+
+        raise UsageError("--export-ceval needs a RUN", "e.g. quiz results last --export-ceval x")
+    runs = store.all_runs()
+    if args.json:
+        _print_json({"runs": [store.summary(r) for r in runs],
+                     "published": store.PUBLISHED})
+        return 0
+    out = _console_out()
+    if runs:
+        report.runs_table(runs, out)
+    else:
+        out.print("no stored quiz runs yet: try 'baichuan-chat quiz run ceval --model M'")
+    report.published_table(["ceval", "mmlu", "cmmlu", "gaokao", "agieval"], out)
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    from baichuan_tui.quiz import report
+    from baichuan_tui.quiz import results as store
+
+    records = [store.load_run(ref) for ref in args.runs]
+    if args.json:
+        _print_json({"runs": [store.summary(r) for r in records],
+                     "subjects": {r["id"]: {n: s["accuracy"] for n, s in r["subjects"].items()}
+                                  for r in records}})
+    else:
+        report.compare_table(records, _console_out())
+    return 0

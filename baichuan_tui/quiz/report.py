@@ -1,0 +1,144 @@
+"""Rich output for people: the progress bar, a run's table with per-subject bars, comparisons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from baichuan_tui.quiz.results import PUBLISHED
+from baichuan_tui.quiz.runner import RunProgress
+
+BAR = 24
+
+
+def pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}"
+
+
+def bar(value: float | None, width: int = BAR) -> str:
+    """A bar chart cell; the tick at 25 % marks chance level."""
+    if value is None:
+        return ""
+    full = round(value * width)
+    colour = "green" if value >= 0.5 else "yellow" if value > 0.3 else "red"
+    return f"[{colour}]{'█' * full}[/][dim]{'░' * (width - full)}[/]"
+
+
+@contextmanager
+def progress_bar(console: Console) -> Iterator[Callable[[RunProgress], None]]:
+    """A bar with questions/s and ETA on ``console`` (stderr); yields the runner callback."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+                        transient=False)
+    task = progress.add_task("quiz", total=None, rate="")
+
+    def update(p: RunProgress) -> None:
+        progress.update(task, total=p.total, completed=p.done,
+                        description=f"{p.subject} ({p.subject_index + 1}/{p.subjects})",
+                        rate=f"{p.questions_per_s:.2f} q/s" if p.done else "")
+        if p.finished is not None and not console.is_terminal:  # a log line per subject
+            console.print(f"{p.finished.name}: {pct(p.finished.accuracy)} % of "
+                          f"{p.finished.n} ({p.done}/{p.total}, "
+                          f"{p.questions_per_s:.2f} q/s)", highlight=False)
+
+    with progress:
+        yield update
+
+
+def _title(record: dict[str, Any]) -> str:
+    m = record["model"]
+    return (f"{record['benchmark_title']} {record['split']}, {record['shots']}-shot, "
+            f"protocol {record['protocol']} — {m['file']}"
+            f"{' (' + m['quant'] + ')' if m.get('quant') else ''}")
+
+
+def run_table(record: dict[str, Any], console: Console) -> None:
+    """A run: per-subject accuracy with bars, the overall figures and the published number."""
+    table = Table(title=_title(record), title_justify="left")
+    for col, kw in (("subject", {}), ("name", {}), ("n", {"justify": "right"}),
+                    ("shots", {"justify": "right"}), ("acc %", {"justify": "right"}),
+                    ("", {})):
+        table.add_column(col, **kw)
+    for name, s in record["subjects"].items():
+        table.add_row(name, s["title"], str(s["n"]), str(s["shots_used"]), pct(s["accuracy"]),
+                      bar(s["accuracy"]))
+    o = record["overall"]
+    table.add_section()
+    table.add_row("[bold]overall[/]", "question-weighted", str(o["n"]), "",
+                  f"[bold]{pct(o['accuracy'])}[/]", bar(o["accuracy"]))
+    table.add_row("", "subject average", "", "", pct(o["subject_average"]),
+                  bar(o["subject_average"]))
+    if record.get("published"):
+        table.add_row("[dim]published[/]", record["published_model"], "", "5",
+                      record["published"], "")
+    console.print(table)
+    headline = "subject average" if record["benchmark"] == "ceval" else "question-weighted"
+    console.print(f"headline ({headline}, as the original script reports); "
+                  f"{record['questions_per_s']:.2f} questions/s, prefix cache "
+                  f"{'on' if record['prefix_cache'] else 'off'}; data licence: {record['licence']}")
+    if record.get("interrupted"):
+        console.print("[yellow]interrupted: only the finished subjects were kept[/]")
+    if o["accuracy"] is None:
+        console.print("this split has no public labels: predictions only")
+
+
+def runs_table(records: Sequence[dict[str, Any]], console: Console) -> None:
+    table = Table(title="stored quiz runs", title_justify="left")
+    for col in ("id", "benchmark", "split", "protocol", "shots", "model", "quant", "n",
+                "acc %", "subj avg %", "published", "q/s"):
+        table.add_column(col, justify="right" if col in ("n", "acc %", "subj avg %", "q/s",
+                                                         "shots") else "left")
+    for r in records:
+        o = r["overall"]
+        table.add_row(r["id"], r["benchmark"], r["split"], r["protocol"], str(r["shots"]),
+                      r["model"]["file"], r["model"].get("quant") or "", str(o["n"]),
+                      pct(o["accuracy"]), pct(o["subject_average"]), r.get("published") or "",
+                      f"{r['questions_per_s']:.2f}")
+    console.print(table)
+
+
+def compare_table(records: Sequence[dict[str, Any]], console: Console) -> None:
+    """Runs side by side: one column per run, a row per subject, overall and published rows."""
+    table = Table(title="quiz runs compared (accuracy %)", title_justify="left")
+    table.add_column("subject")
+    for r in records:
+        table.add_column(f"{r['id']}\n{r['model'].get('quant') or r['model']['file']}",
+                         justify="right")
+    names: list[str] = []
+    for r in records:
+        names += [n for n in r["subjects"] if n not in names]
+    for name in names:
+        table.add_row(name, *[pct(r["subjects"][name]["accuracy"]) if name in r["subjects"]
+                              else "" for r in records])
+    table.add_section()
+    table.add_row("[bold]overall[/]", *[f"[bold]{pct(r['overall']['accuracy'])}[/]"
+                                        for r in records])
+    table.add_row("subject average", *[pct(r["overall"]["subject_average"]) for r in records])
+    table.add_row("published", *[r.get("published") or "" for r in records])
+    console.print(table)
+    published_table(sorted({r["benchmark"] for r in records}), console)
+
+
+def published_table(benches: Sequence[str], console: Console) -> None:
+    table = Table(title="published Baichuan numbers (5-shot)", title_justify="left")
+    table.add_column("model")
+    for b in benches:
+        table.add_column(b, justify="right")
+    for model, row in PUBLISHED.items():
+        if any(b in row for b in benches):
+            table.add_row(model, *[row.get(b, "") for b in benches])
+    console.print(table)

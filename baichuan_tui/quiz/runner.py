@@ -1,0 +1,206 @@
+"""Score a quiz: next-token logits of the four letters at the last prompt position.
+
+Subjects run in order; within a subject every prompt starts with the same header and shots, so
+with ``prefix_cache`` the engine keeps that prefix's KV cache and evaluates only each question.
+No BOS, no sampling, no generation. Ctrl+C (KeyboardInterrupt) or ``stop`` ends the run
+cleanly: finished subjects are kept, the one in progress is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from baichuan_tui.quiz import protocols
+from baichuan_tui.quiz.datasets import LETTERS, Dataset
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.llama import Engine
+
+
+class Scorer(Protocol):
+    """What the runner needs from a model."""
+
+    n_ctx: int
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def logits(self, ids: Sequence[int], candidates: Sequence[int], *,
+               reuse: bool) -> list[float]: ...
+
+
+class EngineScorer:
+    """:class:`Scorer` over an :class:`Engine` (tokenizer calls run on its owner thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.n_ctx = engine.n_ctx
+
+    def encode(self, text: str) -> list[int]:
+        tok = self.engine.tokenizer
+        return self.engine.call(lambda: tok.encode(text, special=False))
+
+    def logits(self, ids: Sequence[int], candidates: Sequence[int], *,
+               reuse: bool) -> list[float]:
+        return self.engine.next_token_logits(ids, candidates, reuse_cache=reuse)
+
+
+def softmax(logits: Sequence[float]) -> list[float]:
+    top = max(logits)
+    exps = [math.exp(x - top) for x in logits]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+@dataclass
+class QuestionResult:
+    subject: str
+    index: int
+    answer: str | None
+    prediction: str
+    probs: dict[str, float]
+    shots: int
+    tokens: int
+    id: str | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.answer is not None and self.answer == self.prediction
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"subject": self.subject, "index": self.index, "answer": self.answer,
+                "prediction": self.prediction, "probs": self.probs, "shots": self.shots,
+                "tokens": self.tokens, "id": self.id}
+
+
+@dataclass
+class SubjectResult:
+    name: str
+    title: str
+    questions: list[QuestionResult]
+    seconds: float
+    shots_used: int
+
+    @property
+    def n(self) -> int:
+        return len(self.questions)
+
+    @property
+    def labelled(self) -> int:
+        return sum(q.answer is not None for q in self.questions)
+
+    @property
+    def correct(self) -> int:
+        return sum(q.correct for q in self.questions)
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.labelled if self.labelled else None
+
+
+@dataclass
+class RunProgress:
+    """Sent when a subject starts, after every question, and when a subject is complete."""
+
+    subject: str
+    subject_index: int
+    subjects: int
+    done: int
+    total: int
+    elapsed_s: float
+    last: QuestionResult | None = None
+    finished: SubjectResult | None = None
+    """Set once per subject, when it is complete."""
+
+    @property
+    def questions_per_s(self) -> float:
+        return self.done / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        rate = self.questions_per_s
+        return (self.total - self.done) / rate if rate > 0 else None
+
+
+@dataclass
+class RunOutcome:
+    subjects: list[SubjectResult] = field(default_factory=list)
+    interrupted: bool = False
+    scoring_s: float = 0.0
+    prefix_cache: bool = True
+
+    @property
+    def n(self) -> int:
+        return sum(s.n for s in self.subjects)
+
+    @property
+    def questions_per_s(self) -> float:
+        return self.n / self.scoring_s if self.scoring_s > 0 else 0.0
+
+    @property
+    def accuracy(self) -> float | None:
+        """Question-weighted, over the labelled questions."""
+        labelled = sum(s.labelled for s in self.subjects)
+        return sum(s.correct for s in self.subjects) / labelled if labelled else None
+
+    @property
+    def subject_average(self) -> float | None:
+        accs = [s.accuracy for s in self.subjects if s.accuracy is not None]
+        return sum(accs) / len(accs) if accs else None
+
+
+class Stopped(Exception):
+    """``stop`` was set."""
+
+
+def score_question(protocol: protocols.Protocol, subject: Any, item: Any, scorer: Scorer, *,
+                   reuse: bool = True) -> QuestionResult:
+    """One question: build (and fit) the prompt, read the letter logits, softmax, argmax."""
+    built = protocols.build(protocol, subject, item, scorer.encode, scorer.n_ctx)
+    probs = softmax(scorer.logits(built.ids, built.letter_ids, reuse=reuse))
+    best = max(range(len(LETTERS)), key=probs.__getitem__)
+    return QuestionResult(subject.name, item.index, item.answer, LETTERS[best],
+                          dict(zip(LETTERS, probs, strict=True)), built.shots, len(built.ids),
+                          item.id)
+
+
+def run_quiz(dataset: Dataset, protocol: protocols.Protocol, scorer: Scorer, *,
+             prefix_cache: bool = True, on_progress: Callable[[RunProgress], None] | None = None,
+             stop: threading.Event | None = None) -> RunOutcome:
+    """Score every question of ``dataset`` (shots are the dataset's, already cut to k)."""
+    outcome = RunOutcome(prefix_cache=prefix_cache)
+    total = sum(len(s.items) for s in dataset.subjects)
+    done = 0
+    t0 = time.perf_counter()
+
+    def report(si: int, name: str, last: QuestionResult | None = None,
+               finished: SubjectResult | None = None) -> None:
+        if on_progress:
+            on_progress(RunProgress(name, si, len(dataset.subjects), done, total,
+                                    time.perf_counter() - t0, last, finished))
+
+    try:
+        for si, subject in enumerate(dataset.subjects):
+            ts = time.perf_counter()
+            results: list[QuestionResult] = []
+            report(si, subject.name)
+            for item in subject.items:
+                if stop is not None and stop.is_set():
+                    raise Stopped
+                results.append(score_question(protocol, subject, item, scorer,
+                                              reuse=prefix_cache))
+                done += 1
+                report(si, subject.name, results[-1])
+            shots_used = min((r.shots for r in results), default=len(subject.shots))
+            finished = SubjectResult(subject.name, subject.title, results,
+                                     time.perf_counter() - ts, shots_used)
+            outcome.subjects.append(finished)
+            report(si, subject.name, finished=finished)
+    except (KeyboardInterrupt, Stopped):
+        outcome.interrupted = True
+    outcome.scoring_s = sum(s.seconds for s in outcome.subjects)
+    return outcome
