@@ -17,11 +17,34 @@ from __future__ import annotations
 import mmap
 import os
 import stat
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from baichuan_tui.engine.gguf_reader import (
+    GGUFArray,
+    _BadVersion,
+    _Header,
+    _Malformed,
+    _RawTensor,
+    _read_header,
+    _show,
+    _Truncated,
+)
+from baichuan_tui.engine.gguf_tables import (
+    _KEY_SCORES,
+    _KEY_TOKEN_TYPE,
+    _KEY_TOKENS,
+    BAICHUAN_BLOCK_COUNTS,
+    FILE_TYPE_NAMES,
+    GGML_TYPES,
+    GGUF_MAGIC,
+    ROPE_SCALING_TYPES,
+    SUPPORTED_ARCHITECTURES,
+    TRUNCATED_HINT,
+    file_type_name,
+    human_size,
+)
 from baichuan_tui.errors import BadModelFile
 
 __all__ = [
@@ -36,214 +59,6 @@ __all__ = [
     "human_size",
     "inspect_gguf",
 ]
-
-GGUF_MAGIC = b"GGUF"
-SUPPORTED_GGUF_VERSIONS = (2, 3)
-DEFAULT_ALIGNMENT = 32
-# The same limits as llama.cpp's gguf.cpp (GGUF_MAX_STRING_LENGTH / GGUF_MAX_ARRAY_ELEMENTS).
-MAX_STRING_LENGTH = 1 << 30
-MAX_ARRAY_LENGTH = 1 << 30
-# More tensors or keys than this is garbage, not a model.
-MAX_COUNT = 1 << 20
-GGML_MAX_NAME = 64  # tensor names must be shorter than this (bytes)
-GGML_MAX_DIMS = 4
-_INT64_MAX = (1 << 63) - 1
-
-TRUNCATED_HINT = "run 'baichuan-chat models verify' or download it again"
-DEFAULT_HINT = "download it again or pick another .gguf file"
-
-# ggml tensor types: id -> (name, block size in elements, block size in bytes).
-# From gguf.GGML_QUANT_SIZES (gguf 0.19) plus Q2_0, which the llama.cpp bundled with
-# llama-cpp-python 0.3.36 knows (ggml-common.h: QK2_0 64, 2 + 16 bytes).
-GGML_TYPES: dict[int, tuple[str, int, int]] = {
-    0: ("F32", 1, 4),
-    1: ("F16", 1, 2),
-    2: ("Q4_0", 32, 18),
-    3: ("Q4_1", 32, 20),
-    6: ("Q5_0", 32, 22),
-    7: ("Q5_1", 32, 24),
-    8: ("Q8_0", 32, 34),
-    9: ("Q8_1", 32, 40),
-    10: ("Q2_K", 256, 84),
-    11: ("Q3_K", 256, 110),
-    12: ("Q4_K", 256, 144),
-    13: ("Q5_K", 256, 176),
-    14: ("Q6_K", 256, 210),
-    15: ("Q8_K", 256, 292),
-    16: ("IQ2_XXS", 256, 66),
-    17: ("IQ2_XS", 256, 74),
-    18: ("IQ3_XXS", 256, 98),
-    19: ("IQ1_S", 256, 50),
-    20: ("IQ4_NL", 32, 18),
-    21: ("IQ3_S", 256, 110),
-    22: ("IQ2_S", 256, 82),
-    23: ("IQ4_XS", 256, 136),
-    24: ("I8", 1, 1),
-    25: ("I16", 1, 2),
-    26: ("I32", 1, 4),
-    27: ("I64", 1, 8),
-    28: ("F64", 1, 8),
-    29: ("IQ1_M", 256, 56),
-    30: ("BF16", 1, 2),
-    34: ("TQ1_0", 256, 54),
-    35: ("TQ2_0", 256, 66),
-    39: ("MXFP4", 32, 17),
-    40: ("NVFP4", 64, 36),
-    41: ("Q1_0", 128, 18),
-    42: ("Q2_0", 64, 18),
-}
-
-# general.file_type -> name (llama.cpp's enum llama_ftype; gguf.LlamaFileType).
-FILE_TYPE_NAMES: dict[int, str] = {
-    0: "F32",
-    1: "F16",
-    2: "Q4_0",
-    3: "Q4_1",
-    4: "Q4_1_SOME_F16",  # removed from llama.cpp, still found in old files
-    7: "Q8_0",
-    8: "Q5_0",
-    9: "Q5_1",
-    10: "Q2_K",
-    11: "Q3_K_S",
-    12: "Q3_K_M",
-    13: "Q3_K_L",
-    14: "Q4_K_S",
-    15: "Q4_K_M",
-    16: "Q5_K_S",
-    17: "Q5_K_M",
-    18: "Q6_K",
-    19: "IQ2_XXS",
-    20: "IQ2_XS",
-    21: "Q2_K_S",
-    22: "IQ3_XS",
-    23: "IQ3_XXS",
-    24: "IQ1_S",
-    25: "IQ4_NL",
-    26: "IQ3_S",
-    27: "IQ3_M",
-    28: "IQ2_S",
-    29: "IQ2_M",
-    30: "IQ4_XS",
-    31: "IQ1_M",
-    32: "BF16",
-    33: "Q4_0_4_4",  # 33-35 removed from llama.cpp (runtime repacking replaced them)
-    34: "Q4_0_4_8",
-    35: "Q4_0_8_8",
-    36: "TQ1_0",
-    37: "TQ2_0",
-    38: "MXFP4_MOE",
-    39: "NVFP4",
-    40: "Q1_0",
-    41: "Q2_0",
-}
-FILE_TYPE_GUESSED = 1024
-
-# Architectures llama.cpp can load: the values of gguf.MODEL_ARCH_NAMES (gguf 0.19), less
-# "clip" (llama.cpp refuses it as a main model). The llama.cpp in llama-cpp-python 0.3.36
-# knows all of these (and a few newer ones).
-# fmt: off
-SUPPORTED_ARCHITECTURES: frozenset[str] = frozenset({
-    "afmoe", "apertus", "arcee", "arctic", "arwkv7", "baichuan", "bailingmoe", "bailingmoe2",
-    "bert", "bitnet", "bloom", "chameleon", "chatglm", "codeshell", "cogvlm", "cohere2",
-    "command-r", "dbrx", "deci", "deepseek", "deepseek2", "deepseek2-ocr", "dots1", "dream",
-    "ernie4_5", "ernie4_5-moe", "eurobert", "exaone", "exaone-moe", "exaone4", "falcon",
-    "falcon-h1", "gemma", "gemma-embedding", "gemma2", "gemma3", "gemma3n", "gemma4", "glm-dsa",
-    "glm4", "glm4moe", "gpt-oss", "gpt2", "gptj", "gptneox", "granite", "granitehybrid",
-    "granitemoe", "grok", "grovemoe", "hunyuan-dense", "hunyuan-moe", "hunyuan_vl", "internlm2",
-    "jais", "jais2", "jamba", "jina-bert-v2", "jina-bert-v3", "kimi-linear", "lfm2", "lfm2moe",
-    "llada", "llada-moe", "llama", "llama-embed", "llama4", "maincoder", "mamba", "mamba2",
-    "mimo2", "minicpm", "minicpm3", "minimax-m2", "mistral3", "mistral4", "modern-bert", "mpt",
-    "nemotron", "nemotron_h", "nemotron_h_moe", "neo-bert", "nomic-bert", "nomic-bert-moe",
-    "olmo", "olmo2", "olmoe", "openelm", "orion", "paddleocr", "pangu-embedded", "phi2", "phi3",
-    "phimoe", "plamo", "plamo2", "plamo3", "plm", "qwen", "qwen2", "qwen2moe", "qwen2vl",
-    "qwen3", "qwen35", "qwen35moe", "qwen3moe", "qwen3next", "qwen3vl", "qwen3vlmoe", "refact",
-    "rnd1", "rwkv6", "rwkv6qwen2", "rwkv7", "seed_oss", "smallthinker", "smollm3", "stablelm",
-    "starcoder", "starcoder2", "step35", "t5", "t5encoder", "wavtokenizer-dec", "xverse",
-})
-# fmt: on
-
-# llama.cpp picks the Baichuan variant from block_count alone: 32 -> 7B (RoPE),
-# 40 -> 13B (ALiBi). Any other count builds a graph with no position encoding at all
-# (older llama.cpp releases GGML_ABORT on it instead).
-BAICHUAN_BLOCK_COUNTS: Mapping[int, str] = {32: "7B", 40: "13B"}
-
-# <arch>.rope.scaling.type values llama.cpp knows; any other string fails a GGML_ASSERT.
-ROPE_SCALING_TYPES = frozenset({"none", "linear", "yarn", "longrope"})
-
-# GGUF metadata value types.
-_UINT8, _INT8, _UINT16, _INT16, _UINT32, _INT32, _FLOAT32, _BOOL = range(8)
-_STRING, _ARRAY, _UINT64, _INT64, _FLOAT64 = range(8, 13)
-_VALUE_TYPE_NAMES = {
-    _UINT8: "uint8",
-    _INT8: "int8",
-    _UINT16: "uint16",
-    _INT16: "int16",
-    _UINT32: "uint32",
-    _INT32: "int32",
-    _FLOAT32: "float32",
-    _BOOL: "bool",
-    _STRING: "string",
-    _ARRAY: "array",
-    _UINT64: "uint64",
-    _INT64: "int64",
-    _FLOAT64: "float64",
-}
-_SCALARS: dict[int, struct.Struct] = {
-    _UINT8: struct.Struct("<B"),
-    _INT8: struct.Struct("<b"),
-    _UINT16: struct.Struct("<H"),
-    _INT16: struct.Struct("<h"),
-    _UINT32: struct.Struct("<I"),
-    _INT32: struct.Struct("<i"),
-    _FLOAT32: struct.Struct("<f"),
-    _BOOL: struct.Struct("<B"),
-    _UINT64: struct.Struct("<Q"),
-    _INT64: struct.Struct("<q"),
-    _FLOAT64: struct.Struct("<d"),
-}
-_U32 = _SCALARS[_UINT32]
-_I32 = _SCALARS[_INT32]
-_U64 = _SCALARS[_UINT64]
-_I64 = _SCALARS[_INT64]
-
-_KEY_TOKENS = "tokenizer.ggml.tokens"
-_KEY_SCORES = "tokenizer.ggml.scores"
-_KEY_TOKEN_TYPE = "tokenizer.ggml.token_type"
-
-
-def human_size(n: int) -> str:
-    """A byte count as the Hub shows it, in decimal units: "4.6 GB", "812 MB", "12 kB"."""
-    if n < 0:
-        return "-" + human_size(-n)
-    if n < 1000:
-        return f"{n} B"
-    for unit, scale in (("kB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("PB", 1e15)):
-        value = n / scale
-        text = f"{value:.1f}" if value < 9.95 else f"{value:.0f}"
-        if float(text) < 1000 or unit == "PB":
-            return f"{text} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def file_type_name(file_type: int) -> str | None:
-    """The quantisation name for a ``general.file_type`` value, e.g. 15 -> "Q4_K_M"."""
-    guessed = bool(file_type & FILE_TYPE_GUESSED)
-    name = FILE_TYPE_NAMES.get(file_type & ~FILE_TYPE_GUESSED)
-    if name is None:
-        return None
-    return f"{name} (guessed)" if guessed else name
-
-
-@dataclass(frozen=True)
-class GGUFArray:
-    """An array value in :attr:`GGUFInfo.metadata`, summarised: its item type and length."""
-
-    item_type: str
-    length: int
-
-    def __str__(self) -> str:
-        return f"[{self.length} x {self.item_type}]"
-
 
 @dataclass(frozen=True)
 class TensorInfo:
@@ -304,214 +119,6 @@ class GGUFInfo:
     def n_params(self) -> int:
         """Number of weights (elements over all tensors)."""
         return sum(t.n_elements for t in self.tensors)
-
-
-# --------------------------------------------------------------------------- reading
-
-
-class _Truncated(Exception):
-    """The header runs past the end of the file."""
-
-
-class _Malformed(Exception):
-    """The header is not what a GGUF writer produces; args[0] is the problem text."""
-
-
-class _BadVersion(Exception):
-    """A GGUF version llama.cpp does not read; args[0] is the version."""
-
-
-def _show(raw: bytes | str, limit: int = 40) -> str:
-    """A token or name, printable on one line."""
-    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
-class _Reader:
-    """Bounds-checked little-endian reads from a buffer (an mmap)."""
-
-    __slots__ = ("buf", "pos", "size")
-
-    def __init__(self, buf: mmap.mmap | bytes, size: int) -> None:
-        self.buf = buf
-        self.pos = 0
-        self.size = size
-
-    def take(self, n: int) -> int:
-        start = self.pos
-        end = start + n
-        if end > self.size:
-            raise _Truncated
-        self.pos = end
-        return start
-
-    def u32(self) -> int:
-        return _U32.unpack_from(self.buf, self.take(4))[0]
-
-    def i32(self) -> int:
-        return _I32.unpack_from(self.buf, self.take(4))[0]
-
-    def u64(self) -> int:
-        return _U64.unpack_from(self.buf, self.take(8))[0]
-
-    def i64(self) -> int:
-        return _I64.unpack_from(self.buf, self.take(8))[0]
-
-    def string(self, what: str) -> bytes:
-        n = self.u64()
-        if n > MAX_STRING_LENGTH:
-            raise _Malformed(f"has a {what} with an absurd length ({n:,} bytes)")
-        start = self.take(n)
-        return self.buf[start : start + n]
-
-    def string_array(self, n: int, what: str, keep: bool) -> list[bytes] | None:
-        """Read (or skip) ``n`` strings; the per-item loop is the hot path for vocabularies."""
-        if n * 8 > self.size - self.pos:
-            raise _Truncated
-        buf, pos, size = self.buf, self.pos, self.size
-        unpack = _U64.unpack_from
-        items: list[bytes] | None = [] if keep else None
-        append = items.append if items is not None else None
-        for _ in range(n):
-            if pos + 8 > size:
-                raise _Truncated
-            length = unpack(buf, pos)[0]
-            pos += 8
-            end = pos + length
-            if end > size:
-                if length > MAX_STRING_LENGTH:
-                    raise _Malformed(f"has a {what} with an absurd length ({length:,} bytes)")
-                raise _Truncated
-            if append is not None:
-                append(buf[pos:end])
-            pos = end
-        self.pos = pos
-        return items
-
-
-@dataclass
-class _RawTensor:
-    name: str
-    shape: tuple[int, ...]
-    ggml_type: int
-    rel_offset: int
-    nbytes: int
-
-
-@dataclass
-class _Header:
-    version: int
-    metadata: dict[str, object]
-    tokens: list[bytes] | None
-    tensors: list[_RawTensor]
-    alignment: int
-    data_offset: int
-
-
-def _read_header(buf: mmap.mmap | bytes, size: int, keep_tokens: bool) -> _Header:
-    r = _Reader(buf, size)
-    r.take(4)  # magic, checked by the caller
-    version = r.u32()
-    if version not in SUPPORTED_GGUF_VERSIONS:
-        raise _BadVersion(version)
-    n_tensors = r.i64()
-    n_kv = r.i64()
-    if not 0 <= n_tensors <= MAX_COUNT:
-        raise _Malformed(f"declares an absurd number of tensors ({n_tensors:,})")
-    if not 0 <= n_kv <= MAX_COUNT:
-        raise _Malformed(f"declares an absurd number of metadata keys ({n_kv:,})")
-
-    metadata: dict[str, object] = {}
-    tokens: list[bytes] | None = None
-    for _ in range(n_kv):
-        key = r.string("metadata key").decode("utf-8", "replace")
-        if not key:
-            raise _Malformed("has an empty metadata key")
-        if key in metadata:
-            raise _Malformed(f"has the metadata key '{_show(key)}' twice")
-        vtype = r.u32()
-        if vtype == _ARRAY:
-            itype = r.u32()
-            n = r.u64()
-            if itype == _ARRAY:
-                raise _Malformed(f"has a nested array in metadata key '{_show(key)}'")
-            if itype not in _VALUE_TYPE_NAMES:
-                raise _Malformed(
-                    f"has an unknown value type ({itype}) in metadata key '{_show(key)}'"
-                )
-            if n > MAX_ARRAY_LENGTH:
-                raise _Malformed(
-                    f"has an array of absurd length ({n:,}) in metadata key '{_show(key)}'"
-                )
-            if itype == _STRING:
-                keep = keep_tokens and key == _KEY_TOKENS
-                items = r.string_array(n, f"string in '{_show(key)}'", keep)
-                if keep:
-                    tokens = items
-            else:
-                r.take(n * _SCALARS[itype].size)
-            metadata[key] = GGUFArray(_VALUE_TYPE_NAMES[itype], n)
-        elif vtype == _STRING:
-            metadata[key] = r.string(f"value of '{_show(key)}'").decode("utf-8", "replace")
-        elif vtype in _SCALARS:
-            st = _SCALARS[vtype]
-            value = st.unpack_from(r.buf, r.take(st.size))[0]
-            metadata[key] = bool(value) if vtype == _BOOL else value
-        else:
-            raise _Malformed(f"has an unknown value type ({vtype}) in metadata key '{_show(key)}'")
-        if vtype != _UINT32 and key == "general.alignment":
-            raise _Malformed("has a general.alignment that is not a uint32")
-
-    alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
-    assert isinstance(alignment, int)
-    if alignment <= 0 or alignment & (alignment - 1):
-        raise _Malformed(f"has general.alignment {alignment}, which is not a power of 2")
-
-    tensors: list[_RawTensor] = []
-    seen: set[str] = set()
-    for _ in range(n_tensors):
-        raw_name = r.string("tensor name")
-        name = raw_name.decode("utf-8", "replace")
-        if len(raw_name) >= GGML_MAX_NAME:
-            raise _Malformed(f"has a tensor name longer than {GGML_MAX_NAME - 1} bytes")
-        if name in seen:
-            raise _Malformed(f"has two tensors named '{_show(name)}'")
-        seen.add(name)
-        n_dims = r.u32()
-        if n_dims > GGML_MAX_DIMS:
-            raise _Malformed(f"has tensor '{_show(name)}' with {n_dims:,} dimensions (at most 4)")
-        shape = tuple(r.i64() for _ in range(n_dims))
-        n_elements = 1
-        for d in shape:
-            if d < 0:
-                raise _Malformed(f"has tensor '{_show(name)}' with a negative dimension")
-            n_elements *= d
-        if n_elements > _INT64_MAX:
-            raise _Malformed(f"has tensor '{_show(name)}' with an absurd shape {list(shape)}")
-        ggml_type = r.i32()
-        if ggml_type not in GGML_TYPES:
-            raise _Malformed(f"has tensor '{_show(name)}' of unknown ggml type {ggml_type}")
-        type_name, block, type_size = GGML_TYPES[ggml_type]
-        row = shape[0] if shape else 1
-        if row % block:
-            raise _Malformed(
-                f"has tensor '{_show(name)}' of type {type_name} whose rows ({row}) are not "
-                f"a multiple of its block size ({block})"
-            )
-        rel_offset = r.u64()
-        tensors.append(
-            _RawTensor(name, shape, ggml_type, rel_offset, n_elements // block * type_size)
-        )
-
-    data_offset = r.pos
-    if tensors:
-        data_offset = -(-data_offset // alignment) * alignment
-    return _Header(version, metadata, tokens, tensors, alignment, data_offset)
-
-
-# --------------------------------------------------------------------------- checking
 
 
 def _int(metadata: Mapping[str, object], key: str) -> int | None:

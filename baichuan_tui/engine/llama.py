@@ -7,15 +7,13 @@ within one graph node during prompt evaluation (llama.cpp's abort callback, CPU 
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import queue
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from baichuan_tui.engine import prompts
 from baichuan_tui.engine.family import Family, choose_template, detect_family
 from baichuan_tui.engine.gguf_check import GGUFInfo, inspect_gguf
 from baichuan_tui.engine.sampling import Sampling
+from baichuan_tui.engine.stream import Generation, GenerationResult, TextStream
 from baichuan_tui.engine.threads import physical_cores
 from baichuan_tui.errors import BadModelFile, UserError
 
@@ -43,34 +42,6 @@ class LoadOptions:
     """Prompt tokens evaluated per llama_decode call."""
     vocab_only: bool = False
     """Load only the tokenizer (for ``prompt`` and tests)."""
-
-
-@dataclass
-class GenerationResult:
-    """How a reply ended and how fast it was made."""
-
-    text: str = ""
-    finish_reason: str = "stop"
-    """``stop`` (EOS or a stop string), ``length`` (max_tokens or context) or ``cancelled``."""
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
-    """Prompt tokens whose KV cache was reused from the previous turn."""
-    completion_tokens: int = 0
-    token_ids: list[int] = field(default_factory=list)
-    ttft_s: float = 0.0
-    prompt_s: float = 0.0
-    gen_s: float = 0.0
-    dropped_rounds: int = 0
-
-    @property
-    def prompt_tokens_per_s(self) -> float:
-        evaluated = self.prompt_tokens - self.cached_tokens
-        return evaluated / self.prompt_s if self.prompt_s > 0 else 0.0
-
-    @property
-    def gen_tokens_per_s(self) -> float:
-        n = self.completion_tokens - 1
-        return n / self.gen_s if n > 0 and self.gen_s > 0 else 0.0
 
 
 _LOG_TAIL: list[str] = []
@@ -96,100 +67,6 @@ def _quiet_llama_logs() -> None:
 def _last_log_line() -> str:
     lines = [line.strip() for line in "".join(_LOG_TAIL).splitlines() if line.strip()]
     return lines[-1] if lines else ""
-
-
-class Generation:
-    """A reply being generated: iterate for text deltas, then read :attr:`result`.
-
-    The owner thread appends deltas to a deque; the reader wakes at most once per
-    ``interval`` seconds and gets everything that arrived meanwhile, so a fast model never
-    makes the reader (the terminal or the UI) do work per token.
-    """
-
-    def __init__(self, interval: float = 0.02) -> None:
-        self.interval = interval
-        self.cancelled = threading.Event()
-        self.result: GenerationResult | None = None
-        self._parts: deque[str] = deque()
-        self._ready = threading.Event()
-        self._finished = False
-        self._error: BaseException | None = None
-
-    def cancel(self) -> None:
-        """Ask the engine to stop; the partial reply is kept."""
-        self.cancelled.set()
-
-    def _put(self, text: str) -> None:
-        self._parts.append(text)
-        if not self._ready.is_set():
-            self._ready.set()
-
-    def _finish(self) -> None:
-        self._finished = True
-        self._ready.set()
-
-    def __iter__(self) -> Iterator[str]:
-        parts = self._parts
-        while True:
-            self._ready.wait()
-            self._ready.clear()
-            finished = self._finished
-            chunk = []
-            while parts:
-                chunk.append(parts.popleft())
-            if chunk:
-                yield "".join(chunk)
-            if finished:
-                break
-            if self.interval:
-                time.sleep(self.interval)
-        if self._error is not None:
-            raise self._error
-
-    def wait(self) -> GenerationResult:
-        """Drain the stream and return the result."""
-        for _ in self:
-            pass
-        assert self.result is not None
-        return self.result
-
-
-class TextStream:
-    """Token bytes → text deltas: incremental UTF-8 and stop strings, O(1) per token.
-
-    A character split over byte tokens is held until complete; bytes that can never form
-    UTF-8 are dropped (as llama-cpp-python's completions do). Text that could be the start
-    of a stop string is held back until it is known not to be one.
-    """
-
-    def __init__(self, stops: Sequence[str] = ()) -> None:
-        self._decode = codecs.getincrementaldecoder("utf-8")(errors="ignore").decode
-        self.stops = tuple(s for s in stops if s)
-        self._longest = max((len(s) for s in self.stops), default=0)
-        self._pending = ""
-
-    def feed(self, data: bytes) -> tuple[str, bool]:
-        """The text safe to emit after ``data``, and whether a stop string was reached."""
-        text = self._decode(data)
-        if not self.stops:
-            return text, False
-        buf = self._pending + text
-        for stop in self.stops:
-            at = buf.find(stop)
-            if at >= 0:
-                self._pending = ""
-                return buf[:at], True
-        keep = 0
-        for n in range(1, min(self._longest, len(buf) + 1)):
-            if any(stop.startswith(buf[-n:]) for stop in self.stops):
-                keep = n
-        self._pending = buf[len(buf) - keep:] if keep else ""
-        return buf[: len(buf) - keep], False
-
-    def flush(self) -> str:
-        """What is still held back, at the end of the reply."""
-        out, self._pending = self._pending + self._decode(b"", final=True), ""
-        return out
 
 
 class _LlamaTokenizer:
