@@ -7,21 +7,23 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import quizdata
-from quizcli import REPO, command
 from quizref import Reference, ref_ceval, ref_mmlu
 
 from baichuan_tui.quiz.subjects import CEVAL
 
+REPO = Path(__file__).resolve().parents[2]
+
 QUESTION_KEYS = {"subject", "index", "answer", "prediction", "probs"}
 
 
-def _run(quiz_cli, bench: str, model, data, *extra: str) -> dict:
+def _run(cli, bench: str, model, data, *extra: str) -> dict:
     """``quiz run BENCH --json`` (one thread: steadier on a shared 2-core machine)."""
-    return _doc(quiz_cli("quiz", "run", bench, "--model", str(model), "--data", str(data),
+    return _doc(cli("quiz", "run", bench, "--model", str(model), "--data", str(data),
                          "--threads", "1", "--json", *extra))
 
 
@@ -53,10 +55,10 @@ def _agree(doc: dict, refs: list[np.ndarray]) -> None:
     assert same / len(refs) >= 0.98
 
 
-def test_ceval_val_json(quiz_cli, tiny, tmp_path):
+def test_ceval_val_json(cli, tiny, tmp_path):
     model = tiny("b2-7b-chat")
     written = quizdata.write_ceval(tmp_path, {"logic": 5, "computer_network": 4}, seed=11)
-    doc = _run(quiz_cli, "ceval", model, tmp_path, "--split", "val")
+    doc = _run(cli, "ceval", model, tmp_path, "--split", "val")
     _contract(doc)
     assert (doc["benchmark"], doc["protocol"], doc["split"], doc["shots"]) == (
         "ceval", "baichuan", "val", 5)
@@ -80,10 +82,10 @@ def test_ceval_val_json(quiz_cli, tiny, tmp_path):
     assert doc["run_id"] and doc["model_sha256"] and doc["licence"].startswith("CC BY-NC-SA")
 
 
-def test_mmlu_test_json_and_stored_runs(quiz_cli, tiny, tmp_path):
+def test_mmlu_test_json_and_stored_runs(cli, tiny, tmp_path):
     model = tiny("b2-7b-chat")
     written = quizdata.write_mmlu(tmp_path, {"virology": 4, "anatomy": 3}, seed=12)
-    doc = _run(quiz_cli, "mmlu", model, tmp_path, "--split", "test")
+    doc = _run(cli, "mmlu", model, tmp_path, "--split", "test")
     _contract(doc)
     assert doc["protocol"] == "hendrycks" and list(doc["subjects"]) == ["anatomy", "virology"]
     ref = Reference(model)
@@ -92,43 +94,43 @@ def test_mmlu_test_json_and_stored_runs(quiz_cli, tiny, tmp_path):
                      for s in ("anatomy", "virology") for r in written[s]["test"]])
     finally:
         ref.close()
-    again = _run(quiz_cli, "mmlu", model, tmp_path, "--subjects", "virology", "--protocol",
+    again = _run(cli, "mmlu", model, tmp_path, "--subjects", "virology", "--protocol",
                  "lm-eval", "--shots", "2", "--limit", "2", "--no-prefix-cache")
     assert again["protocol"] == "lm-eval" and again["shots"] == 2 and again["overall"]["n"] == 2
     assert again["prefix_cache"] is False
-    listed = _doc(quiz_cli("quiz", "results", "--json"))
+    listed = _doc(cli("quiz", "results", "--json"))
     assert [r["id"] for r in listed["runs"]] == [doc["run_id"], again["run_id"]]
     assert "Baichuan2-7B-Chat" in listed["published"]
-    cmp = _doc(quiz_cli("quiz", "compare", doc["run_id"], again["run_id"], "--json"))
+    cmp = _doc(cli("quiz", "compare", doc["run_id"], again["run_id"], "--json"))
     assert set(cmp["subjects"][again["run_id"]]) == {"virology"}
-    shown = quiz_cli("quiz", "results", "last")
+    shown = cli("quiz", "results", "last")
     assert shown.returncode == 0 and "virology" in shown.stdout
-    table = quiz_cli("quiz", "compare", doc["run_id"], "last")
+    table = cli("quiz", "compare", doc["run_id"], "last")
     assert table.returncode == 0 and "published" in table.stdout
 
 
-def test_ceval_test_split_gives_predictions_and_a_submission(quiz_cli, tiny, tmp_path):
+def test_ceval_test_split_gives_predictions_and_a_submission(cli, tiny, tmp_path):
     quizdata.write_ceval(tmp_path, {"logic": 3})
-    doc = _run(quiz_cli, "ceval", tiny("b2-7b-chat"), tmp_path, "--split", "test")
+    doc = _run(cli, "ceval", tiny("b2-7b-chat"), tmp_path, "--split", "test")
     assert doc["overall"]["accuracy"] is None and doc["subjects"]["logic"]["accuracy"] is None
     assert all(q["answer"] is None for q in doc["questions"])
     with open(doc["submission"], encoding="utf-8") as f:
         sub = json.load(f)
     assert sub == {"logic": {str(q["index"]): q["prediction"] for q in doc["questions"]}}
     out = tmp_path / "export.json"
-    res = quiz_cli("quiz", "results", doc["run_id"], "--export-ceval", str(out))
+    res = cli("quiz", "results", doc["run_id"], "--export-ceval", str(out))
     assert res.returncode == 0 and json.loads(out.read_text("utf-8")) == sub
 
 
 @pytest.mark.parametrize("case", ["benchmark", "subject", "parquet", "split", "protocol"])
-def test_errors_are_one_line(quiz_cli, tiny, tmp_path, case):
+def test_errors_are_one_line(cli, tiny, tmp_path, case):
     quizdata.write_ceval(tmp_path, {"logic": 2}, splits=("dev", "val"))
     args = {"benchmark": ["hellaswag"], "subject": ["ceval", "--subjects", "logic,lgoic"],
             "parquet": ["ceval"], "split": ["ceval", "--split", "test"],
             "protocol": ["ceval", "--protocol", "hendrycks"]}[case]
     if case == "parquet":
         (tmp_path / "logic" / "val-00000-of-00001.parquet").write_bytes(b"not parquet")
-    res = quiz_cli("quiz", "run", *args, "--model", str(tiny("b2-7b-chat")),
+    res = cli("quiz", "run", *args, "--model", str(tiny("b2-7b-chat")),
                    "--data", str(tmp_path), "--json")
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert res.returncode == 1 and res.stdout == "", res.stderr
@@ -141,7 +143,7 @@ def test_errors_are_one_line(quiz_cli, tiny, tmp_path, case):
 def test_ctrl_c_keeps_finished_subjects(tiny, tmp_path):
     quizdata.write_ceval(tmp_path, {"law": 3, "logic": 60, "marxism": 60})
     proc = subprocess.Popen(
-        [*command(), "quiz", "run", "ceval", "--model",
+        [sys.executable, "-m", "baichuan_tui", "quiz", "run", "ceval", "--model",
          str(tiny("b2-7b-chat")), "--data", str(tmp_path), "--no-prefix-cache", "--threads", "1",
          "--json"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -163,8 +165,8 @@ def test_ctrl_c_keeps_finished_subjects(tiny, tmp_path):
     assert all(s["n"] == 60 for name, s in doc["subjects"].items() if name != "law")
 
 
-def test_quiz_help_is_fast_and_headless(quiz_cli):
-    res = quiz_cli("quiz", "run", "--help")
+def test_quiz_help_is_fast_and_headless(cli):
+    res = cli("quiz", "run", "--help")
     assert res.returncode == 0 and "--no-prefix-cache" in res.stdout
     code = ("import sys, argparse\n"
             "from baichuan_tui.commands import quiz\n"
