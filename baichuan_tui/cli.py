@@ -112,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     mi.add_argument("spec", metavar="NAME|PATH")
     mi.add_argument("--json", action="store_true")
     mi.add_argument("--n-ctx", type=int, default=4096, help="context for the estimate")
-    for q in (ml, md, mv, mr, mi):
+    mf = msub.add_parser("fix", help="copy a Baichuan2 GGUF with its output head normalised "
+                                     "(NormHead)")
+    from baichuan_tui.commands.fix import add_fix_arguments
+
+    add_fix_arguments(mf)
+    for q in (ml, md, mv, mr, mi, mf):
         q.add_argument("--offline", action="store_true", default=argparse.SUPPRESS)
 
     doc = sub.add_parser("doctor", help="what this machine and install can do")
@@ -147,6 +152,7 @@ COMMANDS = {
     "models.verify": "baichuan_tui.commands.models:cmd_verify",
     "models.rm": "baichuan_tui.commands.models:cmd_rm",
     "models.info": "baichuan_tui.commands.info:run",
+    "models.fix": "baichuan_tui.commands.fix:run",
     None: "baichuan_tui.commands.app:run",
 }
 

@@ -13,6 +13,10 @@ from baichuan_tui.engine.prompts import Message
 def run(args: argparse.Namespace) -> int:
     text = read_stdin_or(args.prompt)
     engine = load_engine(args)
+    from baichuan_tui.repair.notice import normhead_notice
+
+    if notice := normhead_notice(engine.path, engine.info):
+        print(f"warning: {notice}", file=sys.stderr)
     try:
         sampling = sampling_from_args(args, engine.family.defaults)
         messages = [Message("system", args.system)] if getattr(args, "system", None) else []

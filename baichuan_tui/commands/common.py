@@ -23,7 +23,8 @@ def looks_like_path(spec: str) -> bool:
 
 
 def resolve_model(spec: str | None, *, offline: bool) -> Path:
-    """A model path from a .gguf path or a catalog name (downloaded and verified)."""
+    """A model path from a .gguf path or a catalog name (downloaded and verified; its
+    NormHead-repaired copy when ``models fix`` made one)."""
     spec = spec or DEFAULT_MODEL
     if looks_like_path(spec):
         return Path(spec).expanduser()
@@ -31,7 +32,9 @@ def resolve_model(spec: str | None, *, offline: bool) -> Path:
         from baichuan_tui.hub.download import resolve_model as hub_resolve
     except ImportError:  # pragma: no cover - the hub package ships with the app
         raise ModelNotFound(f"model '{spec}' is not a file", "pass a path to a .gguf") from None
-    return hub_resolve(spec, offline=offline)
+    from baichuan_tui.repair.notice import prefer_repaired
+
+    return prefer_repaired(hub_resolve(spec, offline=offline))
 
 
 def gpu_layers(args: argparse.Namespace, model: Path, n_ctx: int) -> int:

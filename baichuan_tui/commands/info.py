@@ -37,6 +37,7 @@ def describe(path, n_ctx: int) -> dict[str, object]:
         "n_params": info.n_params,
         "vocab_only": info.vocab_only,
         "sampling_defaults": family.defaults.as_dict(),
+        "normhead": normhead(info),
     }
     if not info.vocab_only:
         est = fit.estimate(fit.numbers_from_gguf(info), n_ctx)
@@ -54,6 +55,29 @@ def describe(path, n_ctx: int) -> dict[str, object]:
         doc["fits"] = {"placement": place.kind, "gpu_layers": place.gpu_layers,
                        "label": place.label()}
     return doc
+
+
+def normhead(info) -> dict[str, object]:
+    """The quick (cached) NormHead check of a Baichuan2 file, as JSON (``fix`` when flagged)."""
+    from baichuan_tui.repair.detect import check_head
+    from baichuan_tui.repair.notice import fix_command
+
+    check = check_head(info.path, "quick", info=info)
+    doc = {k: v for k, v in check.to_dict().items() if v is not None or k == "normalized"}
+    if check.needs_fix:
+        doc["fix"] = fix_command(info.path)
+    return doc
+
+
+def _normhead_row(doc: dict) -> str:
+    if not doc["applicable"]:
+        return f"not applicable ({doc['reason']})"
+    if doc["normalized"] is None:
+        return f"unknown ({doc['reason']})"
+    how = f"{doc['method']} check, {doc['checked_rows']} rows"
+    if doc["normalized"]:
+        return f"normalised ({how})"
+    return f"NOT normalised ({how}): run '{doc['fix']}'"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
                 "embedding_length", "quant", "template"):
         t.add_row(key.replace("_", " "), str(doc[key]))
     t.add_row("file size", human_size(int(doc["file_size"])))  # type: ignore[arg-type]
+    t.add_row("output head", _normhead_row(doc["normhead"]))  # type: ignore[arg-type]
     mem = doc.get("memory")
     if isinstance(mem, dict):
         t.add_row(f"memory at {mem['n_ctx']} ctx",

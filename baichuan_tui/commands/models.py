@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from baichuan_tui.errors import UsageError, UserError
@@ -138,13 +139,36 @@ def cmd_download(args: argparse.Namespace) -> int:
         path = hub.download(spec, offline=bool(getattr(args, "offline", False)),
                             on_progress=on_progress, on_verify=on_verify)
     rec = record_of(path) or {}
+    head = _head_check(path, "quick")
     doc = {"spec": spec, "path": str(path), "size_bytes": path.stat().st_size,
-           "sha256": rec.get("sha256"), "verified": True, "source": rec.get("source")}
+           "sha256": rec.get("sha256"), "verified": True, "source": rec.get("source"),
+           "normhead": head.to_dict() if head else None}
     if getattr(args, "json", False):
         _print_json(doc)
     else:
         print(f"{spec}: {fmt_bytes(doc['size_bytes'])}, sha256 verified → {path}")
+    if head and head.needs_fix:
+        from baichuan_tui.repair.notice import fix_command
+
+        print(f"note: {spec} has an unnormalised Baichuan2 output head (NormHead); run "
+              f"'{fix_command(spec)}' to write a repaired copy", file=sys.stderr)
     return 0
+
+
+def _head_check(path: Any, method: str) -> Any:
+    """The NormHead check of a model file (None when the file cannot be read as a model)."""
+    from baichuan_tui.repair.detect import check_head
+
+    try:
+        return check_head(path, method)
+    except (UserError, OSError, ValueError):
+        return None
+
+
+def _head_label(check: Any) -> str:
+    if check is None or not check.applicable:
+        return ""
+    return {True: "normalised", False: "NOT normalised", None: "unknown"}[check.normalized]
 
 
 # ---------------------------------------------------------------------------- verify
@@ -158,8 +182,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         with download_bars(item) as (_, on_verify):
             results.append(hub.verify(item, offline=bool(getattr(args, "offline", False)),
                                       on_progress=on_verify))
+    heads = [_head_check(r.path, "exact") if r.ok is not False else None for r in results]
     if getattr(args, "json", False):
-        _print_json({"results": [r.to_dict() for r in results],
+        _print_json({"results": [{**r.to_dict(), "normhead": h.to_dict() if h else None}
+                                 for r, h in zip(results, heads, strict=True)],
                      "ok": all(r.ok is not False for r in results)})
     elif not results:
         print("no catalog model in the Hugging Face cache; nothing to verify")
@@ -167,13 +193,18 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from rich.table import Table
 
         table = Table(title="verify", title_justify="left")
-        for col in ("model", "result", "size", "sha256", "detail", "path"):
+        for col in ("model", "result", "size", "sha256", "detail", "output head", "path"):
             table.add_column(col, overflow="fold")
-        for r in results:
+        for r, h in zip(results, heads, strict=True):
             result = {True: "ok", False: "MISMATCH", None: "unknown"}[r.ok]
             table.add_row(r.name or "", result, fmt_bytes(r.size_bytes), (r.sha256 or "")[:16],
-                          r.message, str(r.path))
+                          r.message, _head_label(h), str(r.path))
         _console().print(table)
+    from baichuan_tui.repair.notice import warning_text
+
+    for r, h in zip(results, heads, strict=True):
+        if h and h.needs_fix:
+            print(f"warning: {warning_text(r.path)}", file=sys.stderr)
     bad = [r for r in results if r.ok is False]
     if bad:
         names = ", ".join(r.name or str(r.path) for r in bad)
