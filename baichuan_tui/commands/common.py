@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,8 +38,10 @@ def resolve_model(spec: str | None, *, offline: bool) -> Path:
     return prefer_repaired(hub_resolve(spec, offline=offline))
 
 
-def gpu_layers(args: argparse.Namespace, model: Path, n_ctx: int) -> int:
-    """``--gpu-layers`` as a number; ``auto`` (the default) offloads what fits."""
+def gpu_layers(args: argparse.Namespace, model: Path, n_ctx: int,
+               say: Callable[[str], None] | None = None) -> int:
+    """``--gpu-layers`` as a number; ``auto`` (the default) offloads what fits and ``say``s how
+    many layers that is (the CLI prints it on stderr; the app shows it in its status bar)."""
     value = getattr(args, "gpu_layers", None) or "auto"
     if value != "auto":
         return int(value)
@@ -50,7 +53,8 @@ def gpu_layers(args: argparse.Namespace, model: Path, n_ctx: int) -> int:
         return 0
     est = fit.estimate(fit.numbers_from_gguf(inspect_gguf(model)), n_ctx)
     layers = fit.gpu_layers_that_fit(est, machine.free_vram)
-    print(f"gpu layers auto: {layers} of {est.n_layer + 1} offloaded", file=sys.stderr)
+    if say:
+        say(f"gpu layers auto: {layers} of {est.n_layer + 1} offloaded")
     return layers
 
 
@@ -64,10 +68,14 @@ def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> Engine
         raise UserError(f"--n-ctx {n_ctx} is too small", "use at least 16 tokens")
     options = LoadOptions(
         n_ctx=n_ctx, n_threads=getattr(args, "threads", None),
-        n_gpu_layers=0 if vocab_only else gpu_layers(args, path, n_ctx),
+        n_gpu_layers=0 if vocab_only else gpu_layers(args, path, n_ctx, say=_to_stderr),
         use_mmap=not getattr(args, "no_mmap", False), vocab_only=vocab_only)
     template = getattr(args, "template", None)
     return Engine(path, options, template=template)
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def sampling_from_args(args: argparse.Namespace, defaults: Sampling) -> Sampling:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,7 +47,9 @@ def fetch(repo: str, *, offline: bool, revision: str | None = None) -> Path:
     """The snapshot folder of ``repo`` in the HF cache, downloading what convert reads."""
     from huggingface_hub import HfApi, snapshot_download
 
-    endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    from baichuan_tui.hub.remote import endpoint as hub_endpoint
+
+    endpoint = hub_endpoint()
     cache = locations.hf_hub_cache()
     try:
         if offline:

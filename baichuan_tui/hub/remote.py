@@ -24,6 +24,14 @@ T = TypeVar("T")
 
 
 def endpoint() -> str:
+    """The Hub endpoint (``HF_ENDPOINT``, read now). Called before every network use, it also
+    brings huggingface_hub's offline switch, frozen when it was imported, in line with the
+    environment as it is now."""
+    import sys
+
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = is_offline()
     return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
 
 

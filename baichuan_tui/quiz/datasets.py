@@ -135,8 +135,10 @@ def snapshot(repo: str, patterns: Sequence[str], *, offline: bool,
     from baichuan_tui import locations
 
     cache = locations.hf_hub_cache()
+    from baichuan_tui.hub.remote import endpoint
+
     kw: dict[str, Any] = {"repo_type": "dataset", "allow_patterns": list(patterns),
-                          "cache_dir": str(cache)}
+                          "cache_dir": str(cache), "endpoint": endpoint()}
     try:
         cached = Path(snapshot_download(repo, local_files_only=True, **kw))
         if offline or ready is None or ready(cached):
