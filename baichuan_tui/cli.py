@@ -131,8 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=3)
     bench.add_argument("--json", action="store_true")
     from baichuan_tui.commands.convert import add_convert_parser
+    from baichuan_tui.commands.history import add_history_parser
     from baichuan_tui.commands.quiz import add_quiz_parser
 
+    add_history_parser(sub)
     add_convert_parser(sub)
     add_quiz_parser(sub)
     return p
@@ -140,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "convert": "baichuan_tui.commands.convert:run",
+    "history": "baichuan_tui.commands.history:run",
     "quiz.run": "baichuan_tui.commands.quiz:run",
     "quiz.results": "baichuan_tui.commands.quiz:results",
     "quiz.compare": "baichuan_tui.commands.quiz:compare",

@@ -35,6 +35,10 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_ENDPOINT"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(remote, "RETRY_DELAY_S", 0.01)
+    # huggingface_hub froze HF_HUB_OFFLINE when an earlier test imported it offline
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     return tmp_path
 
 

@@ -1,0 +1,126 @@
+"""``baichuan-chat history list | show | search | export | rm``.
+
+:func:`add_history_parser` registers the subcommand (argparse only, nothing heavy);
+:func:`run` dispatches on ``args.history_command``. Tables are drawn with rich for people;
+``--json`` prints exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_history_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``history`` and its actions to the CLI's subparsers."""
+    h = subparsers.add_parser("history", help="saved conversations: list, show, search, export")
+    hs = h.add_subparsers(dest="history_command", metavar="ACTION", required=True)
+    ls = hs.add_parser("list", help="conversations, newest first")
+    ls.add_argument("--json", action="store_true")
+    show = hs.add_parser("show", help="one conversation with its messages")
+    show.add_argument("id", type=int, metavar="ID")
+    show.add_argument("--json", action="store_true")
+    search = hs.add_parser("search", help="conversations whose title or messages contain TEXT")
+    search.add_argument("text", metavar="TEXT")
+    search.add_argument("--json", action="store_true")
+    export = hs.add_parser("export", help="write a conversation as Markdown or JSON")
+    export.add_argument("id", type=int, metavar="ID")
+    export.add_argument("--format", choices=("md", "json"), default="md")
+    export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
+    rm = hs.add_parser("rm", help="delete a conversation for good")
+    rm.add_argument("id", type=int, metavar="ID")
+    return h
+
+
+def _print_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+
+
+def _row(conv: Any) -> dict[str, Any]:
+    return {"id": conv.id, "title": conv.title, "model": conv.model,
+            "created": conv.created_at, "updated": conv.updated_at,
+            "message_count": conv.message_count}
+
+
+def _when(ts: str) -> str:
+    return ts[:16].replace("T", " ")
+
+
+def _table(rows: list[dict[str, Any]], title: str, extra: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("id", justify="right")
+    table.add_column("title", overflow="fold")
+    table.add_column("model", overflow="fold")
+    table.add_column("updated (UTC)", no_wrap=True)
+    table.add_column("msgs", justify="right")
+    if extra:
+        table.add_column(extra, overflow="fold")
+    for r in rows:
+        cells = [str(r["id"]), r["title"] or "(untitled)", Path(r["model"]).name if r["model"]
+                 else "", _when(r["updated"]), str(r["message_count"])]
+        table.add_row(*cells, *([r.get(extra, "")] if extra else []))
+    Console().print(table)
+
+
+def _show(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    console = Console()
+    console.print(f"[bold]#{doc['id']} {doc['title'] or '(untitled)'}[/]  "
+                  f"[dim]{doc['model']}[/]")
+    if doc["system"]:
+        console.print(f"[dim]system:[/] {doc['system']}")
+    for m in doc["messages"]:
+        note = {"cancelled": " (stopped)", "length": " (cut at max_tokens)",
+                None: " (incomplete)"}.get(m["finish_reason"], "")
+        note = note if m["role"] == "assistant" else ""
+        console.rule(f"{m['role']}{note}", align="left", style="dim")
+        console.print(Markdown(m["content"]))
+
+
+def run(args: argparse.Namespace) -> int:
+    from baichuan_tui.store.conversations import Store
+
+    action = args.history_command
+    with Store() as store:
+        if action == "list":
+            rows = [_row(c) for c in store.list()]
+            if args.json:
+                _print_json({"conversations": rows})
+            elif rows:
+                _table(rows, "Conversations")
+            else:
+                print("no conversations yet", file=sys.stderr)
+        elif action == "show":
+            doc = store.document(args.id)
+            _print_json(doc) if args.json else _show(doc)
+        elif action == "search":
+            hits = store.search(args.text)
+            rows = [{**_row(h.conversation), "match": h.snippet} for h in hits]
+            if args.json:
+                _print_json({"query": args.text, "conversations": rows})
+            elif rows:
+                _table(rows, f"Conversations matching '{args.text}'", extra="match")
+            else:
+                print(f"no conversation contains '{args.text}'", file=sys.stderr)
+        elif action == "export":
+            text = (store.export_json(args.id) if args.format == "json"
+                    else store.export_markdown(args.id))
+            if args.output:
+                Path(args.output).expanduser().write_text(text, "utf-8")
+                print(f"wrote {args.output}", file=sys.stderr)
+            else:
+                sys.stdout.write(text)
+        elif action == "rm":
+            conv = store.require(args.id)
+            store.remove(conv.id)
+            print(f"deleted conversation {conv.id} ({conv.title or 'untitled'})",
+                  file=sys.stderr)
+    return 0

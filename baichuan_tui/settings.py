@@ -1,0 +1,137 @@
+"""One typed settings object: ``config.toml`` + ``BAICHUAN_CHAT_*`` environment overrides.
+
+``config.toml`` (in :func:`locations.config_file`) holds the keys below at top level and a
+``[keymap]`` table mapping action ids to keys (``regenerate = "ctrl+r,f5"``). A broken file
+never crashes anything: the defaults are used and :attr:`Settings.warnings` says why, in one
+line. The last model used is app state, kept in ``state.json`` in the data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from baichuan_tui import locations
+
+ENV_PREFIX = "BAICHUAN_CHAT_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_model: str | None = None
+    """Model for new chats when ``--model`` is not given (catalog name or .gguf path)."""
+    last_model: str | None = None
+    """The model loaded last time (app state, not read from config.toml)."""
+    n_ctx: int = 4096
+    """Context length in tokens used when loading a model."""
+    gpu_layers: str = "auto"
+    """Layers to offload to the GPU: a number, -1 for all, or ``auto``."""
+    threads: int | None = None
+    """CPU threads for llama.cpp (unset: physical cores)."""
+    theme: str = "textual-dark"
+    """Textual theme name (``textual-dark``, ``textual-light``, ``nord``, ...)."""
+    keymap: dict[str, str] = field(default_factory=dict)
+    """Action id → keys (comma separated), overriding the app's default bindings."""
+    warnings: tuple[str, ...] = ()
+    """Problems met while reading the config (one line each); not a setting."""
+
+
+_CONFIG_KEYS = ("default_model", "n_ctx", "gpu_layers", "threads", "theme", "keymap")
+
+
+def _check(key: str, value: Any) -> Any:
+    """Coerce one value to its field's type; ``ValueError`` says what is wrong."""
+    if key in ("default_model", "theme"):
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{key} must be a non-empty string")
+        return value
+    if key in ("n_ctx", "threads"):
+        if isinstance(value, bool):
+            raise ValueError(f"{key} must be a whole number")
+        n = int(value)
+        if n < (16 if key == "n_ctx" else 1):
+            raise ValueError(f"{key} is too small ({n})")
+        return n
+    if key == "gpu_layers":
+        text = str(value).strip()
+        if text != "auto":
+            int(text)
+        return text
+    if key == "keymap":
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise ValueError("[keymap] must map action ids to key strings")
+        return dict(value)
+    raise ValueError(f"unknown setting '{key}'")
+
+
+def _from_config(path: Path) -> tuple[dict[str, Any], list[str]]:
+    if not path.is_file():
+        return {}, []
+    try:
+        raw = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return {}, [f"{path}: {exc}; using the default settings"]
+    values: dict[str, Any] = {}
+    problems = []
+    for key, value in raw.items():
+        if key not in _CONFIG_KEYS:
+            problems.append(f"unknown setting '{key}'")
+            continue
+        try:
+            values[key] = _check(key, value)
+        except (TypeError, ValueError) as exc:
+            problems.append(str(exc) if str(exc).startswith(key) else f"{key}: {exc}")
+    warnings = [f"{path}: {'; '.join(problems)} (ignored)"] if problems else []
+    return values, warnings
+
+
+def _from_env() -> tuple[dict[str, Any], list[str]]:
+    values: dict[str, Any] = {}
+    warnings = []
+    for key in ("default_model", "n_ctx", "gpu_layers", "threads", "theme"):
+        var = ENV_PREFIX + key.upper()
+        if os.environ.get(var):
+            try:
+                values[key] = _check(key, os.environ[var])
+            except ValueError as exc:
+                warnings.append(f"{var}: {exc} (ignored)")
+    return values, warnings
+
+
+def state_file() -> Path:
+    return locations.data_dir() / "state.json"
+
+
+def _state() -> dict[str, Any]:
+    try:
+        data = json.loads(state_file().read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def load(config: Path | None = None) -> Settings:
+    """Defaults ← config.toml ← environment; never raises on a bad file."""
+    values, warnings = _from_config(config or locations.config_file())
+    env, env_warnings = _from_env()
+    last = _state().get("last_model")
+    return replace(Settings(), **{**values, **env}, warnings=tuple(warnings + env_warnings),
+                   last_model=last if isinstance(last, str) else None)
+
+
+def remember_last_model(spec: str) -> None:
+    """Record the model just loaded (atomic write; failures are ignored)."""
+    path = state_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({**_state(), "last_model": spec}), "utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+

@@ -1,0 +1,321 @@
+"""Conversations and messages: create, stream replies in place, list, search, delete + undo.
+
+Every method commits at once (autocommit), so a killed process loses nothing already written;
+a reply being streamed is one row the UI updates in place (``finish_reason`` stays ``None``
+until the reply ends). A :class:`Store` may be used from several threads (one lock).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from baichuan_tui.errors import UserError
+from baichuan_tui.store import db
+
+TITLE_CHARS = 60
+
+
+def now() -> str:
+    """UTC timestamp, ISO 8601 with microseconds (sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def title_from(text: str) -> str:
+    """A conversation title from its first message: first non-empty line, shortened."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = " ".join(line.split())
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+@dataclass
+class Conversation:
+    id: int
+    title: str
+    model: str
+    """Model spec or path used for this chat."""
+    system: str | None
+    settings: dict[str, Any]
+    """Per-chat settings (sampling values, stop strings, mode)."""
+    template: str | None
+    created_at: str
+    updated_at: str
+    message_count: int = 0
+
+
+@dataclass
+class StoredMessage:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    created_at: str
+    finish_reason: str | None
+    """``stop``, ``length``, ``cancelled``; ``None`` while streaming (or if the app died)."""
+    stats: dict[str, Any] | None = field(default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "content": self.content, "created_at": self.created_at,
+                "finish_reason": self.finish_reason}
+
+
+@dataclass
+class SearchHit:
+    conversation: Conversation
+    snippet: str
+    """Text around the first match (title or a message)."""
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        id=row["id"], title=row["title"], model=row["model"], system=row["system"],
+        settings=json.loads(row["settings"] or "{}"), template=row["template"],
+        created_at=row["created_at"], updated_at=row["updated_at"],
+        message_count=row["n"])
+
+
+def _message(row: sqlite3.Row) -> StoredMessage:
+    stats = json.loads(row["stats"]) if row["stats"] else None
+    return StoredMessage(row["id"], row["conversation_id"], row["role"], row["content"],
+                         row["created_at"], row["finish_reason"], stats)
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _snippet(text: str, needle: str, width: int = 80) -> str:
+    at = text.lower().find(needle.lower())
+    start = max(0, at - width // 3) if at >= 0 else 0
+    cut = " ".join(text[start: start + width].split())
+    return ("…" if start else "") + cut + ("…" if start + width < len(text) else "")
+
+
+_SELECT = """SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS n
+             FROM conversations c"""
+
+
+class Store:
+    """The conversation history (one SQLite connection, safe to share between threads)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.conn = db.connect(path)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _exec(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+        """Run a statement that returns no rows (the cursor gives rowcount, lastrowid)."""
+        with self._lock:
+            return self.conn.execute(sql, params)
+
+    def _rows(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """All rows of a query, fetched while holding the lock."""
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    # -- conversations ----------------------------------------------------------------------
+    def create(self, *, title: str = "", model: str = "", system: str | None = None,
+               settings: dict[str, Any] | None = None, template: str | None = None
+               ) -> Conversation:
+        ts = now()
+        cur = self._exec(
+            "INSERT INTO conversations (title, model, system, settings, template, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (title, model, system, json.dumps(settings or {}, ensure_ascii=False), template,
+             ts, ts))
+        return self.require(int(cur.lastrowid or 0))
+
+    def get(self, conv_id: int) -> Conversation | None:
+        rows = self._rows(f"{_SELECT} WHERE c.id = ? AND c.deleted_at IS NULL", (conv_id,))
+        return _conversation(rows[0]) if rows else None
+
+    def require(self, conv_id: int) -> Conversation:
+        conv = self.get(conv_id)
+        if conv is None:
+            raise UserError(f"no conversation {conv_id}", "'baichuan-chat history list' shows them")
+        return conv
+
+    def list(self, limit: int | None = None) -> list[Conversation]:
+        """Live conversations, most recently updated first."""
+        sql = f"{_SELECT} WHERE c.deleted_at IS NULL ORDER BY c.updated_at DESC, c.id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_conversation(r) for r in self._rows(sql)]
+
+    def update(self, conv_id: int, **fields: Any) -> None:
+        """Change ``title``, ``model``, ``system``, ``settings`` or ``template``."""
+        allowed = {"title", "model", "system", "settings", "template"}
+        bad = set(fields) - allowed
+        if bad:
+            raise ValueError(f"unknown conversation fields {sorted(bad)}")
+        if "settings" in fields:
+            fields["settings"] = json.dumps(fields["settings"] or {}, ensure_ascii=False)
+        if not fields:
+            return
+        sets = ", ".join(f"{k} = :{k}" for k in fields)
+        self._exec(f"UPDATE conversations SET {sets}, updated_at = :ts WHERE id = :id",
+                   {**fields, "ts": now(), "id": conv_id})
+
+    def rename(self, conv_id: int, title: str) -> None:
+        self.update(conv_id, title=title.strip())
+
+    def delete(self, conv_id: int) -> None:
+        """Soft delete: hidden everywhere until :meth:`restore` or :meth:`purge_deleted`."""
+        self._exec("UPDATE conversations SET deleted_at = ? WHERE id = ?", (now(), conv_id))
+
+    def restore(self, conv_id: int) -> None:
+        """Undo :meth:`delete`."""
+        self._exec("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conv_id,))
+
+    def remove(self, conv_id: int) -> bool:
+        """Delete a conversation and its messages for good."""
+        return self._exec("DELETE FROM conversations WHERE id = ?", (conv_id,)).rowcount > 0
+
+    def purge_deleted(self, older_than: timedelta = timedelta(days=7)) -> int:
+        """Remove soft-deleted conversations deleted longer ago than ``older_than``."""
+        cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="microseconds")
+        return self._exec("DELETE FROM conversations WHERE deleted_at IS NOT NULL "
+                          "AND deleted_at <= ?", (cutoff,)).rowcount
+
+    # -- messages ---------------------------------------------------------------------------
+    def messages(self, conv_id: int) -> list[StoredMessage]:
+        rows = self._rows("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
+                          (conv_id,))
+        return [_message(r) for r in rows]
+
+    def add_message(self, conv_id: int, role: str, content: str, *,
+                    finish_reason: str | None = None) -> int:
+        """Append a message (committed at once); the first user message names the chat."""
+        ts = now()
+        with self._lock:
+            cur = self.conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, created_at, finish_reason)"
+                " VALUES (?, ?, ?, ?, ?)", (conv_id, role, content, ts, finish_reason))
+            title = title_from(content) if role == "user" else ""
+            self.conn.execute(
+                "UPDATE conversations SET updated_at = ?, "
+                "title = CASE WHEN title = '' THEN ? ELSE title END WHERE id = ?",
+                (ts, title, conv_id))
+        return int(cur.lastrowid or 0)
+
+    def update_message(self, msg_id: int, content: str, *, finish_reason: str | None = None,
+                       stats: dict[str, Any] | None = None) -> None:
+        """Replace a message's text (a reply as it streams; ``finish_reason`` when done)."""
+        with self._lock:
+            self.conn.execute(
+                "UPDATE messages SET content = ?, finish_reason = ?, "
+                "stats = COALESCE(?, stats) WHERE id = ?",
+                (content, finish_reason,
+                 json.dumps(stats, ensure_ascii=False) if stats else None, msg_id))
+            self.conn.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = "
+                "(SELECT conversation_id FROM messages WHERE id = ?)", (now(), msg_id))
+
+    def delete_message(self, msg_id: int) -> None:
+        self._exec("DELETE FROM messages WHERE id = ?", (msg_id,))
+
+    def truncate(self, conv_id: int, from_msg_id: int) -> int:
+        """Delete message ``from_msg_id`` and every later one (edit / regenerate)."""
+        return self._exec("DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
+                          (conv_id, from_msg_id)).rowcount
+
+    # -- search and export ------------------------------------------------------------------
+    def search(self, text: str, limit: int = 100) -> list[SearchHit]:
+        """Conversations whose title or any message contains ``text`` (case-insensitive for
+        ASCII), newest first."""
+        pattern = _like(text)
+        rows = self._rows(
+            f"{_SELECT} WHERE c.deleted_at IS NULL AND (c.title LIKE :p ESCAPE '\\' OR EXISTS "
+            "(SELECT 1 FROM messages m WHERE m.conversation_id = c.id "
+            "AND m.content LIKE :p ESCAPE '\\')) ORDER BY c.updated_at DESC, c.id DESC "
+            f"LIMIT {int(limit)}", {"p": pattern})
+        hits = []
+        for row in rows:
+            conv = _conversation(row)
+            snippet = conv.title
+            if text.lower() not in conv.title.lower():
+                hit = self._rows(
+                    "SELECT content FROM messages WHERE conversation_id = ? AND content LIKE ? "
+                    "ESCAPE '\\' ORDER BY id LIMIT 1", (conv.id, pattern))
+                snippet = _snippet(hit[0]["content"], text) if hit else ""
+            hits.append(SearchHit(conv, snippet))
+        return hits
+
+    def document(self, conv_id: int) -> dict[str, Any]:
+        """The ``history show --json`` document."""
+        conv = self.require(conv_id)
+        return {
+            "id": conv.id, "title": conv.title, "model": conv.model, "system": conv.system,
+            "settings": conv.settings,
+            "messages": [m.to_dict() for m in self.messages(conv_id)],
+            "template": conv.template, "created_at": conv.created_at,
+            "updated_at": conv.updated_at,
+        }
+
+    def export_json(self, conv_id: int) -> str:
+        return json.dumps(self.document(conv_id), ensure_ascii=False, indent=2) + "\n"
+
+    def export_markdown(self, conv_id: int) -> str:
+        doc = self.document(conv_id)
+        lines = [f"# {doc['title'] or 'Untitled chat'}", "",
+                 f"- model: `{doc['model']}`", f"- created: {doc['created_at']}", ""]
+        if doc["system"]:
+            lines += ["## System", "", doc["system"], ""]
+        for m in doc["messages"]:
+            lines += [f"## {m['role'].capitalize()}", "", m["content"], ""]
+            note = {"cancelled": "stopped", "length": "cut at max_tokens",
+                    None: "incomplete"}.get(m["finish_reason"])
+            if m["role"] == "assistant" and note:
+                lines += [f"*({note})*", ""]
+        return "\n".join(lines)
+
+
+class ReplyWriter:
+    """Stores a reply while it streams: the row is rewritten at most every ``interval``
+    seconds (and at once on the first text), so a killed process loses under a second."""
+
+    def __init__(self, store: Store, msg_id: int, *, prefix: str = "", interval: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.msg_id = msg_id
+        self.interval = interval
+        self._clock = clock
+        self._parts = [prefix] if prefix else []
+        self._flushed = float("-inf")
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def feed(self, chunk: str) -> None:
+        self._parts.append(chunk)
+        if self._clock() - self._flushed >= self.interval:
+            self.flush()
+
+    def flush(self, finish_reason: str | None = None,
+              stats: dict[str, Any] | None = None) -> None:
+        text = self.text
+        self._parts = [text]
+        self.store.update_message(self.msg_id, text, finish_reason=finish_reason, stats=stats)
+        self._flushed = self._clock()
+
+    def finish(self, finish_reason: str, stats: dict[str, Any] | None = None) -> str:
+        """Write the whole reply with how it ended; returns its text."""
+        self.flush(finish_reason, stats)
+        return self.text

@@ -1,0 +1,219 @@
+"""The Textual app: owns the history store and the loaded engine; the chat screen does the rest.
+
+Model loading runs in a thread worker (``Engine`` validates the file, then loads it on its own
+thread), so the UI stays live; a file that fails shows the engine's one-line error and the
+previous model, the open chat and the history stay as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from baichuan_tui.errors import UserError
+from baichuan_tui.settings import Settings, remember_last_model
+from baichuan_tui.store.conversations import Store
+from baichuan_tui.ui.screens.chat import ChatScreen
+from baichuan_tui.ui.session import LaunchOptions, load_engine
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.llama import Engine
+    from baichuan_tui.ui.screens.settings import LoadValues
+
+
+class ModelLoaded(Message):
+    def __init__(self, spec: str, engine: Engine | None, error: str | None = None) -> None:
+        super().__init__()
+        self.spec = spec
+        self.engine = engine
+        self.error = error
+
+
+def _name(spec: str) -> str:
+    return Path(spec).name if spec.endswith(".gguf") else spec
+
+
+class ChatApp(App):
+    """``baichuan-chat``: chat with a local Baichuan model."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "baichuan-chat"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("f1", "help", "Help", id="help"),
+        Binding("f9", "toggle_theme", "Light/dark", id="toggle_theme", show=False),
+        Binding("f4", "quiz", "Quiz", id="quiz", show=False),
+    ]
+
+    def __init__(self, options: LaunchOptions | None = None, *, settings: Settings | None = None,
+                 store: Store | None = None) -> None:
+        super().__init__()
+        self.options = options or LaunchOptions()
+        self.settings = settings or Settings()
+        self._own_store = store is None
+        self.store = store or Store()
+        self.engine: Engine | None = None
+        self.model_spec: str | None = None
+        self.loading: str | None = None
+        self.chat = ChatScreen()
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+
+    def get_default_screen(self) -> Screen:
+        return self.chat
+
+    def on_mount(self) -> None:
+        theme = self.settings.theme
+        if theme in self.available_themes:
+            self.theme = theme
+        else:
+            self.notify(f"unknown theme '{theme}' in the config", severity="warning")
+        for warning in self.settings.warnings:
+            self.notify(warning, severity="warning", timeout=10)
+        self.store.purge_deleted()
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        if self.options.model:
+            self.load_model(self.options.model)
+        else:
+            problem = self.options.model_error or "no model chosen"
+            self.notify(f"{problem} — pick or download one here", severity="warning",
+                        timeout=12)
+            self.chat.refresh_status()
+            self.call_after_refresh(self.chat.action_models)
+
+    # -- models -----------------------------------------------------------------------------
+    def load_model(self, spec: str) -> None:
+        """Load ``spec`` in the background; the current model stays until it is ready."""
+        self.loading = spec
+        self.chat.status.set(busy=f"loading {_name(spec)}")
+        self._load(spec)
+
+    @work(thread=True, exclusive=True, group="load")
+    def _load(self, spec: str) -> None:
+        try:
+            engine, _path = load_engine(spec, self.options)
+        except UserError as err:
+            self.post_message(ModelLoaded(spec, None, str(err)))
+        except Exception as exc:  # noqa: BLE001 - one line in a notification, never a crash
+            self.post_message(ModelLoaded(spec, None, f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(ModelLoaded(spec, engine))
+
+    def on_model_loaded(self, message: ModelLoaded) -> None:
+        if message.spec != self.loading:  # superseded by a later choice
+            if message.engine is not None:
+                self._close_engine(message.engine)
+            return
+        self.loading = None
+        self.chat.status.set(busy=None)
+        if message.engine is None:
+            self.notify(message.error or "the model could not be loaded", severity="error",
+                        title="model not loaded", timeout=15)
+            self.chat.refresh_status()
+            return
+        old, self.engine = self.engine, message.engine
+        self.model_spec = message.spec
+        if old is not None:
+            self.chat._cancel_generation()
+            self._close_engine(old)
+        remember_last_model(message.spec)
+        self.chat.model_ready(message.spec)
+
+    def _close_engine(self, engine: Engine) -> None:
+        self.run_worker(engine.close, thread=True, group="close")
+
+    def set_load_options(self, load: LoadValues) -> None:
+        """New n_ctx / GPU layers / threads: reload the current model with them."""
+        self.options = replace(self.options, n_ctx=load.n_ctx, gpu_layers=load.gpu_layers,
+                               threads=load.threads)
+        if self.model_spec:
+            self.load_model(self.model_spec)
+
+    # -- actions ----------------------------------------------------------------------------
+    def action_help(self) -> None:
+        from baichuan_tui.ui.screens.help import HelpScreen, binding_rows
+        from baichuan_tui.ui.widgets.messages import MessageView
+        from baichuan_tui.ui.widgets.prompt_input import PromptInput
+        from baichuan_tui.ui.widgets.sidebar import ConversationList
+
+        groups = [("app", list(self.BINDINGS)), ("chat", list(ChatScreen.BINDINGS)),
+                  ("input", list(PromptInput.BINDINGS)),
+                  ("chat list", list(ConversationList.BINDINGS)),
+                  ("message", list(MessageView.BINDINGS)),
+                  ("app", [Binding("ctrl+p", "command_palette", "Command palette")])]
+        rows = binding_rows(groups, dict(self.settings.keymap))  # type: ignore[arg-type]
+        self.push_screen(HelpScreen(rows))
+
+    def action_quiz(self, take: bool = False) -> None:
+        from baichuan_tui.ui.screens.quiz import QuizRunScreen, QuizTakeScreen
+
+        self.push_screen(QuizTakeScreen() if take else QuizRunScreen())
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        chat = self.chat
+        run = chat.run_action
+        entries: list[tuple[str, str, Any]] = [
+            ("New chat", "Start an empty chat with the launch settings", partial(run, "new_chat")),
+            ("Stop reply", "Stop the reply being generated (keeps it)", partial(run, "stop")),
+            ("Regenerate reply", "Replace the last reply", partial(run, "regenerate")),
+            ("Continue reply", "Continue a reply cut at max_tokens or stopped",
+             partial(run, "continue_reply")),
+            ("Edit last message", "Edit your last message and resend from there",
+             partial(run, "edit_last")),
+            ("Rename chat", "Give the open chat a new title", partial(run, "rename")),
+            ("Delete chat", "Delete the open chat (undo available)",
+             partial(run, "delete_current")),
+            ("Undo delete", "Bring back the last deleted chat", partial(run, "undo_delete")),
+            ("Search chats", "Search titles and messages", partial(run, "search")),
+            ("Toggle sidebar", "Show or hide the chat list", partial(run, "toggle_sidebar")),
+            ("Settings", "Sampling, system prompt, context and GPU layers",
+             partial(run, "settings")),
+            ("Models", "Switch, download or open a model", partial(run, "models")),
+            ("Export chat as Markdown", "Write the open chat to the data directory",
+             partial(chat.export, "md")),
+            ("Export chat as JSON", "Write the open chat to the data directory",
+             partial(chat.export, "json")),
+            ("Open message in $EDITOR", "Write a long message in your editor",
+             lambda: chat.input.action_editor()),
+            ("Quiz: run a benchmark", "Score the loaded model on C-Eval, CMMLU, MMLU, ...",
+             self.action_quiz),
+            ("Quiz: take the quiz", "Answer benchmark questions yourself beside the model",
+             partial(self.action_quiz, True)),
+            ("Help: keys", "Every key and its keymap id", self.action_help),
+            ("Light / dark theme", "Switch between the light and dark theme",
+             self.action_toggle_theme),
+        ]
+        for title, help_text, callback in entries:
+            yield SystemCommand(title, help_text, callback)
+
+    async def action_quit(self) -> None:
+        self.chat._cancel_generation()
+        self.exit()
+
+    def on_unmount(self) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop a reply (it is stored as stopped), free the model, close the store."""
+        self.chat._cancel_generation()
+        self.chat.idle.wait(timeout=5)
+        engine, self.engine = self.engine, None
+        if engine is not None:
+            engine.close()
+        if self._own_store:
+            self.store.close()

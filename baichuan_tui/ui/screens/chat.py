@@ -1,0 +1,297 @@
+"""The chat screen: sidebar, messages, input, status bar; sending, editing, settings.
+
+Streaming lives in :mod:`.streaming`, the sidebar's actions in :mod:`.conversations`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Label
+
+from baichuan_tui.store.conversations import StoredMessage, now
+from baichuan_tui.ui.screens.conversations import Conversations
+from baichuan_tui.ui.screens.streaming import Streaming
+from baichuan_tui.ui.session import ChatState
+from baichuan_tui.ui.widgets.messages import ChatLog, MessageView
+from baichuan_tui.ui.widgets.prompt_input import PromptInput
+from baichuan_tui.ui.widgets.sidebar import Sidebar
+from baichuan_tui.ui.widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.llama import Engine, Generation
+    from baichuan_tui.ui.app import ChatApp
+
+
+class ChatScreen(Streaming, Conversations, Screen):
+    """One open chat at a time; the sidebar switches between stored ones."""
+
+    BINDINGS = [
+        Binding("escape", "stop", "Stop", id="stop"),
+        Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate"),
+        Binding("ctrl+g", "continue_reply", "Continue", id="continue", show=False),
+        Binding("ctrl+up", "edit_last", "Edit last", id="edit_last", show=False),
+        Binding("ctrl+n", "new_chat", "New chat", id="new_chat"),
+        Binding("ctrl+f", "search", "Search", id="search", show=False),
+        Binding("ctrl+b", "toggle_sidebar", "Sidebar", id="toggle_sidebar", show=False),
+        Binding("f2", "rename", "Rename", id="rename", show=False),
+        Binding("ctrl+s", "settings", "Settings", id="settings"),
+        Binding("ctrl+o", "models", "Models", id="models"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = ChatState()
+        self.generation: Generation | None = None
+        self.streaming_id: int | None = None
+        self.idle = threading.Event()
+        self.idle.set()
+        self.editing: StoredMessage | None = None
+        self.deleted: list[int] = []
+        self._status_at = 0.0
+        self._stop_requested = False
+        self._held: list[str] = []
+        self._ui_cpu = self._ui_wall = self._shown_at = 0.0
+        self.status = StatusBar(id="status")
+
+    @property
+    def chat_app(self) -> ChatApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def store(self):
+        return self.chat_app.store
+
+    # -- layout -----------------------------------------------------------------------------
+    def compose(self):
+        with Horizontal(id="main"):
+            yield Sidebar(id="sidebar")
+            with Vertical(id="chat"):
+                yield ChatLog(id="log")
+                yield Label("", id="hint")
+                yield PromptInput(id="input")
+        yield self.status
+        yield Footer()
+
+    @property
+    def log_view(self) -> ChatLog:
+        return self.query_one(ChatLog)
+
+    @property
+    def input(self) -> PromptInput:
+        return self.query_one(PromptInput)
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.query_one(Sidebar)
+
+    async def on_mount(self) -> None:
+        self.new_chat_state()
+        await self.refresh_sidebar()
+        self._update_placeholder()
+        self.input.focus()
+
+    def _hint(self, text: str) -> None:
+        hint = self.query_one("#hint", Label)
+        hint.update(text)
+        hint.display = bool(text)
+
+    def _update_placeholder(self) -> None:
+        self.input.placeholder = (
+            "Text for the model to continue — Enter generates (empty: continue)"
+            if self.state.mode == "completion" else
+            "Message — Enter sends, Shift+Enter/Ctrl+J new line, Ctrl+E editor")
+
+    # -- model ------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine | None:
+        return self.chat_app.engine
+
+    def new_chat_state(self) -> None:
+        opts = self.chat_app.options
+        engine = self.engine
+        sampling = engine.family.defaults.merged(**opts.sampling) if engine else None
+        mode = "completion" if engine and engine.template == "completion" else "chat"
+        self.state = ChatState(sampling=sampling, system=opts.system, stop=opts.stop, mode=mode)
+
+    def model_ready(self, spec: str) -> None:
+        """A model was loaded: fill the new chat's settings, note the model on this chat."""
+        engine = self.engine
+        assert engine is not None
+        conv = self.state.conversation
+        if conv is None and not self.state.messages:
+            self.new_chat_state()
+        elif self.state.sampling is None:
+            self.state.sampling = engine.family.defaults.merged(**self.chat_app.options.sampling)
+        if conv is not None and conv.model != spec:
+            conv.model = spec
+            self.store.update(conv.id, model=spec, template=engine.template)
+        self._update_placeholder()
+        self.refresh_status()
+
+    def refresh_status(self, **extra: Any) -> None:
+        from baichuan_tui.ui.session import model_label
+
+        engine = self.engine
+        if engine is None:
+            self.status.set(model="no model — Ctrl+O opens the model manager", template="",
+                            ctx_total=0, gpu_layers=None, **extra)
+            return
+        self.status.set(model=model_label(engine), template=engine.template,
+                        ctx_total=engine.n_ctx, gpu_layers=engine.options.n_gpu_layers, **extra)
+
+    # -- conversations ----------------------------------------------------------------------
+    # -- sending ----------------------------------------------------------------------------
+    def _busy(self) -> bool:
+        if self.generation is not None or not self.idle.is_set():
+            self.notify("a reply is streaming: Esc stops it", severity="warning")
+            return True
+        if self.engine is None:
+            what = f"{self.chat_app.loading} is still loading" if self.chat_app.loading else \
+                "no model is loaded: Ctrl+O opens the model manager"
+            self.notify(what, severity="warning")
+            return True
+        return False
+
+    async def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
+        text = event.text
+        completion = self.state.mode == "completion"
+        if (not text.strip() and not completion) or self._busy():
+            return
+        if self.editing is not None:
+            await self._truncate_from(self.editing.id)
+            self._stop_editing()
+        self._ensure_conversation()
+        conv = self.state.conversation
+        assert conv is not None
+        if text.strip():
+            msg_id = self.store.add_message(conv.id, "user", text)
+            self.state.messages.append(StoredMessage(msg_id, conv.id, "user", text, now(), None))
+            await self.log_view.mount(MessageView("user", text, msg_id=msg_id,
+                                                  completion=completion))
+        elif not self.state.messages:
+            return
+        self.input.clear()
+        if not conv.title:
+            conv.title = self.store.require(conv.id).title
+        await self._start_reply()
+        await self.refresh_sidebar()
+
+    async def _truncate_from(self, msg_id: int) -> None:
+        """Drop message ``msg_id`` and everything after it (store, state and screen)."""
+        conv = self.state.conversation
+        ids = [m.id for m in self.state.messages]
+        if conv is None or msg_id not in ids:
+            return
+        at = ids.index(msg_id)
+        self.store.truncate(conv.id, msg_id)
+        del self.state.messages[at:]
+        for view in self.log_view.views[at:]:
+            await view.remove()
+
+
+    def action_stop(self) -> None:
+        if self.streaming_id is not None:
+            self._cancel_generation()
+        elif self.editing is not None:
+            self._stop_editing()
+            self.input.clear()
+        else:
+            self.input.focus()
+
+    async def action_regenerate(self) -> None:
+        msgs = self.state.messages
+        if not msgs or msgs[-1].role != "assistant":
+            self.notify("there is no reply to regenerate")
+            return
+        if self._busy():
+            return
+        await self._truncate_from(msgs[-1].id)
+        await self._start_reply()
+
+    async def action_continue_reply(self) -> None:
+        msgs = self.state.messages
+        if not msgs or msgs[-1].role != "assistant" or msgs[-1].finish_reason == "stop":
+            self.notify("only a reply cut by max_tokens or stopped can be continued")
+            return
+        if self._busy():
+            return
+        await self._start_reply(continue_last=True)
+
+    def on_message_view_edit_requested(self, event: MessageView.EditRequested) -> None:
+        self._edit(event.view.msg_id)
+
+    def action_edit_last(self) -> None:
+        users = [m for m in self.state.messages if m.role == "user"]
+        if not users:
+            self.notify("no message to edit")
+            return
+        self._edit(users[-1].id)
+
+    def _edit(self, msg_id: int | None) -> None:
+        if self.streaming_id is not None:
+            self.notify("stop the reply first (Esc)", severity="warning")
+            return
+        msg = next((m for m in self.state.messages if m.id == msg_id), None)
+        if msg is None:
+            return
+        self.editing = msg
+        self.input.load_text(msg.content)
+        self.input.focus()
+        self._hint("Editing an earlier message: Enter resends from there (later messages are "
+                   "replaced), Esc cancels")
+
+    def _stop_editing(self) -> None:
+        self.editing = None
+        self._hint("")
+
+    # -- settings, models, export -----------------------------------------------------------
+    def action_settings(self) -> None:
+        from baichuan_tui.engine.sampling import BAICHUAN2
+        from baichuan_tui.ui.screens.settings import LoadValues, SettingsScreen
+
+        app = self.chat_app
+        engine = self.engine
+        defaults = engine.family.defaults if engine else self.state.sampling or BAICHUAN2
+        opts = app.options
+        load = LoadValues(opts.n_ctx, opts.gpu_layers, opts.threads)
+
+        def apply(result: Any) -> None:
+            if result is None:
+                return
+            self.state.sampling = result.sampling
+            self.state.system = result.system
+            conv = self.state.conversation
+            if conv is not None:
+                self.store.update(conv.id, system=result.system,
+                                  settings=self.state.settings_dict())
+            if result.load != load:
+                app.set_load_options(result.load)
+            else:
+                self.notify("settings saved for this chat")
+
+        self.app.push_screen(SettingsScreen(self.state.sampling or defaults, defaults,
+                                            self.state.system, load), apply)
+
+    def action_models(self) -> None:
+        from baichuan_tui.ui.screens.models import ModelManagerScreen
+
+        self.app.push_screen(ModelManagerScreen())
+
+    def export(self, fmt: str) -> None:
+        from baichuan_tui import locations
+
+        conv = self.state.conversation
+        if conv is None:
+            self.notify("nothing to export yet")
+            return
+        out = locations.data_dir() / "exports" / f"chat-{conv.id}.{fmt}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        text = (self.store.export_json(conv.id) if fmt == "json"
+                else self.store.export_markdown(conv.id))
+        out.write_text(text, "utf-8")
+        self.notify(f"exported to {out}")

@@ -1,0 +1,209 @@
+"""The settings panel: every sampling value range-checked as you type, presets, load options."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import dataclass, fields
+from functools import cache
+
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, TextArea
+
+from baichuan_tui.engine import sampling as presets
+from baichuan_tui.engine.sampling import Sampling
+
+FLOATS = {"temperature", "top_p", "min_p", "repeat_penalty", "presence_penalty",
+          "frequency_penalty"}
+OPTIONAL = {"seed"}
+
+
+@dataclass(frozen=True)
+class LoadValues:
+    """How the model is loaded (changing them reloads it)."""
+
+    n_ctx: int
+    gpu_layers: str
+    threads: int | None
+
+
+@dataclass(frozen=True)
+class SettingsResult:
+    sampling: Sampling
+    system: str | None
+    load: LoadValues
+
+
+@cache
+def field_docs() -> dict[str, str]:
+    """Each Sampling field's docstring (the string right after it in the class body)."""
+    tree = ast.parse(inspect.getsource(Sampling))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs = {}
+    for node, nxt in zip(body, body[1:], strict=False):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)):
+            docs[node.target.id] = " ".join(str(nxt.value.value).split())
+    return docs
+
+
+def parse_value(name: str, text: str) -> object:
+    """A field's value from its input text; ``ValueError`` when it is not a number."""
+    text = text.strip()
+    if name in OPTIONAL and not text:
+        return None
+    return float(text) if name in FLOATS else int(text)
+
+
+def check_sampling(values: dict[str, str]) -> tuple[Sampling | None, dict[str, str]]:
+    """(settings, {field: problem}) for the texts typed; settings is None when any is bad."""
+    problems: dict[str, str] = {}
+    parsed: dict[str, object] = {}
+    for name, text in values.items():
+        try:
+            parsed[name] = parse_value(name, text)
+        except ValueError:
+            problems[name] = f"{name} must be a number" + (" (or empty)" if name in OPTIONAL
+                                                           else "")
+    # Range-check what parsed (unparsable fields take a default so the rest can be checked).
+    candidate = Sampling().merged(**parsed)  # seed None = the default
+    for sentence in candidate.validate():
+        problems.setdefault(sentence.split(" ", 1)[0], sentence)
+    return (None if problems else candidate), problems
+
+
+def check_load(n_ctx: str, gpu_layers: str, threads: str) -> tuple[LoadValues | None,
+                                                                   dict[str, str]]:
+    problems = {}
+    try:
+        ctx = int(n_ctx)
+        if ctx < 16:
+            problems["n_ctx"] = "n_ctx must be at least 16"
+    except ValueError:
+        problems["n_ctx"] = "n_ctx must be a whole number"
+        ctx = 0
+    layers = gpu_layers.strip() or "auto"
+    if layers != "auto":
+        try:
+            if int(layers) < -1:
+                raise ValueError
+        except ValueError:
+            problems["gpu_layers"] = "gpu_layers must be auto, -1 (all) or a number of layers"
+    n_threads = None
+    if threads.strip():
+        try:
+            n_threads = int(threads)
+            if n_threads < 1:
+                raise ValueError
+        except ValueError:
+            problems["threads"] = "threads must be empty (physical cores) or 1 or more"
+    return (None if problems else LoadValues(ctx, layers, n_threads)), problems
+
+
+class SettingsScreen(ModalScreen[SettingsResult | None]):
+    """Edit the open chat's sampling and system prompt, and how the model is loaded."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "apply", "Apply")]
+
+    def __init__(self, current: Sampling, defaults: Sampling, system: str | None,
+                 load: LoadValues) -> None:
+        super().__init__(classes="dialog")
+        self.current = current
+        self.defaults = defaults
+        self.system = system
+        self.load = load
+
+    def _row(self, name: str, value: str, doc: str):
+        with Horizontal(classes="field"):
+            yield Label(name, classes="name")
+            yield Input(value, id=f"f-{name}", classes="value", compact=True)
+            yield Label(doc, classes="doc")
+        yield Label("", id=f"e-{name}", classes="error")
+
+    def compose(self):
+        docs = field_docs()
+        with Vertical(classes="box wide"):
+            yield Label("Settings for this chat", classes="dialog-title")
+            with VerticalScroll(id="settings-body"):
+                with Horizontal(classes="presets"):
+                    yield Label("Presets:")
+                    yield Button("Model defaults", id="preset-defaults", compact=True)
+                    yield Button("Precise", id="preset-precise", compact=True)
+                    yield Button("Creative", id="preset-creative", compact=True)
+                for f in fields(Sampling):
+                    value = getattr(self.current, f.name)
+                    yield from self._row(f.name, "" if value is None else str(value),
+                                         docs.get(f.name, ""))
+                yield Label("System prompt", classes="section")
+                yield TextArea(self.system or "", id="system", classes="system")
+                yield Label("Model loading (a change reloads the model)", classes="section")
+                yield from self._row("n_ctx", str(self.load.n_ctx), "Context length in tokens.")
+                yield from self._row("gpu_layers", self.load.gpu_layers,
+                                     "Layers on the GPU: auto, -1 for all, or a number.")
+                yield from self._row("threads", str(self.load.threads or ""),
+                                     "CPU threads (empty: physical cores).")
+            with Horizontal(classes="buttons"):
+                yield Button("Apply", id="apply", variant="primary")
+                yield Button("Restore defaults", id="restore")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.validate_all()
+        self.query_one("#f-temperature", Input).focus()
+
+    def _text(self, name: str) -> str:
+        return self.query_one(f"#f-{name}", Input).value
+
+    def validate_all(self) -> SettingsResult | None:
+        """Check every field, mark the bad ones; the result when all are good."""
+        sampling, problems = check_sampling({f.name: self._text(f.name)
+                                             for f in fields(Sampling)})
+        load, load_problems = check_load(self._text("n_ctx"), self._text("gpu_layers"),
+                                         self._text("threads"))
+        problems.update(load_problems)
+        for name in [f.name for f in fields(Sampling)] + ["n_ctx", "gpu_layers", "threads"]:
+            self.query_one(f"#f-{name}", Input).set_class(name in problems, "-invalid")
+            error = self.query_one(f"#e-{name}", Label)
+            error.update(problems.get(name, ""))
+            error.display = name in problems
+        self.query_one("#apply", Button).disabled = bool(problems)
+        if sampling is None or load is None:
+            return None
+        system = self.query_one("#system", TextArea).text.strip() or None
+        return SettingsResult(sampling, system, load)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.validate_all()
+
+    def fill(self, values: Sampling) -> None:
+        for f in fields(Sampling):
+            value = getattr(values, f.name)
+            self.query_one(f"#f-{f.name}", Input).value = "" if value is None else str(value)
+        self.validate_all()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        button = event.button.id
+        if button == "apply":
+            self.action_apply()
+        elif button == "cancel":
+            self.action_cancel()
+        elif button == "restore":
+            self.query_one("#system", TextArea).text = ""
+            for name, value in (("n_ctx", "4096"), ("gpu_layers", "auto"), ("threads", "")):
+                self.query_one(f"#f-{name}", Input).value = value
+            self.fill(self.defaults)
+        elif button and button.startswith("preset-"):
+            self.fill({"preset-defaults": self.defaults, "preset-precise": presets.PRECISE,
+                       "preset-creative": presets.CREATIVE}[button])
+
+    def action_apply(self) -> None:
+        result = self.validate_all()
+        if result is None:
+            self.notify("fix the values marked in red first", severity="warning")
+            return
+        self.dismiss(result)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

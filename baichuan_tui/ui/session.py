@@ -1,0 +1,96 @@
+"""Headless helpers of the chat screen: launch options, model loading, chat state.
+
+Nothing here imports Textual, so it is testable (and importable) without a terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from baichuan_tui.engine.prompts import Message
+from baichuan_tui.engine.sampling import Sampling
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.llama import Engine
+    from baichuan_tui.store.conversations import Conversation, StoredMessage
+
+SAMPLING_FIELDS = tuple(f.name for f in fields(Sampling))
+
+
+@dataclass
+class LaunchOptions:
+    """What the command line asked for: the model to load and the new chat's settings."""
+
+    model: str | None = None
+    """Catalog spec or .gguf path to load at start (None: open the model manager)."""
+    model_error: str | None = None
+    """Why no model could be chosen (shown as a notice)."""
+    offline: bool = False
+    template: str | None = None
+    n_ctx: int = 4096
+    gpu_layers: str = "auto"
+    threads: int | None = None
+    use_mmap: bool = True
+    sampling: dict[str, Any] = field(default_factory=dict)
+    """Sampling flags given on the command line (applied over the model's defaults)."""
+    system: str | None = None
+    stop: tuple[str, ...] = ()
+
+
+def load_engine(spec: str, opts: LaunchOptions) -> tuple[Engine, Path]:
+    """Resolve ``spec`` and load it (blocking: call from a worker thread)."""
+    from baichuan_tui.commands.common import gpu_layers, resolve_model
+    from baichuan_tui.engine.llama import Engine, LoadOptions
+
+    path = resolve_model(spec, offline=opts.offline)
+    layers = gpu_layers(SimpleNamespace(gpu_layers=opts.gpu_layers), path, opts.n_ctx)
+    options = LoadOptions(n_ctx=opts.n_ctx, n_threads=opts.threads, n_gpu_layers=layers,
+                          use_mmap=opts.use_mmap)
+    return Engine(path, options, template=opts.template), path
+
+
+def model_label(engine: Engine) -> str:
+    """``Baichuan2-7B-Chat · Q4_K_M`` (the quant from the file name when it names one)."""
+    stem = engine.path.stem
+    for sep in (".", "-"):
+        quant = stem.rsplit(sep, 1)[-1]
+        if quant.upper().startswith(("Q", "IQ", "F16", "F32", "BF16")) and len(quant) <= 8:
+            return f"{engine.family.label} · {quant.upper()}"
+    return engine.family.label
+
+
+@dataclass
+class ChatState:
+    """The open chat: its stored row (None until the first message) and its settings."""
+
+    conversation: Conversation | None = None
+    messages: list[StoredMessage] = field(default_factory=list)
+    sampling: Sampling | None = None
+    system: str | None = None
+    stop: tuple[str, ...] = ()
+    mode: str = "chat"
+    """``chat``, or ``completion`` for base models (a document the model continues)."""
+
+    def settings_dict(self) -> dict[str, Any]:
+        return {"sampling": self.sampling.as_dict() if self.sampling else None,
+                "stop": list(self.stop), "mode": self.mode}
+
+    @classmethod
+    def from_conversation(cls, conv: Conversation, messages: list[StoredMessage]) -> ChatState:
+        raw = conv.settings or {}
+        sampling = None
+        if isinstance(raw.get("sampling"), dict):
+            known = {k: v for k, v in raw["sampling"].items() if k in SAMPLING_FIELDS}
+            sampling = Sampling(**known)
+        return cls(conv, messages, sampling, conv.system, tuple(raw.get("stop") or ()),
+                   raw.get("mode") or "chat")
+
+    def prompt_messages(self, upto: int | None = None) -> list[Message]:
+        """The engine's view: system first, then the stored turns (``upto`` excludes)."""
+        msgs = self.messages if upto is None else self.messages[:upto]
+        out = [Message("system", self.system)] if self.system and self.mode == "chat" else []
+        out += [Message(m.role, m.content) for m in msgs if m.role in ("user", "assistant")]
+        return out

@@ -1,0 +1,102 @@
+"""Chat messages as Markdown; a reply streams through Textual's MarkdownStream."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Label, Markdown
+from textual.widgets.markdown import MarkdownStream
+
+NOTES = {"cancelled": "stopped", "length": "cut at max_tokens", "error": "failed",
+         "incomplete": "incomplete"}
+
+
+class MessageView(Vertical):
+    """One message: a header (role, how it ended) and its Markdown body."""
+
+    can_focus = True
+    BINDINGS = [
+        Binding("e", "edit", "Edit & resend", id="edit_message"),
+        Binding("c", "copy", "Copy", id="copy_message"),
+    ]
+
+    class EditRequested(Message):
+        def __init__(self, view: MessageView) -> None:
+            super().__init__()
+            self.view = view
+
+    def __init__(self, role: str, content: str = "", *, msg_id: int | None = None,
+                 finish_reason: str | None = None, completion: bool = False) -> None:
+        super().__init__(classes=f"message {role}" + (" completion" if completion else ""))
+        self.role = role
+        self.content = content
+        self.msg_id = msg_id
+        self.finish_reason = finish_reason
+        self._stream: MarkdownStream | None = None
+        self.body = Markdown(content, classes="body")
+        self.header = Label(self._header_text(), classes="header")
+
+    def compose(self):
+        yield self.header
+        yield self.body
+
+    def _header_text(self) -> str:
+        name = {"user": "You", "assistant": "Baichuan", "system": "System"}[self.role]
+        note = NOTES.get(self.finish_reason or "")
+        return f"{name} · {note}" if note and self.role == "assistant" else name
+
+    def set_finish(self, finish_reason: str | None) -> None:
+        self.finish_reason = finish_reason
+        self.header.update(self._header_text())
+        self.set_class(finish_reason in NOTES, "-ended-early")
+
+    def start_stream(self) -> MarkdownStream:
+        """Batch appended fragments: the Markdown re-parses only its last block."""
+        self._stream = Markdown.get_stream(self.body)
+        return self._stream
+
+    async def write(self, fragment: str) -> None:
+        self.content += fragment
+        if self._stream is None:
+            self.start_stream()
+        assert self._stream is not None
+        await self._stream.write(fragment)
+
+    async def finish(self, text: str, finish_reason: str | None) -> None:
+        """Stop streaming and render the whole reply once more."""
+        if self._stream is not None:
+            await self._stream.stop()
+            self._stream = None
+        self.content = text
+        await self.body.update(text)
+        self.set_finish(finish_reason)
+
+    async def restart(self) -> None:
+        """A fresh body for continuing this reply (appends re-parse from its start)."""
+        await self.body.remove()
+        self.body = Markdown(classes="body")
+        await self.mount(self.body)
+        self.start_stream()
+        if self.content:
+            assert self._stream is not None
+            await self._stream.write(self.content)
+
+    def action_edit(self) -> None:
+        if self.role == "user":
+            self.post_message(self.EditRequested(self))
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(self.content)
+        self.notify("copied to the clipboard")
+
+
+class ChatLog(VerticalScroll):
+    """The messages of the open chat; follows a streaming reply until the user scrolls up."""
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    @property
+    def views(self) -> list[MessageView]:
+        return list(self.query_children(MessageView))

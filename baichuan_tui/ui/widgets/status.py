@@ -1,0 +1,66 @@
+"""The status bar: model and quant, template, speed, context meter, GPU layers."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widget import Widget
+
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def meter(used: int, total: int, width: int = 10) -> str:
+    """``[████░░░░░░]`` for ``used`` of ``total``."""
+    frac = min(max(used / total, 0.0), 1.0) if total else 0.0
+    full = round(frac * width)
+    return "█" * full + "░" * (width - full)
+
+
+class StatusBar(Widget):
+    """One line of facts about the loaded model and the last reply.
+
+    It repaints without a layout pass (its size never changes), so the spinner and the live
+    speed cost next to nothing while a reply streams.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model = "no model"
+        self.template = ""
+        self.tokens_per_s: float | None = None
+        self.ctx_used = 0
+        self.ctx_total = 0
+        self.gpu_layers: int | None = None
+        self.busy: str | None = None
+        self._frame = 0
+
+    def on_mount(self) -> None:
+        self.set_interval(0.25, self._spin)
+
+    def set(self, **values: object) -> None:
+        for key, value in values.items():
+            setattr(self, key, value)
+        self.refresh()
+
+    def _spin(self) -> None:
+        if self.busy:
+            self._frame += 1
+            self.refresh()
+
+    def render(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis")
+        if self.busy:
+            t.append(f"{SPINNER[self._frame % len(SPINNER)]} {self.busy}  ", style="bold")
+        t.append(self.model, style="bold")
+        if self.template:
+            t.append(f" │ {self.template}")
+        if self.tokens_per_s is not None:
+            t.append(f" │ {self.tokens_per_s:.1f} tok/s")
+        if self.ctx_total:
+            pct = 100 * self.ctx_used / self.ctx_total
+            style = "red" if pct > 90 else "yellow" if pct > 70 else ""
+            t.append(" │ ctx ")
+            t.append(meter(self.ctx_used, self.ctx_total), style=style)
+            t.append(f" {self.ctx_used}/{self.ctx_total}")
+        if self.gpu_layers is not None:
+            t.append(f" │ GPU {self.gpu_layers} layers" if self.gpu_layers else " │ CPU")
+        return t

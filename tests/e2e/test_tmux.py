@@ -1,0 +1,204 @@
+"""The installed ``baichuan-chat`` in a real terminal (tmux): send, stream, stop, regenerate,
+switch, quit, relaunch, and ``kill -9`` mid-reply. Skipped when tmux is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+APP = Path(sys.executable).with_name("baichuan-chat")
+ENV_VARS = ("BAICHUAN_CHAT_DATA_DIR", "BAICHUAN_CHAT_CONFIG_DIR", "BAICHUAN_CHAT_CACHE_DIR",
+            "HF_HOME", "HF_HUB_OFFLINE")
+
+
+class Tmux:
+    """One tmux server (own socket) running the app in a 120x36 pane."""
+
+    def __init__(self) -> None:
+        self.socket = f"bc-test-{uuid.uuid4().hex[:8]}"
+
+    def tmux(self, *args: str, check: bool = True) -> str:
+        res = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+                             capture_output=True, text=True, timeout=20)
+        if check and res.returncode:
+            raise RuntimeError(res.stderr)
+        return res.stdout
+
+    def launch(self, *argv: str, env_extra: dict[str, str] | None = None) -> None:
+        values = {k: os.environ[k] for k in ENV_VARS if k in os.environ} | (env_extra or {})
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in values.items())
+        cmd = f"exec env -u COLUMNS -u LINES {env} TERM=xterm-256color {APP} " + " ".join(argv)
+        self.tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "36", cmd)
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "app"],
+                              capture_output=True).returncode == 0
+
+    def pid(self) -> int:
+        return int(self.tmux("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "app", check=False)
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "app", *keys)
+
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", "app", "-l", text)
+        time.sleep(0.3)
+
+    def wait(self, pattern: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if re.search(pattern, text, re.M):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"'{pattern}' never appeared; the screen:\n{self.screen()}")
+
+    def wait_gone(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the app did not exit; the screen:\n{self.screen()}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.tmux("kill-server", check=False)
+        tmpdir = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+        (tmpdir / self.socket).unlink(missing_ok=True)
+
+
+@pytest.fixture
+def term():
+    t = Tmux()
+    yield t
+    t.close()
+
+
+def history_json(cli, *args: str) -> dict:
+    from test_store import history
+
+    res = history(cli, *args, "--json")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def model_args(path: Path) -> tuple[str, ...]:
+    return ("--model", str(path), "--n-ctx", "4096", "--max-tokens", "3000", "--threads", "1",
+            "--gpu-layers", "0", "--temperature", "0")
+
+
+READY = r"Baichuan2-7B-Chat │ baichuan2-chat"
+
+
+IDLE = r"^ (?!.*generating)Baichuan2-7B-Chat │"
+
+
+def stream_and_stop(term: Tmux) -> None:
+    """Wait until reply text streams (the live speed shows), then Esc."""
+    term.wait(r"generating.*tok/s")
+    term.keys("Escape")
+    term.wait(IDLE, timeout=10)
+
+
+@pytest.mark.timeout(240)
+def test_chat_quit_relaunch_find_it(term, cli, tiny):
+    model = tiny("b2-7b-chat")
+    term.launch(*model_args(model))
+    term.wait(READY)
+    term.type("hello from tmux")
+    term.keys("Enter")
+    term.wait("You")
+    stream_and_stop(term)
+    term.keys("C-r")
+    term.wait(r"generating.*tok/s")
+    term.type("typed while streaming")  # keys typed during streaming show at once
+    term.wait("typed while", timeout=1.0)
+    term.keys("Escape")
+    term.wait(IDLE, timeout=10)
+    term.keys("C-u")  # clear the input line
+    term.keys("C-n")
+    term.type("second chat")
+    term.keys("Enter")
+    stream_and_stop(term)
+    term.keys("C-q")
+    term.wait_gone()
+
+    listed = history_json(cli, "list")["conversations"]
+    assert [c["title"] for c in listed] == ["second chat", "hello from tmux"]
+    first = history_json(cli, "show", str(listed[1]["id"]))
+    msgs = first["messages"]
+    assert [(m["role"], m["finish_reason"]) for m in msgs] == [("user", None),
+                                                             ("assistant", "cancelled")]
+    assert msgs[0]["content"] == "hello from tmux" and msgs[1]["content"]
+
+    term.launch(*model_args(model))  # relaunch: the chats are in the sidebar
+    screen = term.wait(READY)
+    assert "hello from tmux" in screen and "second chat" in screen
+    term.keys("C-f")
+    term.type("hello from")
+    term.keys("Enter")
+    term.wait(r"hello from tmux[\s\S]*2\d\d\d-")
+    term.keys("Enter")  # open it
+    term.wait(r"cancel|stopped|tok/s")
+    term.keys("C-up")  # edit the last user message: it is loaded from the history
+    term.wait(r"Editing an earlier message")
+    term.wait(r"│ hello from tmux")
+    term.keys("Escape")
+    term.keys("C-q")
+    term.wait_gone()
+
+
+@pytest.mark.timeout(180)
+def test_kill_9_mid_reply_keeps_the_partial_reply(term, cli, tiny):
+    model = tiny("b2-7b-chat")
+    term.launch(*model_args(model))
+    term.wait(READY)
+    term.type("please do not die")
+    term.keys("Enter")
+    term.wait("generating")
+    time.sleep(1.5)
+    assert "generating" in term.screen()
+    os.kill(term.pid(), signal.SIGKILL)
+    term.wait_gone()
+
+    listed = history_json(cli, "list")["conversations"]
+    assert len(listed) == 1
+    doc = history_json(cli, "show", str(listed[0]["id"]))
+    user, reply = doc["messages"]
+    assert (user["role"], user["content"]) == ("user", "please do not die")
+    assert reply["role"] == "assistant" and reply["finish_reason"] is None
+    assert len(reply["content"]) > 0
+
+    term.launch(*model_args(model))
+    screen = term.wait(READY)
+    assert "please do not die" in screen
+    term.keys("C-q")
+    term.wait_gone()
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_e_writes_the_message_in_editor(term, tmp_path, tiny):
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "written in the editor\\nsecond line" > "$1"\n')
+    editor.chmod(0o755)
+    term.launch(*model_args(tiny("b2-7b-chat")), env_extra={"EDITOR": str(editor)})
+    term.wait(READY)
+    term.keys("C-e")
+    term.wait(r"written in the editor[\s\S]*second line")
+    term.keys("C-q")
+    term.wait_gone()

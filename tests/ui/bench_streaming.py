@@ -1,0 +1,113 @@
+"""Streaming wall time: the app in a real terminal (tmux) vs ``ask``, same model and settings.
+
+    .venv/bin/python tests/ui/bench_streaming.py [--model PATH] [--tokens 2000] [--repeats 2]
+        [--threads N]
+
+``ask``: time to first token + generation time (its ``--json`` numbers, i.e. the streaming
+part of its wall time). App: from pressing Enter until the finished reply is on screen
+(the pane polled every 20 ms). Runs alternate, so machine noise hits both. Not collected by pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve()
+sys.path[:0] = [str(HERE.parents[1]), str(HERE.parents[1] / "e2e")]
+
+from test_tmux import Tmux  # noqa: E402
+
+PROMPT = "请写一篇很长的故事"
+
+
+THREADS: list[str] = []
+
+
+def settings(model: str, tokens: int) -> list[str]:
+    return ["--model", model, "--n-ctx", "4096", "--max-tokens", str(tokens), "--temperature",
+            "0", "--seed", "1", "--gpu-layers", "0", *THREADS]
+
+
+def run_ask(model: str, tokens: int) -> dict:
+    app = Path(sys.executable).with_name("baichuan-chat")
+    out = subprocess.run([str(app), "ask", *settings(model, tokens), "--json", PROMPT],
+                         capture_output=True, text=True, check=True)
+    doc = json.loads(out.stdout)
+    gen_s = (doc["completion_tokens"] - 1) / doc["gen_tokens_per_s"]
+    return {"tokens": doc["completion_tokens"], "wall_s": doc["ttft_s"] + gen_s,
+            "tok_s": doc["gen_tokens_per_s"]}
+
+
+def main_thread_cpu(pid: int) -> float:
+    """CPU seconds of the app's main (UI) thread."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_app(model: str, tokens: int) -> dict:
+    term = Tmux()
+    try:
+        term.launch(*settings(model, tokens))
+        term.wait(r"Baichuan2-7B-Chat │", timeout=60)
+        term.type(PROMPT)
+        pid = term.pid()
+        cpu0 = main_thread_cpu(pid)
+        t0 = time.perf_counter()
+        term.keys("Enter")
+        deadline = t0 + 600
+        while "cut at max_tokens" not in term.screen() and time.perf_counter() < deadline:
+            time.sleep(0.02)
+        wall = time.perf_counter() - t0
+        ui_cpu = main_thread_cpu(pid) - cpu0
+        term.keys("C-q")
+        term.wait_gone()
+    finally:
+        term.close()
+    from baichuan_tui.store.conversations import Store
+
+    with Store() as store:
+        conv = store.list()[0]
+        stats = store.messages(conv.id)[-1].stats or {}
+    return {"tokens": stats.get("completion_tokens"), "wall_s": wall,
+            "tok_s": stats.get("gen_tokens_per_s"), "ui_cpu_s": ui_cpu}
+
+
+def main() -> None:
+    sys.path.insert(0, str(HERE.parents[1]))
+    from tiny_models import tiny_model
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default=None)
+    p.add_argument("--tokens", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--threads", default=None, help="--threads for both (default: theirs)")
+    args = p.parse_args()
+    if args.threads:
+        THREADS[:] = ["--threads", args.threads]
+    model = args.model or str(tiny_model("b2-7b-chat"))
+    home = tempfile.mkdtemp(prefix="bc-bench-")
+    for var, sub in (("BAICHUAN_CHAT_DATA_DIR", "data"), ("BAICHUAN_CHAT_CONFIG_DIR", "cfg")):
+        os.environ[var] = f"{home}/{sub}"
+    rows = []
+    for i in range(args.repeats):
+        a = run_ask(model, args.tokens)
+        b = run_app(model, args.tokens)
+        rows.append((a, b))
+        print(f"run {i + 1}: ask {a['wall_s']:.2f} s ({a['tokens']} tok, {a['tok_s']:.1f} tok/s)"
+              f" | app {b['wall_s']:.2f} s ({b['tokens']} tok, {b['tok_s']} tok/s, UI thread "
+              f"{b['ui_cpu_s']:.2f} s CPU)"
+              f" | ratio {b['wall_s'] / a['wall_s']:.3f}", flush=True)
+    ask = sum(a["wall_s"] for a, _ in rows)
+    app = sum(b["wall_s"] for _, b in rows)
+    print(f"total: ask {ask:.2f} s, app {app:.2f} s, app/ask = {app / ask:.3f}")
+
+
+if __name__ == "__main__":
+    main()
