@@ -31,11 +31,14 @@ if TYPE_CHECKING:
 
 
 class ModelLoaded(Message):
-    def __init__(self, spec: str, engine: Engine | None, error: str | None = None) -> None:
+    def __init__(self, spec: str, engine: Engine | None, error: str | None = None,
+                 notice: str | None = None) -> None:
         super().__init__()
         self.spec = spec
         self.engine = engine
         self.error = error
+        self.notice = notice
+        """A warning about the file (an unnormalised Baichuan2 head) with its fix."""
 
 
 def _name(spec: str) -> str:
@@ -108,7 +111,10 @@ class ChatApp(App):
         except Exception as exc:  # noqa: BLE001 - one line in a notification, never a crash
             self.post_message(ModelLoaded(spec, None, f"{type(exc).__name__}: {exc}"))
         else:
-            self.post_message(ModelLoaded(spec, engine))
+            from baichuan_tui.repair.notice import normhead_notice
+
+            notice = normhead_notice(engine.path, engine.info)
+            self.post_message(ModelLoaded(spec, engine, notice=notice))
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         if message.spec != self.loading:  # superseded by a later choice
@@ -129,6 +135,8 @@ class ChatApp(App):
             self._close_engine(old)
         remember_last_model(message.spec)
         self.chat.model_ready(message.spec)
+        if message.notice:
+            self.notify(message.notice, severity="warning", title="output head", timeout=20)
 
     def _close_engine(self, engine: Engine) -> None:
         self.run_worker(engine.close, thread=True, group="close")

@@ -229,3 +229,18 @@ async def test_missing_model_opens_the_model_manager(run_app):
         await pilot.press("enter")
         assert any("no model is loaded" in n for n in notices(pilot.app))
         assert MessageView not in {type(w) for w in pilot.app.chat.log_view.children}
+
+
+@pytest.mark.anyio
+async def test_unnormalised_baichuan2_head_gets_a_notice(run_app, tmp_path, b2):
+    from tiny_models import generator
+
+    bad = generator().write_tiny_model(tmp_path / "b2-unnormalised.gguf", family="baichuan2",
+                                       layers=32, head_type="F16", normalize_head=False)
+    async with run_app(options(bad)) as pilot:
+        app = await ready(pilot)
+        await wait_for(pilot, lambda: any("models fix" in n for n in notices(app)),
+                       what="the NormHead notice")
+    async with run_app(options(b2)) as pilot:
+        app = await ready(pilot)
+        assert not any("models fix" in n for n in notices(app))
