@@ -141,3 +141,16 @@ def test_completion_template_is_plain_text(cli, tiny, tmp_path):
     # add_bos_token is false in these files, as in converted Baichuan GGUFs
     assert doc["template"] == "completion"
     assert doc["token_ids"] == llm.tokenize("登鹳雀楼->王之涣\n夜雨寄北->".encode(), add_bos=False)
+
+
+def test_bench_reports_both_paths_and_their_ratio(cli, tiny):
+    import json
+
+    res = cli("bench", "--model", str(tiny("b2-7b-chat")), "--gen-tokens", "24",
+              "--prompt-tokens", "16", "--repeats", "2", "--n-ctx", "256", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert set(doc["paths"]) == {"engine", "llama-cpp-python"}
+    for path in doc["paths"].values():
+        assert [r["tokens"] for r in path["runs"]] == [24, 24]
+    assert doc["per_token_ratio"] > 0 and doc["prompt_tokens"] == 16

@@ -1,7 +1,7 @@
 """``baichuan-chat bench``: the engine's throughput against bare llama-cpp-python.
 
-Both paths run on the same loaded model and threads, alternating, each starting from an
-empty KV cache; the figure that matters is the ratio measured in the same run.
+Both paths run on the same loaded model and threads, alternating in ABBA order, each starting
+from an empty KV cache; the figure that matters is the ratio measured in the same run.
 """
 
 from __future__ import annotations
@@ -82,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
         t_start = time.perf_counter()
         for i in range(args.repeats):
             print(f"run {i + 1}/{args.repeats} ...", file=sys.stderr)
-            runs["llama-cpp-python"].append(bare_run(engine, ids, n_gen))
-            runs["engine"].append(engine_run(engine, ids, n_gen))
+            # alternate which path goes first (ABBA), so drift over the run cancels out
+            order = [("llama-cpp-python", bare_run), ("engine", engine_run)]
+            for name, measure in order[:: -1 if i % 2 else 1]:
+                runs[name].append(measure(engine, ids, n_gen))
         report = _report(engine, runs, len(ids), n_gen, time.perf_counter() - t_start)
     finally:
         engine.close()
