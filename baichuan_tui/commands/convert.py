@@ -9,10 +9,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,41 +46,12 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
-@contextlib.contextmanager
-def _bars() -> Iterator[Any]:
-    """A ``progress(stage, done, total)`` callback drawing rich bars on stderr."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TaskID,
-        TaskProgressColumn,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
+def _detail(stage: str, done: int, total: int | None) -> str:
     from baichuan_tui.convert.outfile import human
 
-    labels = {"write": "write GGUF", "quantize": "quantize", "sha256": "sha256"}
-    progress = Progress(TextColumn("[bold]{task.description:<10}"), BarColumn(),
-                        TaskProgressColumn(), TextColumn("{task.fields[detail]}"),
-                        TimeRemainingColumn(), console=Console(stderr=True))
-    tasks: dict[str, TaskID] = {}
-
-    def update(stage: str, done: int, total: int | None) -> None:
-        if not tasks:
-            progress.start()  # lazily: a failure before any work prints nothing but its error
-        if stage not in tasks:
-            tasks[stage] = progress.add_task(labels.get(stage, stage), total=total, detail="")
-        detail = (f"{done}/{total} tensors" if stage == "quantize"
-                  else f"{human(done)} / {human(total or 0)}")
-        progress.update(tasks[stage], completed=done, total=total, detail=detail)
-
-    try:
-        yield update
-    finally:
-        if tasks:
-            progress.stop()
+    if stage == "quantize":
+        return f"{done}/{total} tensors"
+    return f"{human(done)} / {human(total or 0)}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out).expanduser() if getattr(args, "out", None) else (
         locations.models_dir() / f"{name}.{outtype.upper()}.gguf")
     norm = {"yes": True, "no": False}.get(getattr(args, "norm_head", "auto") or "auto")
-    with _bars() as bar:
+    from baichuan_tui.commands.bars import stage_bars
+
+    labels = {"write": "write GGUF", "quantize": "quantize", "sha256": "sha256"}
+    with stage_bars(labels, _detail) as bar:
         result = convert(folder, out, outtype=outtype, name=name, norm_head=norm, source=label,
                          repo=repo, threads=getattr(args, "threads", None) or physical_cores(),
                          progress=bar)

@@ -8,11 +8,8 @@ Attributes read: ``spec``, ``out``, ``force``, ``json``, ``offline`` (optional o
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 
 def add_fix_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,39 +21,6 @@ def add_fix_arguments(p: argparse.ArgumentParser) -> None:
                    help="write the copy even when the head is already normalised or the model "
                         "is not Baichuan2")
     p.add_argument("--json", action="store_true", help="print one JSON document")
-
-
-@contextlib.contextmanager
-def _bar() -> Iterator[Any]:
-    """A ``progress(stage, done, total)`` callback drawing a rich bar on stderr."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TaskID,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    progress = Progress(TextColumn("[bold]{task.description:<8}"), BarColumn(),
-                        DownloadColumn(binary_units=False), TransferSpeedColumn(),
-                        TimeRemainingColumn(), console=Console(stderr=True))
-    tasks: dict[str, TaskID] = {}
-
-    def update(stage: str, done: int, total: int) -> None:
-        if not tasks:
-            progress.start()
-        if stage not in tasks:
-            tasks[stage] = progress.add_task(stage, total=total)
-        progress.update(tasks[stage], completed=done, total=total)
-
-    try:
-        yield update
-    finally:
-        if tasks:
-            progress.stop()
 
 
 def _source(spec: str, offline: bool) -> Path:
@@ -74,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     from baichuan_tui.repair.fix import repair_file
 
     src = _source(args.spec, bool(getattr(args, "offline", False)))
-    with _bar() as progress:
+    from baichuan_tui.commands.bars import stage_bars
+
+    with stage_bars() as progress:
         res = repair_file(src, getattr(args, "out", None), progress,
                           force=bool(getattr(args, "force", False)))
     if getattr(args, "json", False):
