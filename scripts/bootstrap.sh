@@ -17,7 +17,12 @@ want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing baichuan-chat${EXTRAS:+[$EXTRAS]} into $VENV" \
        "(the first time compiles llama.cpp: several minutes) ..." >&2
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-      -e "$ROOT${EXTRAS:+[$EXTRAS]}" >&2
+  log="$VENV/install.log"
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check \
+      -e "$ROOT${EXTRAS:+[$EXTRAS]}" > "$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "error: installing baichuan-chat failed (full log: $log)" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 fi
