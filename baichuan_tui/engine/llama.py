@@ -98,10 +98,14 @@ class Engine:
             queue.SimpleQueue())
         self._thread = threading.Thread(target=self._serve, name="llama-owner", daemon=True)
         self._thread.start()
-        self._abort_cb: Any = None
+        self._abort_cb: Any = None  # kept alive while llama.cpp may call it
         self._pieces: dict[int, bytes] = {}
         self._llm: Any = None
-        self.call(self._load)
+        try:
+            self.call(self._load)
+        except BaseException:
+            self._jobs.put(None)  # a file that does not load leaves no thread behind
+            raise
 
     # -- owner thread ----------------------------------------------------------------------
     def _serve(self) -> None:
