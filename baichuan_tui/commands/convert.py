@@ -47,18 +47,18 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _detail(stage: str, done: int, total: int | None) -> str:
-    from baichuan_tui.convert.outfile import human
+    from baichuan_tui.engine.gguf_tables import human_size
 
     if stage == "quantize":
         return f"{done}/{total} tensors"
-    return f"{human(done)} / {human(total or 0)}"
+    return f"{human_size(done)} / {human_size(total or 0)}"
 
 
 def run(args: argparse.Namespace) -> int:
     from baichuan_tui import locations
-    from baichuan_tui.convert.outfile import human
     from baichuan_tui.convert.pipeline import convert
     from baichuan_tui.convert.source import default_name, resolve_source
+    from baichuan_tui.engine.gguf_tables import human_size
     from baichuan_tui.engine.threads import physical_cores
 
     offline = bool(getattr(args, "offline", False)) or os.environ.get(
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
         head = ", output head normalised (Baichuan2)" if result.norm_head else ""
-        print(f"wrote {result.path} ({result.outtype}, {human(result.size)}{head})")
+        print(f"wrote {result.path} ({result.outtype}, {human_size(result.size)}{head})")
         print(f"try it: baichuan-chat ask --model {result.path} \"你好\"")
     return 0
 

@@ -34,7 +34,7 @@ def _source(spec: str, offline: bool) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from baichuan_tui.convert.outfile import human
+    from baichuan_tui.engine.gguf_tables import human_size
     from baichuan_tui.repair.fix import repair_file
 
     src = _source(args.spec, bool(getattr(args, "offline", False)))
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     before = res.before
     was = (f"median row norm {before.norm_median:.3g}"
            if before.norm_median is not None else before.reason)
-    print(f"wrote {res.path} ({human(res.size)}): output head L2-normalised, "
+    print(f"wrote {res.path} ({human_size(res.size)}): output head L2-normalised, "
           f"{res.after.rows} rows as {res.head_type} (was: {was})")
     if res.note:
         print(f"note: {res.note}")

@@ -10,18 +10,11 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from baichuan_tui.engine.gguf_tables import human_size
 from baichuan_tui.errors import UserError
 
 DISK_MARGIN = 64 * 2**20
 PARTIAL_MARK = ".partial-"
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"  # pragma: no cover
 
 
 def partial_path(target: Path, tag: str = "") -> Path:
@@ -79,8 +72,8 @@ def check_free_space(folder: Path, needed: int, what: str) -> None:
     free = free_bytes(folder)
     if free < needed + DISK_MARGIN:
         raise UserError(
-            f"not enough disk space for {what}: it needs about {human(needed)}, "
-            f"{folder} has {human(free)} free",
+            f"not enough disk space for {what}: it needs about {human_size(int(needed))}, "
+            f"{folder} has {human_size(int(free))} free",
             "free some space or write the output to another disk (--out)",
         )
 

@@ -18,20 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from baichuan_tui import locations
+from baichuan_tui.engine.gguf_tables import human_size
 
 Progress = Callable[[int, int | None], None]
 CHUNK = 4 << 20
 
 
 def fmt_bytes(n: int | float | None) -> str:
-    """Decimal units, as the Hub lists sizes (``4.61 GB``)."""
-    if n is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1000
-    return f"{n:.2f} GB"
+    """Decimal units, as the Hub lists sizes (``4.6 GB``); ``?`` when unknown."""
+    return "?" if n is None else human_size(int(n))
 
 
 def storage_folder(repo: str) -> Path:
