@@ -202,3 +202,18 @@ def test_ctrl_e_writes_the_message_in_editor(term, tmp_path, tiny):
     term.wait(r"written in the editor[\s\S]*second line")
     term.keys("C-q")
     term.wait_gone()
+
+
+@pytest.mark.timeout(60)
+def test_text_and_enter_in_one_burst_sends_the_text(term, cli, tiny):
+    """A terminal delivers typed-ahead or pasted text and Enter in one read: Enter must still
+    come after the text (it is a priority binding, handled before the input sees the keys)."""
+    term.launch("--model", str(tiny("b2-7b-chat")), "--max-tokens", "8", "--threads", "1")
+    term.wait(READY)
+    term.keys("burst ahead", "Enter")
+    term.wait(r"You[\s\S]*burst ahead")
+    term.wait(IDLE, timeout=30)
+    term.keys("C-q")
+    term.wait_gone()
+    doc = history_json(cli, "show", str(history_json(cli, "list")["conversations"][0]["id"]))
+    assert doc["messages"][0]["content"] == "burst ahead"

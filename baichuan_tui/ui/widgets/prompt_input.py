@@ -33,11 +33,14 @@ class PromptInput(TextArea):
         super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
                          compact=True, **kwargs)
 
+    # Enter and Ctrl+J are priority bindings, handled as the key arrives, before this widget
+    # has inserted characters typed (or pasted by a terminal) just ahead of them in the same
+    # burst; queueing the action behind those keys keeps the order the user typed.
     def action_submit(self) -> None:
-        self.post_message(self.Submitted(self, self.text))
+        self.call_later(lambda: self.post_message(self.Submitted(self, self.text)))
 
     def action_newline(self) -> None:
-        self.insert("\n")
+        self.call_later(self.insert, "\n")
 
     def action_editor(self) -> None:
         """Edit the message in ``$VISUAL`` / ``$EDITOR`` (vi when unset)."""
