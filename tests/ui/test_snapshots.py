@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from uihelpers import options, ready, wait_for
+from uihelpers import options, ready, screen_named, wait_for
 
 from baichuan_tui.ui.app import ChatApp
 
@@ -59,7 +59,7 @@ def test_settings_screen(snap_compare, b2):
     async def before(pilot):
         await ready(pilot)
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: pilot.app.screen.__class__.__name__ == "SettingsScreen")
+        await wait_for(pilot, lambda: screen_named(pilot.app, "SettingsScreen"))
         pilot.app.screen.query_one("#f-temperature").value = "7"
         await settle(pilot)
 
@@ -70,7 +70,7 @@ def test_help_screen(snap_compare, b2):
     async def before(pilot):
         await ready(pilot)
         await pilot.press("f1")
-        await wait_for(pilot, lambda: pilot.app.screen.__class__.__name__ == "HelpScreen")
+        await wait_for(pilot, lambda: screen_named(pilot.app, "HelpScreen"))
         await settle(pilot)
 
     assert snap_compare(chat_app(b2), terminal_size=SIZE, run_before=before)
@@ -88,8 +88,7 @@ def test_model_manager_screen(snap_compare, b2, monkeypatch):
     async def before(pilot):
         await ready(pilot)
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: pilot.app.screen.__class__.__name__ ==
-                       "ModelManagerScreen")
+        await wait_for(pilot, lambda: screen_named(pilot.app, "ModelManagerScreen"))
         await wait_for(pilot, lambda: pilot.app.screen.query_one("#catalog").row_count == 2)
         await settle(pilot)
 

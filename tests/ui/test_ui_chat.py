@@ -4,7 +4,7 @@ edit, switch, relaunch, completion mode, bad model files."""
 from __future__ import annotations
 
 import pytest
-from uihelpers import done, notices, options, ready, send, wait_for
+from uihelpers import done, notices, options, ready, screen_named, send, wait_for
 
 from baichuan_tui.store.conversations import Store
 from baichuan_tui.ui.widgets.messages import MessageView
@@ -200,7 +200,7 @@ async def test_bad_model_file_is_a_notice(run_app, b2, tmp_path, kind):
         await send(pilot, "keep me")
         conv = app.chat.state.conversation.id
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ModelManagerScreen")
+        await wait_for(pilot, lambda: screen_named(app, "ModelManagerScreen"))
         path_input = app.screen.query_one("#path")
         path_input.focus()
         path_input.value = str(bad)
@@ -218,8 +218,7 @@ async def test_bad_model_file_is_a_notice(run_app, b2, tmp_path, kind):
 async def test_missing_model_opens_the_model_manager(run_app):
     opts = options(None, model_error="model baichuan2-7b-chat:Q4_K_M is not downloaded")
     async with run_app(opts) as pilot:
-        await wait_for(pilot, lambda: pilot.app.screen.__class__.__name__ ==
-                       "ModelManagerScreen")
+        await wait_for(pilot, lambda: screen_named(pilot.app, "ModelManagerScreen"))
         assert any("not downloaded" in n for n in notices(pilot.app))
         table = pilot.app.screen.query_one("#catalog")
         await wait_for(pilot, lambda: table.row_count > 0 or not table.loading)

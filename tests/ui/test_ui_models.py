@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from uihelpers import notices, options, send, wait_for
+from uihelpers import notices, options, screen_named, send, wait_for
 
 from baichuan_tui.hub import remote
 
@@ -32,7 +32,7 @@ def hub(b2, monkeypatch):
 
 
 def manager(app):
-    return app.screen if app.screen.__class__.__name__ == "ModelManagerScreen" else None
+    return screen_named(app, "ModelManagerScreen")
 
 
 async def test_download_then_switch_without_restart(run_app, hub):

@@ -4,7 +4,7 @@ help, command palette, themes."""
 from __future__ import annotations
 
 import pytest
-from uihelpers import options, ready, send, wait_for
+from uihelpers import options, ready, screen_named, send, wait_for
 
 from baichuan_tui.settings import Settings
 from baichuan_tui.store.conversations import Store
@@ -17,7 +17,7 @@ async def test_settings_range_checked_as_you_type(run_app, b2):
         app = await ready(pilot)
         await send(pilot, "hello")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SettingsScreen")
+        await wait_for(pilot, lambda: screen_named(app, "SettingsScreen"))
         screen = app.screen
         temp = screen.query_one("#f-temperature")
         temp.value = "9"
@@ -48,7 +48,7 @@ async def test_settings_range_checked_as_you_type(run_app, b2):
         assert conv.settings["sampling"]["temperature"] == 0.9
         # restore defaults brings back the model's own values
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SettingsScreen")
+        await wait_for(pilot, lambda: screen_named(app, "SettingsScreen"))
         await pilot.click("#restore")
         await pilot.pause()
         assert app.screen.query_one("#f-temperature").value == "0.3"
@@ -62,7 +62,7 @@ async def test_changing_n_ctx_reloads_the_model(run_app, b2):
         app = await ready(pilot)
         old = app.engine
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SettingsScreen")
+        await wait_for(pilot, lambda: screen_named(app, "SettingsScreen"))
         app.screen.query_one("#f-n_ctx").value = "768"
         await pilot.pause()
         await pilot.press("ctrl+s")
@@ -89,7 +89,7 @@ async def test_keys_are_rebindable_and_listed_in_help(run_app, b2):
         await wait_for(pilot, lambda: app.chat.state.messages[-1].id != first, what="regenerate")
         await wait_for(pilot, lambda: app.chat.idle.is_set())
         await pilot.press("f1")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        await wait_for(pilot, lambda: screen_named(app, "HelpScreen"))
         table = app.screen.query_one("#keys")
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         by_id = {r[3]: r for r in rows if r[3]}
@@ -129,7 +129,7 @@ async def test_rename_and_theme(run_app, b2):
         assert app.theme == "textual-dark"
         await send(pilot, "old title")
         await pilot.press("f2")
-        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "TextPrompt")
+        await wait_for(pilot, lambda: screen_named(app, "TextPrompt"))
         app.screen.query_one("#value").value = "新标题"
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is app.chat)

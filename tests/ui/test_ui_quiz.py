@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from uihelpers import options, ready, wait_for
+from uihelpers import options, ready, screen_named, wait_for
 
 from baichuan_tui.quiz import datasets, protocols, report, results, runner
 from baichuan_tui.store.conversations import Store
@@ -21,10 +21,6 @@ import quizdata  # noqa: E402
 pytestmark = pytest.mark.anyio
 
 SUBJECTS = {"computer_network": 4, "high_school_physics": 3, "law": 4}
-
-
-def screen_named(app, name: str):
-    return app.screen if app.screen.__class__.__name__ == name else None
 
 
 async def open_run_screen(pilot):

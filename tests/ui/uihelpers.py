@@ -29,6 +29,16 @@ async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0
         await pilot.pause(0.05)
 
 
+def screen_named(app, name: str):
+    """The app's current screen if it is a ``name`` and has finished mounting, else None.
+
+    ``app.screen`` changes as soon as a screen is pushed, before its children are composed;
+    querying it then races the compose on a loaded machine.
+    """
+    screen = app.screen
+    return screen if screen.__class__.__name__ == name and screen.is_mounted else None
+
+
 async def ready(pilot) -> ChatApp:
     app: ChatApp = pilot.app
     await wait_for(pilot, lambda: app.engine is not None or (
