@@ -52,6 +52,27 @@ def main_thread_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds per thread name of process ``pid`` (threads sharing a name are summed)."""
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if task.name == str(pid):
+            name = "main (UI)"
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        out[name] = out.get(name, 0.0) + cpu
+    return out
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _finished_replies() -> int:
     """How many finished replies the history holds (one cheap read-only query)."""
     import sqlite3
@@ -74,6 +95,8 @@ def run_app(model: str, tokens: int) -> dict:
         term.type(PROMPT)
         pid = term.pid()
         cpu0 = main_thread_cpu(pid)
+        server = int(term.tmux("display-message", "-p", "#{pid}").strip())
+        server0 = process_cpu(server)
         before = _finished_replies()
         t0 = time.perf_counter()
         term.keys("Enter")
@@ -85,6 +108,9 @@ def run_app(model: str, tokens: int) -> dict:
         wall = time.perf_counter() - t0
         term.wait("cut at max_tokens", timeout=30)  # and it is on screen
         ui_cpu = main_thread_cpu(pid) - cpu0
+        if os.environ.get("BENCH_VERBOSE"):
+            print(f"  tmux server {process_cpu(server) - server0:.2f} s CPU; app threads "
+                  f"(whole run): {thread_cpu(pid)}", flush=True)
         term.keys("C-q")
         term.wait_gone()
     finally:

@@ -1,4 +1,5 @@
-"""Chat messages as Markdown; a reply streams through Textual's MarkdownStream."""
+"""Chat messages as Markdown; a reply streams through Textual's MarkdownStream, into a chain
+of bounded segments (:mod:`baichuan_tui.ui.segments`) so no update costs more than the last."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, Markdown
 from textual.widgets.markdown import MarkdownStream
+
+from baichuan_tui.ui.segments import cut_point
 
 NOTES = {"cancelled": "stopped", "length": "cut at max_tokens", "error": "failed",
          "incomplete": "incomplete"}
@@ -35,6 +38,8 @@ class MessageView(Vertical):
         self.finish_reason = finish_reason
         self._stream: MarkdownStream | None = None
         self.body = Markdown(content, classes="body")
+        self._segments: list[Markdown] = []  # the streaming continuation of ``body``
+        self._segment_start = 0  # where the live segment begins in ``content``
         self.header = Label(self._header_text(), classes="header")
 
     def compose(self):
@@ -53,27 +58,53 @@ class MessageView(Vertical):
 
     def start_stream(self) -> MarkdownStream:
         """Batch appended fragments: the Markdown re-parses only its last block."""
+        self._segment_start = 0
         self._stream = Markdown.get_stream(self.body)
         return self._stream
 
     async def write(self, fragment: str) -> None:
+        start = len(self.content)
         self.content += fragment
         if self._stream is None:
             self.start_stream()
         assert self._stream is not None
-        await self._stream.write(fragment)
+        cut = cut_point(self.content, self._segment_start, start)
+        if cut is None:
+            await self._stream.write(fragment)
+            return
+        pos, joined = cut
+        if pos > start:
+            await self._stream.write(self.content[start:pos])
+        await self._stream.stop()
+        live = self._segments[-1] if self._segments else self.body
+        live.set_class(joined, "-joined")
+        segment = Markdown(classes="body segment")
+        self._segments.append(segment)
+        self._segment_start = pos
+        await self.mount(segment)
+        self._stream = Markdown.get_stream(segment)
+        if pos < len(self.content):
+            await self._stream.write(self.content[pos:])
 
-    async def finish(self, text: str, finish_reason: str | None) -> None:
-        """Stop streaming and render the whole reply once more."""
+    async def _drop_segments(self) -> None:
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None
+        if self._segments:
+            await self.remove_children(self._segments)
+            self._segments = []
+        self.body.remove_class("-joined")
+
+    async def finish(self, text: str, finish_reason: str | None) -> None:
+        """Stop streaming and render the whole reply once more, as one Markdown."""
+        await self._drop_segments()
         self.content = text
         await self.body.update(text)
         self.set_finish(finish_reason)
 
     async def restart(self) -> None:
         """A fresh body for continuing this reply (appends re-parse from its start)."""
+        await self._drop_segments()
         await self.body.remove()
         self.body = Markdown(classes="body")
         await self.mount(self.body)
