@@ -119,19 +119,30 @@ def load(config: Path | None = None) -> Settings:
     """Defaults ← config.toml ← environment; never raises on a bad file."""
     values, warnings = _from_config(config or locations.config_file())
     env, env_warnings = _from_env()
-    last = _state().get("last_model")
-    return replace(Settings(), **{**values, **env}, warnings=tuple(warnings + env_warnings),
+    state = _state()
+    last = state.get("last_model")
+    chosen = {} if "theme" in values or "theme" in env else {
+        "theme": state["theme"]} if isinstance(state.get("theme"), str) else {}
+    return replace(Settings(), **{**chosen, **values, **env},
+                   warnings=tuple(warnings + env_warnings),
                    last_model=last if isinstance(last, str) else None)
 
 
-def remember_last_model(spec: str) -> None:
-    """Record the model just loaded (atomic write; failures are ignored)."""
+def remember(**values: str) -> None:
+    """Record what the app last used (``last_model``, ``theme``) in the state file, which
+    ``load`` reads back: a theme picked in the app is used unless the config or the
+    environment names one. Atomic write; failures are ignored."""
     path = state_file()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**_state(), "last_model": spec}), "utf-8")
+        tmp.write_text(json.dumps({**_state(), **values}), "utf-8")
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def remember_last_model(spec: str) -> None:
+    """Record the model just loaded."""
+    remember(last_model=spec)
 

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 
 from baichuan_tui.errors import UserError
-from baichuan_tui.settings import Settings, remember_last_model
+from baichuan_tui.settings import Settings, remember, remember_last_model
 from baichuan_tui.store.conversations import Store
 from baichuan_tui.ui.screens.chat import ChatScreen
 from baichuan_tui.ui.session import LaunchOptions, load_engine
@@ -79,7 +79,8 @@ class ChatApp(App):
         if theme in self.available_themes:
             self.theme = theme
         else:
-            self.notify(f"unknown theme '{theme}' in the config", severity="warning")
+            self.notify(f"unknown theme '{theme}'", severity="warning")
+        self.theme_changed_signal.subscribe(self, lambda new: remember(theme=new.name))
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=10)
         self.store.purge_deleted()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from uihelpers import options, ready, screen_named, send, wait_for
 
+from baichuan_tui import settings as settings_mod
 from baichuan_tui.settings import Settings
 from baichuan_tui.store.conversations import Store
 
@@ -127,6 +128,16 @@ async def test_rename_and_theme(run_app, b2):
         assert app.theme == "textual-light"
         await pilot.press("f9")
         assert app.theme == "textual-dark"
+        await pilot.pause()
+        # the next launch opens in the theme picked here, unless the config names one
+        assert settings_mod.load().theme == "textual-dark"
+        await pilot.press("f9")
+        await pilot.pause()
+        assert settings_mod.load().theme == "textual-light"
+        config = settings_mod.locations.config_file()
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text('theme = "nord"\n', "utf-8")
+        assert settings_mod.load().theme == "nord"
         await send(pilot, "old title")
         await pilot.press("f2")
         await wait_for(pilot, lambda: screen_named(app, "TextPrompt"))
