@@ -30,6 +30,8 @@ UI_SHARE = 0.04
 are held back while the UI thread is over it (but shown at least every ``UI_MAX_WAIT``
 seconds), so drawing does not slow generation down even on a 2-core machine."""
 UI_MAX_WAIT = 1.0
+STATUS_INTERVAL = 1.0
+"""Seconds between updates of the live tokens/s in the status bar."""
 
 
 class ReplyChunk(Message):
@@ -155,9 +157,9 @@ class Streaming:
             self._shown_at = now_s
             await views[-1].write("".join(self._held))
             self._held.clear()
-        if now_s - self._status_at > 0.5 and message.elapsed > 0:
+        if now_s - self._status_at >= STATUS_INTERVAL and message.elapsed > 0:
             self._status_at = now_s
-            self.status.set(tokens_per_s=message.tokens / message.elapsed)
+            self.status.set(tokens_per_s=message.tokens / message.elapsed, streaming=True)
 
     async def on_reply_done(self, message: ReplyDone) -> None:
         if message.msg_id != self.streaming_id:

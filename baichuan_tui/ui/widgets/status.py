@@ -18,8 +18,9 @@ def meter(used: int, total: int, width: int = 10) -> str:
 class StatusBar(Widget):
     """One line of facts about the loaded model and the last reply.
 
-    It repaints without a layout pass (its size never changes), so the spinner and the live
-    speed cost next to nothing while a reply streams.
+    It repaints without a layout pass (its size never changes). The spinner turns while the
+    app waits (loading, reading a prompt) and stops once reply text streams, which shows
+    progress itself: every repaint takes CPU from generation on a machine with few cores.
     """
 
     def __init__(self, **kwargs) -> None:
@@ -31,25 +32,29 @@ class StatusBar(Widget):
         self.ctx_total = 0
         self.gpu_layers: int | None = None
         self.busy: str | None = None
+        self.streaming = False
         self._frame = 0
 
     def on_mount(self) -> None:
         self.set_interval(0.25, self._spin)
 
     def set(self, **values: object) -> None:
+        if "busy" in values:
+            values.setdefault("streaming", False)
         for key, value in values.items():
             setattr(self, key, value)
         self.refresh()
 
     def _spin(self) -> None:
-        if self.busy:
+        if self.busy and not self.streaming:
             self._frame += 1
             self.refresh()
 
     def render(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis")
         if self.busy:
-            t.append(f"{SPINNER[self._frame % len(SPINNER)]} {self.busy}  ", style="bold")
+            mark = "●" if self.streaming else SPINNER[self._frame % len(SPINNER)]
+            t.append(f"{mark} {self.busy}  ", style="bold")
         t.append(self.model, style="bold")
         if self.template:
             t.append(f" │ {self.template}")
