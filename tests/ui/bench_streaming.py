@@ -4,7 +4,8 @@
         [--threads N]
 
 ``ask``: time to first token + generation time (its ``--json`` numbers, i.e. the streaming
-part of its wall time). App: from pressing Enter until the finished reply is stored (the
+part of its wall time); the whole command's wall time (start, load, stream, exit) is printed
+beside it. App: from pressing Enter until the finished reply is stored (the
 history polled every 50 ms; the screen is checked after). Runs alternate, so machine noise
 hits both. Not collected by pytest.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,12 +40,14 @@ def settings(model: str, tokens: int) -> list[str]:
 
 def run_ask(model: str, tokens: int) -> dict:
     app = Path(sys.executable).with_name("baichuan-chat")
+    t0 = time.perf_counter()
     out = subprocess.run([str(app), "ask", *settings(model, tokens), "--json", PROMPT],
                          capture_output=True, text=True, check=True)
+    command_s = time.perf_counter() - t0
     doc = json.loads(out.stdout)
     gen_s = (doc["completion_tokens"] - 1) / doc["gen_tokens_per_s"]
     return {"tokens": doc["completion_tokens"], "wall_s": doc["ttft_s"] + gen_s,
-            "tok_s": doc["gen_tokens_per_s"]}
+            "tok_s": doc["gen_tokens_per_s"], "command_s": command_s}
 
 
 def main_thread_cpu(pid: int) -> float:
@@ -61,8 +65,7 @@ def thread_cpu(pid: int) -> dict[str, float]:
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if task.name == str(pid):
-            name = "main (UI)"
+        name = "main (UI)" if task.name == str(pid) else f"{name}/{task.name}"
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         out[name] = out.get(name, 0.0) + cpu
     return out
@@ -151,7 +154,12 @@ def main() -> None:
               f" | ratio {b['wall_s'] / a['wall_s']:.3f}", flush=True)
     ask = sum(a["wall_s"] for a, _ in rows)
     app = sum(b["wall_s"] for _, b in rows)
-    print(f"total: ask {ask:.2f} s, app {app:.2f} s, app/ask = {app / ask:.3f}")
+    command = sum(a["command_s"] for a, _ in rows)
+    ratios = sorted(b["wall_s"] / a["wall_s"] for a, b in rows)
+    print(f"total: ask {ask:.2f} s, app {app:.2f} s, app/ask = {app / ask:.3f} "
+          f"(median of runs {statistics.median(ratios):.3f})")
+    print(f"whole `ask` command (start, load, stream, exit) {command:.2f} s: "
+          f"app/ask command = {app / command:.3f}")
 
 
 if __name__ == "__main__":
