@@ -53,5 +53,7 @@ def cut_point(text: str, seg_start: int, new_from: int,
                 or para.count("`") % 2 or para.count("**") % 2
                 or _in_fence(text, seg_start, pos)):
             continue
+        while pos < len(text) and text[pos] in " \t":  # the next segment must not start
+            pos += 1  # indented (four spaces would make it a code block)
         return pos, True
     return None

@@ -37,7 +37,13 @@ def test_a_long_paragraph_is_cut_after_a_sentence():
 def test_english_sentences_need_a_space_after_the_stop():
     text = "word " * 300 + "v1.5 is out. Next"
     pos, _ = cut_point(text, 0, len(text) - 20)
-    assert text[pos:] == " Next"
+    assert text[pos:] == "Next"
+
+
+def test_the_next_segment_never_starts_indented():
+    text = "word " * 300 + "end.    Next"
+    pos, _ = cut_point(text, 0, len(text) - 20)
+    assert text[pos:] == "Next"
 
 
 def test_a_paragraph_without_sentence_ends_is_cut_at_a_word_once_twice_too_long():
