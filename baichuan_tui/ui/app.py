@@ -18,6 +18,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
+from textual.theme import Theme
 
 from baichuan_tui.errors import UserError
 from baichuan_tui.settings import Settings, remember, remember_last_model
@@ -67,6 +68,7 @@ class ChatApp(App):
         self.engine: Engine | None = None
         self.model_spec: str | None = None
         self.loading: str | None = None
+        self._theme_saved = ""  # the theme last written to the state file (or started with)
         self.chat = ChatScreen()
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
@@ -80,7 +82,8 @@ class ChatApp(App):
             self.theme = theme
         else:
             self.notify(f"unknown theme '{theme}'", severity="warning")
-        self.theme_changed_signal.subscribe(self, lambda new: remember(theme=new.name))
+        self._theme_saved = self.theme
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=10)
         self.store.purge_deleted()
@@ -95,6 +98,11 @@ class ChatApp(App):
                         timeout=12)
             self.chat.refresh_status()
             self.call_after_refresh(self.chat.action_models)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        if theme.name != self._theme_saved:  # not the start-up theme being applied
+            self._theme_saved = theme.name
+            remember(theme=theme.name)
 
     # -- models -----------------------------------------------------------------------------
     def load_model(self, spec: str) -> None:
