@@ -50,30 +50,28 @@ def run_ask(model: str, tokens: int) -> dict:
             "tok_s": doc["gen_tokens_per_s"], "command_s": command_s}
 
 
-def main_thread_cpu(pid: int) -> float:
-    """CPU seconds of the app's main (UI) thread."""
-    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def stat_cpu(stat: Path) -> float:
+    """User + system CPU seconds from a /proc ``stat`` file (a process's or a thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def main_thread_cpu(pid: int) -> float:
+    """CPU seconds of the app's main (UI) thread."""
+    return stat_cpu(Path(f"/proc/{pid}/task/{pid}/stat"))
+
+
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds per thread name of process ``pid`` (threads sharing a name are summed)."""
+    """CPU seconds per thread of process ``pid``, keyed by name/tid (the main one: "main (UI)")."""
     out: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            cpu = stat_cpu(task / "stat")
         except OSError:
             continue
-        name = "main (UI)" if task.name == str(pid) else f"{name}/{task.name}"
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        out[name] = out.get(name, 0.0) + cpu
+        out["main (UI)" if task.name == str(pid) else f"{name}/{task.name}"] = cpu
     return out
-
-
-def process_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _finished_replies() -> int:
@@ -99,7 +97,8 @@ def run_app(model: str, tokens: int) -> dict:
         pid = term.pid()
         cpu0 = main_thread_cpu(pid)
         server = int(term.tmux("display-message", "-p", "#{pid}").strip())
-        server0 = process_cpu(server)
+        server_stat = Path(f"/proc/{server}/stat")
+        server0 = stat_cpu(server_stat)
         before = _finished_replies()
         t0 = time.perf_counter()
         term.keys("Enter")
@@ -112,7 +111,7 @@ def run_app(model: str, tokens: int) -> dict:
         term.wait("cut at max_tokens", timeout=30)  # and it is on screen
         ui_cpu = main_thread_cpu(pid) - cpu0
         if os.environ.get("BENCH_VERBOSE"):
-            print(f"  tmux server {process_cpu(server) - server0:.2f} s CPU; app threads "
+            print(f"  tmux server {stat_cpu(server_stat) - server0:.2f} s CPU; app threads "
                   f"(whole run): {thread_cpu(pid)}", flush=True)
         term.keys("C-q")
         term.wait_gone()
