@@ -193,6 +193,11 @@ class Engine:
         add = self.info.add_bos
         return True if add is None and self.info.tokenizer_model == "llama" else bool(add)
 
+    def encode(self, text: str, *, special: bool = False) -> list[int]:
+        """Token ids of ``text`` (no BOS)."""
+        tok = self.tokenizer
+        return self.call(lambda: tok.encode(text, special=special))
+
     def detokenize(self, ids: Sequence[int]) -> str:
         return self.call(lambda: b"".join(self._piece(t, True) for t in ids)
                          .decode("utf-8", "replace"))
@@ -212,12 +217,14 @@ class Engine:
 
     # -- generation ------------------------------------------------------------------------
     def generate(self, prompt: prompts.Prompt, sampling: Sampling, *,
-                 stop: Sequence[str] = (), ignore_eos: bool = False) -> Generation:
+                 stop: Sequence[str] = (), ignore_eos: bool = False,
+                 into: Generation | None = None) -> Generation:
         """Start generating a reply to ``prompt``; returns at once.
 
-        ``ignore_eos`` is for benchmarks that need a fixed number of tokens.
+        ``ignore_eos`` is for benchmarks that need a fixed number of tokens; ``into`` is a
+        :class:`Generation` to fill (one whose events another process shares).
         """
-        gen = Generation()
+        gen = into or Generation()
         stops = tuple(stop) + prompt.stop
         self.submit(lambda: self._run(gen, prompt, sampling, stops, ignore_eos))
         return gen
@@ -265,6 +272,7 @@ class Engine:
         t0 = time.perf_counter()
         t_first = t0
         self._set_abort(True, gen)
+        lender = _CoreLender(llm.ctx, self.n_threads, gen)
         tokens = llm.generate(
             prompt.token_ids, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p, typical_p=1.0,
             temp=s.temperature, repeat_penalty=s.repeat_penalty,
@@ -280,6 +288,8 @@ class Engine:
                 if cancelled.is_set():
                     finish = "cancelled"
                     break
+                if lender.want.is_set() != lender.lent:
+                    lender.switch()
                 if tok == eos and not ignore_eos:
                     finish = "stop"
                     break
@@ -300,6 +310,8 @@ class Engine:
         finally:
             tokens.close()
             self._set_abort(False, gen)
+            if lender.lent:
+                lender.switch()
         if not hit:
             tail = stream.flush()
             if tail:
@@ -363,3 +375,28 @@ class Engine:
                 on_text(text)
         assert gen.result is not None
         return gen.result
+
+
+class _CoreLender:
+    """Decodes with one thread fewer while the reader asks for it (:meth:`Generation.core_lent`).
+
+    Only single-token decoding changes; prompt evaluation keeps every thread.
+    """
+
+    def __init__(self, ctx: Any, n_threads: int, gen: Generation) -> None:
+        self.ctx = ctx
+        self.n = n_threads
+        self.want = gen._lend
+        self.ack = gen._lent
+        self.lent = False
+
+    def switch(self) -> None:
+        import llama_cpp
+
+        self.lent = not self.lent
+        if self.n > 1:
+            llama_cpp.llama_set_n_threads(self.ctx, self.n - 1 if self.lent else self.n, self.n)
+        if self.lent:
+            self.ack.set()
+        else:
+            self.ack.clear()

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -54,6 +55,14 @@ class Generation:
         self._ready = threading.Event()
         self._finished = False
         self._error: BaseException | None = None
+        self._lend = threading.Event()  # the reader asks for a core
+        self._lent = threading.Event()  # generation runs on one thread fewer (or ended)
+        self._tokens = 0  # tokens so far, when the result lives in another process
+
+    @property
+    def tokens(self) -> int:
+        """Tokens generated so far."""
+        return len(self.result.token_ids) if self.result is not None else self._tokens
 
     def cancel(self) -> None:
         """Ask the engine to stop; the partial reply is kept."""
@@ -66,7 +75,23 @@ class Generation:
 
     def _finish(self) -> None:
         self._finished = True
+        self._lent.set()
         self._ready.set()
+
+    @contextmanager
+    def core_lent(self, timeout: float = 0.25) -> Iterator[bool]:
+        """Borrow one CPU core from generation while the reader does a burst of work.
+
+        llama.cpp's threads wait for each other at every step of a token, spinning, so a
+        reader (a UI drawing) that takes a core from one of them stalls them all. Inside this
+        block the engine decodes the next tokens with one thread fewer; it yields whether the
+        engine took that up within ``timeout`` seconds (it does so between two tokens).
+        """
+        self._lend.set()
+        try:
+            yield self._lent.wait(timeout)
+        finally:
+            self._lend.clear()
 
     def __iter__(self) -> Iterator[str]:
         parts = self._parts
