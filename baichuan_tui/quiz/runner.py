@@ -41,8 +41,7 @@ class EngineScorer:
         self.n_ctx = engine.n_ctx
 
     def encode(self, text: str) -> list[int]:
-        tok = self.engine.tokenizer
-        return self.engine.call(lambda: tok.encode(text, special=False))
+        return self.engine.encode(text)
 
     def logits(self, ids: Sequence[int], candidates: Sequence[int], *,
                reuse: bool) -> list[float]:

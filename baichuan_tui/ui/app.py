@@ -1,8 +1,9 @@
 """The Textual app: owns the history store and the loaded engine; the chat screen does the rest.
 
-Model loading runs in a thread worker (``Engine`` validates the file, then loads it on its own
-thread), so the UI stays live; a file that fails shows the engine's one-line error and the
-previous model, the open chat and the history stay as they were.
+Model loading runs in a thread worker (``EngineProcess`` validates the file, then loads it in a
+child process, so generation never waits for the UI's Python), so the UI stays live; a file
+that fails shows the engine's one-line error and the previous model, the open chat and the
+history stay as they were.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from baichuan_tui.ui.screens.chat import ChatScreen
 from baichuan_tui.ui.session import LaunchOptions, load_engine
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.llama import Engine
+    from baichuan_tui.engine.process import EngineProcess
     from baichuan_tui.ui.screens.settings import LoadValues
 
 
 class ModelLoaded(Message):
-    def __init__(self, spec: str, engine: Engine | None, error: str | None = None,
+    def __init__(self, spec: str, engine: EngineProcess | None, error: str | None = None,
                  notice: str | None = None) -> None:
         super().__init__()
         self.spec = spec
@@ -65,7 +66,7 @@ class ChatApp(App):
         self.settings = settings or Settings()
         self._own_store = store is None
         self.store = store or Store()
-        self.engine: Engine | None = None
+        self.engine: EngineProcess | None = None
         self.model_spec: str | None = None
         self.loading: str | None = None
         self._theme_saved = ""  # the theme last written to the state file (or started with)
@@ -147,7 +148,7 @@ class ChatApp(App):
         if message.notice:
             self.notify(message.notice, severity="warning", title="output head", timeout=20)
 
-    def _close_engine(self, engine: Engine) -> None:
+    def _close_engine(self, engine: EngineProcess) -> None:
         self.run_worker(engine.close, thread=True, group="close")
 
     def set_load_options(self, load: LoadValues) -> None:

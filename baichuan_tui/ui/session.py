@@ -14,7 +14,7 @@ from baichuan_tui.engine.prompts import Message
 from baichuan_tui.engine.sampling import Sampling
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.llama import Engine
+    from baichuan_tui.engine.process import EngineProcess
     from baichuan_tui.store.conversations import Conversation, StoredMessage
 
 SAMPLING_FIELDS = tuple(f.name for f in fields(Sampling))
@@ -40,19 +40,20 @@ class LaunchOptions:
     stop: tuple[str, ...] = ()
 
 
-def load_engine(spec: str, opts: LaunchOptions) -> tuple[Engine, Path]:
+def load_engine(spec: str, opts: LaunchOptions) -> tuple[EngineProcess, Path]:
     """Resolve ``spec`` and load it (blocking: call from a worker thread)."""
     from baichuan_tui.commands.common import gpu_layers, resolve_model
-    from baichuan_tui.engine.llama import Engine, LoadOptions
+    from baichuan_tui.engine.llama import LoadOptions
+    from baichuan_tui.engine.process import EngineProcess
 
     path = resolve_model(spec, offline=opts.offline)
     layers = gpu_layers(SimpleNamespace(gpu_layers=opts.gpu_layers), path, opts.n_ctx)
     options = LoadOptions(n_ctx=opts.n_ctx, n_threads=opts.threads, n_gpu_layers=layers,
                           use_mmap=opts.use_mmap)
-    return Engine(path, options, template=opts.template), path
+    return EngineProcess(path, options, template=opts.template), path
 
 
-def model_label(engine: Engine) -> str:
+def model_label(engine: EngineProcess) -> str:
     """``Baichuan2-7B-Chat · Q4_K_M`` (the quant from the file name when it names one)."""
     stem = engine.path.stem
     for sep in (".", "-"):

@@ -163,6 +163,20 @@ def test_chat_quit_relaunch_find_it(term, cli, tiny):
     term.wait_gone()
 
 
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.mark.timeout(180)
 def test_kill_9_mid_reply_keeps_the_partial_reply(term, cli, tiny):
     model = tiny("b2-7b-chat")
@@ -173,8 +187,14 @@ def test_kill_9_mid_reply_keeps_the_partial_reply(term, cli, tiny):
     term.wait("generating")
     time.sleep(1.5)
     assert "generating" in term.screen()
+    engine = children(term.pid())
+    assert engine, "the model runs in a child process"
     os.kill(term.pid(), signal.SIGKILL)
     term.wait_gone()
+    deadline = time.monotonic() + 10  # the model's process follows the app
+    while any(running(pid) for pid in engine) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(running(pid) for pid in engine)
 
     listed = history_json(cli, "list")["conversations"]
     assert len(listed) == 1

@@ -48,6 +48,11 @@ async def test_esc_stops_and_keeps_the_partial_reply(run_app, b2):
         await send(pilot, "tell me a long story", wait=False)
         await wait_for(pilot, lambda: len(app.chat.log_view.views[-1].content) > 20,
                        what="some reply text")
+        status = app.chat.status
+        await wait_for(pilot, lambda: status.ctx_used > 0, what="the context meter, live")
+        used = status.ctx_used
+        await wait_for(pilot, lambda: status.ctx_used > used, what="the meter moving")
+        assert app.chat.generation is not None  # still streaming
         await pilot.press("escape")
         await done(pilot)
         view = app.chat.log_view.views[-1]

@@ -23,7 +23,8 @@ from baichuan_tui.ui.widgets.sidebar import Sidebar
 from baichuan_tui.ui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.llama import Engine, Generation
+    from baichuan_tui.engine.process import EngineProcess
+    from baichuan_tui.engine.stream import Generation
     from baichuan_tui.ui.app import ChatApp
 
 
@@ -108,7 +109,7 @@ class ChatScreen(Streaming, Conversations, Screen):
 
     # -- model ------------------------------------------------------------------------------
     @property
-    def engine(self) -> Engine | None:
+    def engine(self) -> EngineProcess | None:
         return self.chat_app.engine
 
     def new_chat_state(self) -> None:

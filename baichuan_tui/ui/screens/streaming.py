@@ -4,11 +4,14 @@ A thread worker iterates the engine's batched deltas (at most one batch per 20 m
 reply as it streams (:class:`ReplyWriter`, at least every half second) and posts the text
 here at most every ``UI_INTERVAL``; a :class:`MarkdownStream` folds whatever arrived while the
 screen was busy into one append, and the screen holds updates back while drawing would take
-more than ``UI_SHARE`` of a core. Nothing per token runs on the UI thread.
+more than ``UI_SHARE`` of a core. Nothing per token runs on the UI thread. While the screen
+draws an update, the worker keeps a core lent to it (:meth:`Generation.core_lent`): the model,
+in its own process, decodes with one thread fewer until the screen has refreshed.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +23,7 @@ from baichuan_tui.store.conversations import ReplyWriter, StoredMessage, now
 from baichuan_tui.ui.widgets.messages import MessageView
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.llama import Engine
+    from baichuan_tui.engine.process import EngineProcess
     from baichuan_tui.engine.sampling import Sampling
 
 UI_INTERVAL = 0.1
@@ -30,17 +33,23 @@ UI_SHARE = 0.04
 are held back while the UI thread is over it (but shown at least every ``UI_MAX_WAIT``
 seconds), so drawing does not slow generation down even on a 2-core machine."""
 UI_MAX_WAIT = 1.0
+UI_DRAW_WAIT = 0.5
+"""Longest the reply worker keeps a core lent to the screen for one update."""
 STATUS_INTERVAL = 1.0
 """Seconds between updates of the live tokens/s in the status bar."""
 
 
 class ReplyChunk(Message):
-    def __init__(self, msg_id: int, text: str, tokens: int, elapsed: float) -> None:
+    def __init__(self, msg_id: int, text: str, tokens: int, elapsed: float,
+                 prompt_tokens: int = 0) -> None:
         super().__init__()
         self.msg_id = msg_id
         self.text = text
         self.tokens = tokens
         self.elapsed = elapsed
+        self.prompt_tokens = prompt_tokens
+        self.drawn = threading.Event()
+        """Set once the screen has shown this text (or decided not to)."""
 
 
 class ReplyDone(Message):
@@ -98,7 +107,7 @@ class Streaming:
                        continue_last)
 
     @work(thread=True, exclusive=True, group="generate")
-    def _generate(self, engine: Engine, messages: list, sampling: Sampling,
+    def _generate(self, engine: EngineProcess, messages: list, sampling: Sampling,
                   stop: tuple[str, ...], msg_id: int, prefix: str, continue_last: bool) -> None:
         writer = ReplyWriter(self.store, msg_id, prefix=prefix)
         try:
@@ -116,11 +125,12 @@ class Streaming:
                 pending.append(chunk)
                 now_s = time.perf_counter()
                 if now_s - posted >= UI_INTERVAL:
-                    res = gen.result
-                    tokens = len(res.token_ids) if res is not None else 0
-                    self.post_message(ReplyChunk(msg_id, "".join(pending), tokens,
-                                                 now_s - start))
+                    chunk_msg = ReplyChunk(msg_id, "".join(pending), gen.tokens,
+                                           now_s - start, len(prompt.token_ids))
                     pending.clear()
+                    with gen.core_lent():  # the model yields a core while the screen draws
+                        self.post_message(chunk_msg)
+                        chunk_msg.drawn.wait(UI_DRAW_WAIT)
                     posted = now_s
             if pending:
                 self.post_message(ReplyChunk(msg_id, "".join(pending), 0, 0.0))
@@ -145,21 +155,37 @@ class Streaming:
             self.idle.set()
 
     async def on_reply_chunk(self, message: ReplyChunk) -> None:
+        drawn = False
+        try:
+            drawn = await self._show_chunk(message)
+        finally:
+            if drawn and self.is_current:
+                self.call_after_refresh(message.drawn.set)
+            else:
+                message.drawn.set()  # nothing to draw: the model gets its core back at once
+
+    async def _show_chunk(self, message: ReplyChunk) -> bool:
+        """Show the chunk (or hold it back); True when the screen has drawing to do."""
         if message.msg_id != self.streaming_id:
-            return
+            return False
         self._held.append(message.text)
         views = self.log_view.views
         now_s = time.perf_counter()
         cpu = time.thread_time() - self._ui_cpu
         due = (not views[-1].content if views else False) or cpu <= UI_SHARE * (
             now_s - self._ui_wall) or now_s - self._shown_at >= UI_MAX_WAIT
+        drawn = False
         if views and views[-1].msg_id == message.msg_id and due:
             self._shown_at = now_s
             await views[-1].write("".join(self._held))
             self._held.clear()
+            drawn = True
         if now_s - self._status_at >= STATUS_INTERVAL and message.elapsed > 0:
             self._status_at = now_s
-            self.status.set(tokens_per_s=message.tokens / message.elapsed, streaming=True)
+            self.status.set(tokens_per_s=message.tokens / message.elapsed, streaming=True,
+                            ctx_used=message.prompt_tokens + message.tokens)
+            drawn = True
+        return drawn
 
     async def on_reply_done(self, message: ReplyDone) -> None:
         if message.msg_id != self.streaming_id:
