@@ -150,3 +150,29 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_cancel_during_prompt_evaluation_in_the_child(b2_path):
+    with EngineProcess(b2_path, LoadOptions(n_ctx=4096, n_batch=4096)) as engine:
+        ids = engine.encode("很长的提示。" * 600)[:3500]
+        gen = engine.generate(Prompt(ids, "completion", 10), GREEDY)
+        time.sleep(0.05)
+        gen.cancel()
+        res = gen.wait()
+    assert res.finish_reason == "cancelled"
+    assert res.completion_tokens == 0
+
+
+def test_a_dead_child_ends_the_reply_with_one_line(b2_path):
+    engine = EngineProcess(b2_path, LoadOptions(n_ctx=2048))
+    prompt = Prompt(engine.prompt(HELLO, max_tokens=1800).token_ids, "baichuan2-chat", 1800)
+    gen = engine.generate(prompt, GREEDY, ignore_eos=True)
+    it = iter(gen)
+    next(it)
+    os.kill(engine._proc.pid, 9)
+    with pytest.raises(UserError, match="model process ended unexpectedly"):
+        for _ in it:
+            pass
+    with pytest.raises(UserError, match="model process"):
+        engine.encode("好")
+    engine.close()  # nothing left to stop; returns at once
