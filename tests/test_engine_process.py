@@ -176,3 +176,9 @@ def test_a_dead_child_ends_the_reply_with_one_line(b2_path):
     with pytest.raises(UserError, match="model process"):
         engine.encode("好")
     engine.close()  # nothing left to stop; returns at once
+
+
+def test_unknown_request_is_refused(remote):
+    with pytest.raises(ValueError, match="no request 'close'"):
+        remote._request("close")
+    assert remote.encode("好")

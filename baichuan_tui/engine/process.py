@@ -92,7 +92,9 @@ def _child(conn: Any, path: str, options: LoadOptions, template: str | None,
                 _stream(conn, engine, args, kwargs, events)
                 continue
             try:
-                result = getattr(engine, op)(*args, **kwargs) if op in _OPS else None
+                if op not in _OPS:
+                    raise ValueError(f"the model process has no request {op!r}")
+                result = getattr(engine, op)(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - handed to the parent
                 conn.send(("error", _portable(exc)))
             else:
