@@ -13,8 +13,15 @@ from collections.abc import Sequence
 
 from baichuan_tui import __version__
 
-TEMPLATE_CHOICES = ("auto", "baichuan2-chat", "baichuan-13b-chat", "vicuna", "llama-factory",
-                    "completion", "gguf")
+TEMPLATE_CHOICES = (
+    "auto",
+    "baichuan2-chat",
+    "baichuan-13b-chat",
+    "vicuna",
+    "llama-factory",
+    "completion",
+    "gguf",
+)
 
 
 def _gpu_layers(value: str) -> str:
@@ -26,8 +33,9 @@ def _gpu_layers(value: str) -> str:
     return value
 
 
-def add_model_options(p: argparse.ArgumentParser, *, sampling: bool = True,
-                      top: bool = False) -> None:
+def add_model_options(
+    p: argparse.ArgumentParser, *, sampling: bool = True, top: bool = False
+) -> None:
     """--model and the load/sampling options shared by ask, bench and the app.
 
     Subcommands get them with suppressed defaults, so ``baichuan-chat --model M ask`` and
@@ -39,13 +47,22 @@ def add_model_options(p: argparse.ArgumentParser, *, sampling: bool = True,
         p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     g = p.add_argument_group("model")
     g.add_argument("--model", "-m", help="a .gguf path or catalog name (baichuan2-7b-chat:Q8_0)")
-    g.add_argument("--template", choices=TEMPLATE_CHOICES, default="auto",
-                   help="prompt template (default: detected from the file)")
+    g.add_argument(
+        "--template",
+        choices=TEMPLATE_CHOICES,
+        default="auto",
+        help="prompt template (default: detected from the file)",
+    )
     g.add_argument("--n-ctx", type=int, default=None, help="context length (default 4096)")
-    g.add_argument("--threads", type=int, default=None,
-                   help="CPU threads (default: physical cores)")
-    g.add_argument("--gpu-layers", type=_gpu_layers, default=None,
-                   help="layers to offload to the GPU: N, -1 for all, or 'auto' (default: auto)")
+    g.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: physical cores)"
+    )
+    g.add_argument(
+        "--gpu-layers",
+        type=_gpu_layers,
+        default=None,
+        help="layers to offload to the GPU: N, -1 for all, or 'auto' (default: auto)",
+    )
     g.add_argument("--no-mmap", action="store_true", help="read the file instead of mapping it")
     if not sampling:
         return
@@ -81,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="baichuan-chat",
         description="Chat with Baichuan models locally (llama.cpp). "
-                    "Without a command, opens the terminal app.")
+        "Without a command, opens the terminal app.",
+    )
     p.add_argument("--version", action="version", version=f"baichuan-chat {__version__}")
     p.add_argument("--offline", action="store_true", help="never touch the network")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -112,8 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     mi.add_argument("spec", metavar="NAME|PATH")
     mi.add_argument("--json", action="store_true")
     mi.add_argument("--n-ctx", type=int, default=4096, help="context for the estimate")
-    mf = msub.add_parser("fix", help="copy a Baichuan2 GGUF with its output head normalised "
-                                     "(NormHead)")
+    mf = msub.add_parser(
+        "fix", help="copy a Baichuan2 GGUF with its output head normalised (NormHead)"
+    )
     from baichuan_tui.commands.fix import add_fix_arguments
 
     add_fix_arguments(mf)
@@ -194,8 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
         if args.debug:
             raise
-        print(f"error: {type(exc).__name__}: {exc} (run with --debug for details)",
-              file=sys.stderr)
+        print(f"error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
         return 1
 
 

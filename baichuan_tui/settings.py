@@ -63,7 +63,8 @@ def _check(key: str, value: Any) -> Any:
         return text
     if key == "keymap":
         if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
             raise ValueError("[keymap] must map action ids to key strings")
         return dict(value)
     raise ValueError(f"unknown setting '{key}'")
@@ -121,11 +122,19 @@ def load(config: Path | None = None) -> Settings:
     env, env_warnings = _from_env()
     state = _state()
     last = state.get("last_model")
-    chosen = {} if "theme" in values or "theme" in env else {
-        "theme": state["theme"]} if isinstance(state.get("theme"), str) else {}
-    return replace(Settings(), **{**chosen, **values, **env},
-                   warnings=tuple(warnings + env_warnings),
-                   last_model=last if isinstance(last, str) else None)
+    chosen = (
+        {}
+        if "theme" in values or "theme" in env
+        else {"theme": state["theme"]}
+        if isinstance(state.get("theme"), str)
+        else {}
+    )
+    return replace(
+        Settings(),
+        **{**chosen, **values, **env},
+        warnings=tuple(warnings + env_warnings),
+        last_model=last if isinstance(last, str) else None,
+    )
 
 
 def remember(**values: str) -> None:
@@ -145,4 +154,3 @@ def remember(**values: str) -> None:
 def remember_last_model(spec: str) -> None:
     """Record the model just loaded."""
     remember(last_model=spec)
-

@@ -22,11 +22,13 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-WORDS_TEXT = ("我们 他们 中国 北京 今天 明天 学生 老师 世界 人民 问题 工作 "
-              "朋友 时间 电话 学习 生活 语言 模型 中文 天气 东西 地方 大家 "
-              "自己 已经 现在 因为 所以 但是 如果 知道 可以 没有 发展 经济 "
-              "社会 国家 系统 方法 理论 技术 管理 计算 网络 数据 结构 规定 "
-              "法律 原则")
+WORDS_TEXT = (
+    "我们 他们 中国 北京 今天 明天 学生 老师 世界 人民 问题 工作 "
+    "朋友 时间 电话 学习 生活 语言 模型 中文 天气 东西 地方 大家 "
+    "自己 已经 现在 因为 所以 但是 如果 知道 可以 没有 发展 经济 "
+    "社会 国家 系统 方法 理论 技术 管理 计算 网络 数据 结构 规定 "
+    "法律 原则"
+)
 WORDS = WORDS_TEXT.split()
 
 
@@ -48,10 +50,17 @@ def write_dataset(root: Path, subjects: int, questions: int, seed: int = 0) -> l
     names = sorted(CEVAL)[:subjects]
     for name in names:
         for split, n in (("dev", 5), ("val", questions)):
-            rows = [{"id": i, "question": f"关于{_text(rng, 4)}，下列说法正确的是"
-                                          f"{_text(rng, rng.randint(60, 120))}（　　）",
-                     **{L: _text(rng, rng.randint(8, 24)) for L in "ABCD"},
-                     "answer": rng.choice("ABCD"), "explanation": ""} for i in range(n)]
+            rows = [
+                {
+                    "id": i,
+                    "question": f"关于{_text(rng, 4)}，下列说法正确的是"
+                    f"{_text(rng, rng.randint(60, 120))}（　　）",
+                    **{L: _text(rng, rng.randint(8, 24)) for L in "ABCD"},
+                    "answer": rng.choice("ABCD"),
+                    "explanation": "",
+                }
+                for i in range(n)
+            ]
             (root / name).mkdir(parents=True, exist_ok=True)
             cols = {k: [r[k] for r in rows] for k in rows[0]}
             pq.write_table(pa.table(cols), root / name / f"{split}-00000-of-00001.parquet")
@@ -95,20 +104,28 @@ def main(argv: list[str] | None = None) -> int:
             preds[mode] = [q.prediction for s in outcome.subjects for q in s.questions]
         tokens = [q.tokens for s in outcome.subjects for q in s.questions]
     ratio = rates["prefix_cache"] / rates["no_prefix_cache"]
-    doc = {"model": str(a.model), "questions": len(preds["prefix_cache"]), "shots": a.shots,
-           "mean_prompt_tokens": round(sum(tokens) / len(tokens), 1),
-           "questions_per_s": {k: round(v, 3) for k, v in rates.items()},
-           "speedup": round(ratio, 2),
-           "identical_predictions": preds["prefix_cache"] == preds["no_prefix_cache"]}
+    doc = {
+        "model": str(a.model),
+        "questions": len(preds["prefix_cache"]),
+        "shots": a.shots,
+        "mean_prompt_tokens": round(sum(tokens) / len(tokens), 1),
+        "questions_per_s": {k: round(v, 3) for k, v in rates.items()},
+        "speedup": round(ratio, 2),
+        "identical_predictions": preds["prefix_cache"] == preds["no_prefix_cache"],
+    }
     if a.json:
         print(json.dumps(doc))
     else:
-        print(f"{doc['questions']} questions, {a.shots}-shot, {doc['mean_prompt_tokens']} prompt "
-              f"tokens on average, model {Path(a.model).name}")
+        print(
+            f"{doc['questions']} questions, {a.shots}-shot, {doc['mean_prompt_tokens']} prompt "
+            f"tokens on average, model {Path(a.model).name}"
+        )
         print(f"prefix reuse      {rates['prefix_cache']:8.2f} questions/s")
         print(f"--no-prefix-cache {rates['no_prefix_cache']:8.2f} questions/s")
-        print(f"speedup {ratio:.2f}x (issue 5 wants >= 2x); identical predictions: "
-              f"{doc['identical_predictions']}")
+        print(
+            f"speedup {ratio:.2f}x (issue 5 wants >= 2x); identical predictions: "
+            f"{doc['identical_predictions']}"
+        )
     return 0 if doc["identical_predictions"] else 1
 
 

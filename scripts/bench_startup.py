@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Start-up cost of `baichuan-chat --help` and `ask --help` over bare Python, same run.
 
-    .venv/bin/python scripts/bench_startup.py [--repeats 10]
+.venv/bin/python scripts/bench_startup.py [--repeats 10]
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ def main() -> None:
     print(f"bare python: {bare * 1000:.1f} ms")
     for args in (["--help"], ["ask", "--help"]):
         t = timed([sys.executable, "-m", "baichuan_tui", *args], n)
-        print(f"baichuan-chat {' '.join(args)}: {t * 1000:.1f} ms "
-              f"(+{(t - bare) * 1000:.1f} ms over bare python, target ≤ 400 ms)")
+        print(
+            f"baichuan-chat {' '.join(args)}: {t * 1000:.1f} ms "
+            f"(+{(t - bare) * 1000:.1f} ms over bare python, target ≤ 400 ms)"
+        )
 
 
 if __name__ == "__main__":

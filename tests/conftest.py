@@ -25,20 +25,35 @@ def tiny() -> Callable[[str], Path]:
 def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Every test gets its own data/config/cache dirs and HF home, and no network."""
     home = tmp_path_factory.mktemp("home")
-    for var, sub in (("BAICHUAN_CHAT_DATA_DIR", "data"), ("BAICHUAN_CHAT_CONFIG_DIR", "config"),
-                     ("BAICHUAN_CHAT_CACHE_DIR", "cache"), ("HF_HOME", "hf")):
+    for var, sub in (
+        ("BAICHUAN_CHAT_DATA_DIR", "data"),
+        ("BAICHUAN_CHAT_CONFIG_DIR", "config"),
+        ("BAICHUAN_CHAT_CACHE_DIR", "cache"),
+        ("HF_HOME", "hf"),
+    ):
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     return home
 
 
-def run_cli(*args: str, input: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``baichuan-chat`` entry point in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "baichuan_tui", *args], input=input, capture_output=True,
-        text=True, timeout=timeout, cwd=cwd or REPO, env={**os.environ, **(env or {})})
+        [sys.executable, "-m", "baichuan_tui", *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd or REPO,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture

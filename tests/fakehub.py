@@ -94,8 +94,9 @@ class FakeHub:
         return {**doc, "lfs": lfs} if lfs_file else doc
 
     def seen(self, method: str | None = None, server: str | None = None) -> list[Seen]:
-        return [r for r in self.requests
-                if method in (None, r.method) and server in (None, r.server)]
+        return [
+            r for r in self.requests if method in (None, r.method) and server in (None, r.server)
+        ]
 
     # -------------------------------------------------------------- servers
     def start(self) -> FakeHub:
@@ -144,8 +145,13 @@ def _handler(hub: FakeHub, server: str) -> type[BaseHTTPRequestHandler]:
                 hub.requests.append(Seen(server, self.command, self.path, dict(self.headers)))
             return unquote(split.path), parse_qs(split.query)
 
-        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-                  content_type: str = "application/json") -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes = b"",
+            headers: dict[str, str] | None = None,
+            content_type: str = "application/json",
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -159,8 +165,11 @@ def _handler(hub: FakeHub, server: str) -> type[BaseHTTPRequestHandler]:
             self._send(200, json.dumps(doc).encode())
 
         def _error(self, status: int, code: str, extra: dict[str, str] | None = None) -> None:
-            self._send(status, json.dumps({"error": code}).encode(),
-                       {"X-Error-Code": code, "X-Error-Message": code, **(extra or {})})
+            self._send(
+                status,
+                json.dumps({"error": code}).encode(),
+                {"X-Error-Code": code, "X-Error-Message": code, **(extra or {})},
+            )
 
         def do_HEAD(self) -> None:
             self._route()
@@ -220,10 +229,19 @@ def _handler(hub: FakeHub, server: str) -> type[BaseHTTPRequestHandler]:
                 inside = [n for n in names if n.rpartition("/")[0] == folder]
                 return self._json([hub.entry(repo, n) for n in inside])
             blobs = query.get("blobs", ["false"])[0].lower() in ("true", "1")
-            siblings = [hub.entry(repo, n, sibling=True) if blobs else {"rfilename": n}
-                        for n in names]
-            self._json({"id": repo, "modelId": repo, "sha": hub.commit(repo), "private": False,
-                        "siblings": siblings, "tags": ["gguf"]})
+            siblings = [
+                hub.entry(repo, n, sibling=True) if blobs else {"rfilename": n} for n in names
+            ]
+            self._json(
+                {
+                    "id": repo,
+                    "modelId": repo,
+                    "sha": hub.commit(repo),
+                    "private": False,
+                    "siblings": siblings,
+                    "tags": ["gguf"],
+                }
+            )
 
         def _resolve(self, repo: str, rev: str, filename: str) -> None:
             if not self._repo_rev(repo, rev):

@@ -27,8 +27,9 @@ def test_bad_model_file_one_clear_line(cli, tmp_path, kind):
 def test_missing_model_path(cli, tmp_path):
     res = cli("ask", "--model", str(tmp_path / "nope.gguf"), "hi")
     assert res.returncode == 1
-    assert res.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope.gguf'} does not exist: "
-                                               "check the path"]
+    assert res.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'nope.gguf'} does not exist: check the path"
+    ]
 
 
 def test_usage_error_exits_2(cli):
@@ -41,8 +42,16 @@ def test_bad_sampling_value(cli, tiny):
     assert res.returncode == 1 and "top_p" in res.stderr
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["ask", "--help"], ["models", "--help"],
-                                  ["quiz", "run", "--help"], ["convert", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["ask", "--help"],
+        ["models", "--help"],
+        ["quiz", "run", "--help"],
+        ["convert", "--help"],
+    ],
+)
 def test_help_imports_no_heavy_modules(argv):
     code = (
         "import sys\nfrom baichuan_tui import cli\n"
@@ -59,12 +68,13 @@ def test_headless_core_never_imports_textual():
     modules = sorted(
         ".".join(p.relative_to(REPO).with_suffix("").parts)
         for p in (REPO / "baichuan_tui").rglob("*.py")
-        if "ui" not in p.relative_to(REPO / "baichuan_tui").parts[:1]
-        and p.name != "__main__.py"
+        if "ui" not in p.relative_to(REPO / "baichuan_tui").parts[:1] and p.name != "__main__.py"
     )
-    code = ("import importlib, sys\n"
-            f"for m in {modules!r}:\n    importlib.import_module(m)\n"
-            "print('textual' in sys.modules)")
+    code = (
+        "import importlib, sys\n"
+        f"for m in {modules!r}:\n    importlib.import_module(m)\n"
+        "print('textual' in sys.modules)"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "False"
@@ -85,9 +95,13 @@ def test_embedded_template_is_sandboxed(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="unsafe"):
         render(EVIL, [Message("user", "hi")], bos_token="<s>", eos_token="</s>")
     assert not (tmp_path / "PWNED").exists()
-    ok = render("{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}"
-                "{% if add_generation_prompt %}[assistant]{% endif %}",
-                [Message("user", "hi")], bos_token="<s>", eos_token="</s>")
+    ok = render(
+        "{% for m in messages %}[{{ m.role }}]{{ m.content }}{% endfor %}"
+        "{% if add_generation_prompt %}[assistant]{% endif %}",
+        [Message("user", "hi")],
+        bos_token="<s>",
+        eos_token="</s>",
+    )
     assert ok == "[user]hi[assistant]"
 
 
@@ -103,8 +117,9 @@ def test_gguf_template_through_the_cli(cli, tmp_path, template, ok):
 
     from tiny_models import generator
 
-    path = generator().write_tiny_model(tmp_path / "tpl.gguf", family="baichuan", layers=32,
-                                        vocab_only=True, chat_template=template)
+    path = generator().write_tiny_model(
+        tmp_path / "tpl.gguf", family="baichuan", layers=32, vocab_only=True, chat_template=template
+    )
     msgs = tmp_path / "m.json"
     msgs.write_text(json.dumps([{"role": "user", "content": "hi </s>"}]), encoding="utf-8")
     res = cli("prompt", str(msgs), "--model", str(path), "--template", "gguf", cwd=tmp_path)
@@ -132,8 +147,9 @@ def test_completion_template_is_plain_text(cli, tiny, tmp_path):
 
     path = tiny("b1-7b-base")
     msgs = tmp_path / "m.json"
-    msgs.write_text(json.dumps([{"role": "user", "content": "登鹳雀楼->王之涣\n夜雨寄北->"}]),
-                    encoding="utf-8")
+    msgs.write_text(
+        json.dumps([{"role": "user", "content": "登鹳雀楼->王之涣\n夜雨寄北->"}]), encoding="utf-8"
+    )
     res = cli("prompt", str(msgs), "--model", str(path))
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
@@ -146,8 +162,20 @@ def test_completion_template_is_plain_text(cli, tiny, tmp_path):
 def test_bench_reports_both_paths_and_their_ratio(cli, tiny):
     import json
 
-    res = cli("bench", "--model", str(tiny("b2-7b-chat")), "--gen-tokens", "24",
-              "--prompt-tokens", "16", "--repeats", "2", "--n-ctx", "256", "--json")
+    res = cli(
+        "bench",
+        "--model",
+        str(tiny("b2-7b-chat")),
+        "--gen-tokens",
+        "24",
+        "--prompt-tokens",
+        "16",
+        "--repeats",
+        "2",
+        "--n-ctx",
+        "256",
+        "--json",
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert set(doc["paths"]) == {"engine", "llama-cpp-python"}

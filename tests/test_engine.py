@@ -56,12 +56,34 @@ def test_greedy_equals_llama_cpp_python(tiny_path, kind):
 
 def test_ask_json_equals_reference(cli, tiny_path, tmp_path):
     path = tiny_path("b1-13b-chat")
-    res = cli("ask", "--model", str(path), "--json", "--temperature", "0", "--repeat-penalty",
-              "1.0", "--max-tokens", "40", "--n-ctx", "512", "你好，百川")
+    res = cli(
+        "ask",
+        "--model",
+        str(path),
+        "--json",
+        "--temperature",
+        "0",
+        "--repeat-penalty",
+        "1.0",
+        "--max-tokens",
+        "40",
+        "--n-ctx",
+        "512",
+        "你好，百川",
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
-    assert set(doc) >= {"reply", "model", "template", "prompt_tokens", "completion_tokens",
-                        "finish_reason", "ttft_s", "prompt_tokens_per_s", "gen_tokens_per_s"}
+    assert set(doc) >= {
+        "reply",
+        "model",
+        "template",
+        "prompt_tokens",
+        "completion_tokens",
+        "finish_reason",
+        "ttft_s",
+        "prompt_tokens_per_s",
+        "gen_tokens_per_s",
+    }
     msgs = tmp_path / "m.json"
     msgs.write_text(json.dumps([{"role": "user", "content": "你好，百川"}]), encoding="utf-8")
     ids = json.loads(cli("prompt", str(msgs), "--model", str(path)).stdout)["token_ids"]
@@ -99,8 +121,11 @@ def test_stop_string_is_cut_and_never_streamed():
 
 
 def test_cancel_stops_within_a_token(b2):
-    prompt = Prompt(b2.prompt([Message("user", "写一篇长文章")], max_tokens=900).token_ids,
-                    "baichuan2-chat", 900)
+    prompt = Prompt(
+        b2.prompt([Message("user", "写一篇长文章")], max_tokens=900).token_ids,
+        "baichuan2-chat",
+        900,
+    )
     gen = b2.generate(prompt, GREEDY, ignore_eos=True)
     it = iter(gen)
     for _ in range(5):
@@ -168,8 +193,13 @@ def test_templates_detected_from_file(tiny_path):
     from baichuan_tui.engine.family import detect_family
     from baichuan_tui.engine.gguf_check import inspect_gguf
 
-    expect = {"b2-7b-chat": "baichuan2-chat", "b2-13b-chat": "baichuan2-chat",
-              "b1-13b-chat": "baichuan-13b-chat", "b1-7b-base": "completion",
-              "b2-7b-base": "completion", "vicuna": "vicuna"}
+    expect = {
+        "b2-7b-chat": "baichuan2-chat",
+        "b2-13b-chat": "baichuan2-chat",
+        "b1-13b-chat": "baichuan-13b-chat",
+        "b1-7b-base": "completion",
+        "b2-7b-base": "completion",
+        "vicuna": "vicuna",
+    }
     for kind, template in expect.items():
         assert detect_family(inspect_gguf(tiny_path(kind))).template == template, kind

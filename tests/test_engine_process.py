@@ -47,11 +47,15 @@ def test_same_prompt_tokens_and_reply_as_in_process(remote, b2_path):
     assert gen.result.token_ids == want.token_ids and gen.result.completion_tokens > 0
     assert text == want.text == gen.result.text
     assert gen.tokens == len(want.token_ids)
-    assert remote.next_token_logits(prompt.token_ids, [195, 196, 2680],
-                                    reuse_cache=False) == pytest.approx(want_logits)
+    assert remote.next_token_logits(
+        prompt.token_ids, [195, 196, 2680], reuse_cache=False
+    ) == pytest.approx(want_logits)
     assert remote.encode("你好") == want_ids
     assert (remote.family.label, remote.template, remote.n_ctx) == (
-        "Baichuan2-7B-Chat", "baichuan2-chat", 1024)
+        "Baichuan2-7B-Chat",
+        "baichuan2-chat",
+        1024,
+    )
 
 
 def test_cancel_reaches_the_child(remote):
@@ -86,8 +90,7 @@ def test_core_lent_while_the_reader_asks(b2_path):
     """Inside ``core_lent`` the engine decodes with one thread fewer, after it all of them."""
     with Engine(b2_path, LoadOptions(n_ctx=2048, n_threads=2)) as engine:
         ctx = engine._llm.ctx
-        prompt = Prompt(engine.prompt(HELLO, max_tokens=1500).token_ids, "baichuan2-chat",
-                        1500)
+        prompt = Prompt(engine.prompt(HELLO, max_tokens=1500).token_ids, "baichuan2-chat", 1500)
         gen = engine.generate(prompt, GREEDY.merged(max_tokens=1500), ignore_eos=True)
         it = iter(gen)
         next(it)
@@ -117,7 +120,8 @@ def test_core_lent_returns_after_the_reply_ends(remote):
 def test_child_exits_when_the_app_is_killed(b2_path, tmp_path):
     """``kill -9`` of the app leaves no model process behind."""
     script = tmp_path / "app.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import os, sys, time
         from baichuan_tui.engine.llama import LoadOptions
         from baichuan_tui.engine.process import EngineProcess
@@ -130,7 +134,8 @@ def test_child_exits_when_the_app_is_killed(b2_path, tmp_path):
             next(iter(gen))
             print(e._proc.pid, flush=True)
             time.sleep(60)
-    """))
+    """)
+    )
     app = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         child = int(app.stdout.readline())

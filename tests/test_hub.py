@@ -65,24 +65,43 @@ def blobs(env: Path) -> list[Path]:
 def test_catalog_lists_every_spec_model() -> None:
     catalog = load_catalog()
     assert set(catalog.names()) == {
-        "baichuan-7b", "baichuan-13b-base", "baichuan-13b-chat", "baichuan2-7b-base",
-        "baichuan2-7b-chat", "baichuan2-13b-base", "baichuan2-13b-chat", "baichuan-7b-sft",
-        "baichuan-vicuna-chinese-7b", "baichuan-vicuna-7b",
+        "baichuan-7b",
+        "baichuan-13b-base",
+        "baichuan-13b-chat",
+        "baichuan2-7b-base",
+        "baichuan2-7b-chat",
+        "baichuan2-13b-base",
+        "baichuan2-13b-chat",
+        "baichuan-7b-sft",
+        "baichuan-vicuna-chinese-7b",
+        "baichuan-vicuna-7b",
     }
     repos = {m.hf_repo for m in catalog}
-    assert {"baichuan-inc/Baichuan-7B", "hiyouga/baichuan-7b-sft",
-            "fireballoon/baichuan-vicuna-7b", "fireballoon/baichuan-vicuna-chinese-7b"} <= repos
+    assert {
+        "baichuan-inc/Baichuan-7B",
+        "hiyouga/baichuan-7b-sft",
+        "fireballoon/baichuan-vicuna-7b",
+        "fireballoon/baichuan-vicuna-chinese-7b",
+    } <= repos
     assert any("TheBloke/baichuan-7B-GPTQ" in n for n in catalog.notes)
     assert catalog.default == SPEC
     for m in catalog:
         assert m.context_length == 4096
         assert m.needs_conversion == (not m.quants)
-        assert m.template in {"baichuan2-chat", "baichuan-13b-chat", "completion", "vicuna",
-                              "llama-factory"}
+        assert m.template in {
+            "baichuan2-chat",
+            "baichuan-13b-chat",
+            "completion",
+            "vicuna",
+            "llama-factory",
+        }
     assert catalog.get("baichuan-7b").needs_conversion
     q = catalog.get("baichuan2-13b-chat").quants["Q4_K_M"]
     assert (q.repo, q.filename, q.size_bytes) == (
-        "second-state/Baichuan2-13B-Chat-GGUF", "Baichuan2-13B-Chat-Q4_K_M.gguf", 9 * GB)
+        "second-state/Baichuan2-13B-Chat-GGUF",
+        "Baichuan2-13B-Chat-Q4_K_M.gguf",
+        9 * GB,
+    )
     assert catalog.get("baichuan2-13b-chat").numbers.n_layer == 40
     assert catalog.get("baichuan2-7b-chat").numbers.n_vocab == 125696
 
@@ -158,8 +177,9 @@ def test_download_without_redirect(hub: FakeHub) -> None:
 
 
 @pytest.mark.parametrize("corrupt", ["flip", "extra"])
-def test_corrupted_body_is_refused_and_never_resolves(hub: FakeHub, env: Path,
-                                                      corrupt: str) -> None:
+def test_corrupted_body_is_refused_and_never_resolves(
+    hub: FakeHub, env: Path, corrupt: str
+) -> None:
     hub.corrupt = corrupt
     with pytest.raises(UserError, match="sha256"):
         dl.download(SPEC)
@@ -201,8 +221,9 @@ def test_unknown_file_on_the_hub(hub: FakeHub) -> None:
 
 
 # ---------------------------------------------------------------------------- offline
-def test_offline_after_download_needs_no_network(hub: FakeHub, env: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_after_download_needs_no_network(
+    hub: FakeHub, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = dl.download(SPEC)
     hub.stop()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -252,8 +273,7 @@ def test_verify_detects_a_changed_file_and_rm_removes_it(hub: FakeHub, env: Path
         dl.remove(SPEC)
 
 
-def test_file_cached_by_another_tool_is_used_only_once_verified(hub: FakeHub,
-                                                                 env: Path) -> None:
+def test_file_cached_by_another_tool_is_used_only_once_verified(hub: FakeHub, env: Path) -> None:
     from huggingface_hub import hf_hub_download
 
     other = Path(hf_hub_download(REPO, FILE, cache_dir=env / "hf" / "hub", endpoint=hub.url))
@@ -284,8 +304,9 @@ def ns(**kw: object) -> argparse.Namespace:
     return argparse.Namespace(**{"json": False, "offline": False, **kw})
 
 
-def test_commands(hub: FakeHub, capsys: pytest.CaptureFixture[str],
-                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commands(
+    hub: FakeHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(fit, "machine_facts", lambda: fake_machine(23.5))
     assert cmd.cmd_download(ns(spec=SPEC)) == 0
     assert "sha256 verified" in capsys.readouterr().out
@@ -312,12 +333,18 @@ def test_commands(hub: FakeHub, capsys: pytest.CaptureFixture[str],
 
 
 def test_hub_modules_do_not_import_textual_or_llama_cpp() -> None:
-    code = ("import sys, baichuan_tui.hub.download, baichuan_tui.hub.fit, "
-            "baichuan_tui.hub.progress, baichuan_tui.commands.models; "
-            "assert 'textual' not in sys.modules and 'llama_cpp' not in sys.modules")
+    code = (
+        "import sys, baichuan_tui.hub.download, baichuan_tui.hub.fit, "
+        "baichuan_tui.hub.progress, baichuan_tui.commands.models; "
+        "assert 'textual' not in sys.modules and 'llama_cpp' not in sys.modules"
+    )
     root = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=root,
-                   env={**os.environ, "PYTHONPATH": str(root)})
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
 
 
 # ---------------------------------------------------------------------------- fit
@@ -361,15 +388,28 @@ def test_gpu_layers_that_fit() -> None:
 
 
 def test_numbers_from_gguf_info() -> None:
-    t = [SimpleNamespace(name="token_embd.weight", nbytes=100),
-         SimpleNamespace(name="output.weight", nbytes=100),
-         SimpleNamespace(name="output_norm.weight", nbytes=4)]
+    t = [
+        SimpleNamespace(name="token_embd.weight", nbytes=100),
+        SimpleNamespace(name="output.weight", nbytes=100),
+        SimpleNamespace(name="output_norm.weight", nbytes=4),
+    ]
     t += [SimpleNamespace(name=f"blk.{i}.ffn_up.weight", nbytes=50) for i in range(32)]
-    info = SimpleNamespace(block_count=32, embedding_length=64, head_count=4, head_count_kv=4,
-                           vocab_size=125696, tensors=t, file_size=5000)
+    info = SimpleNamespace(
+        block_count=32,
+        embedding_length=64,
+        head_count=4,
+        head_count_kv=4,
+        vocab_size=125696,
+        tensors=t,
+        file_size=5000,
+    )
     n = fit.numbers_from_gguf(info)
     assert (n.weights_bytes, n.layer_weights, n.output_weights, n.input_weights) == (
-        1804, 50, 104, 100)
+        1804,
+        50,
+        104,
+        100,
+    )
     e = fit.estimate(n, 512)
     assert e.kv_bytes == 2 * 32 * 512 * 64 * 2
 
@@ -385,15 +425,19 @@ def test_numbers_from_a_real_tiny_gguf(tiny) -> None:
     e = fit.estimate(n, 4096)
     assert fit.gpu_layers_that_fit(e, 4 * GB) == 33 and fit.gpu_layers_that_fit(e, 0) == 0
     with pytest.raises(UserError, match="block_count"):
-        fit.numbers_from_gguf(SimpleNamespace(path="x.gguf", block_count=None,
-                                              embedding_length=1, head_count=1, vocab_size=1))
+        fit.numbers_from_gguf(
+            SimpleNamespace(
+                path="x.gguf", block_count=None, embedding_length=1, head_count=1, vocab_size=1
+            )
+        )
 
 
 def test_machine_fact_parsers() -> None:
     gpus = fit.parse_nvidia_smi("NVIDIA GeForce RTX 4090, 24564, 23012\nbad line\n")
     assert gpus == [fit.GPU(0, "NVIDIA GeForce RTX 4090", 24564 << 20, 23012 << 20)]
-    cpuinfo = "".join(f"processor\t: {i}\nphysical id\t: 0\ncore id\t\t: {i % 2}\n\n"
-                      for i in range(4))
+    cpuinfo = "".join(
+        f"processor\t: {i}\nphysical id\t: 0\ncore id\t\t: {i % 2}\n\n" for i in range(4)
+    )
     assert fit.physical_cores(cpuinfo) == min(2, fit.logical_cores())
     total, available = fit.ram()
     assert total >= available > 0
@@ -409,8 +453,9 @@ def test_cli_download_list_and_corrupt(hub: FakeHub, env: Path, cli) -> None:
     assert path.read_bytes() == PAYLOAD and path.is_relative_to(env / "hf")
     listed = cli("--offline", "models", "list", "--json")
     assert listed.returncode == 0, listed.stderr
-    states = {q["spec"]: q["state"] for m in json.loads(listed.stdout)["models"]
-              for q in m["quants"]}
+    states = {
+        q["spec"]: q["state"] for m in json.loads(listed.stdout)["models"] for q in m["quants"]
+    }
     assert states[SPEC] == "downloaded"
 
     hub.corrupt = "flip"
@@ -424,8 +469,9 @@ def test_cli_download_list_and_corrupt(hub: FakeHub, env: Path, cli) -> None:
     assert f"baichuan-chat models download {SPEC}" in offline.stderr
 
 
-def test_hf_hub_cache_is_respected(hub: FakeHub, env: Path,
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hf_hub_cache_is_respected(
+    hub: FakeHub, env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(env / "elsewhere"))
     path = dl.download(SPEC)
     assert path.is_relative_to(env / "elsewhere") and dl.resolve_model(SPEC) == path
@@ -448,6 +494,5 @@ def test_download_then_ask_offline_by_catalog_name(env: Path, cli, tiny) -> None
     info = cli("--offline", "models", "info", SPEC, "--json")
     assert info.returncode == 0, info.stderr
     facts = json.loads(info.stdout)
-    assert (facts["architecture"], facts["layers"], facts["vocab_size"]) == ("baichuan", 32,
-                                                                             125696)
+    assert (facts["architecture"], facts["layers"], facts["vocab_size"]) == ("baichuan", 32, 125696)
     assert facts["memory"]["kv_cache_bytes"] > 0 and facts["quant"]

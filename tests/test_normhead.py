@@ -55,8 +55,12 @@ def _quantized(kind: str, kwargs: dict, head: str) -> Path:
         src = _cached(kind, kwargs)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         qtype = str(int(gguf.GGMLQuantizationType[head]))
-        res = subprocess.run([sys.executable, "-c", QUANTIZE, str(src), str(tmp), qtype],
-                             capture_output=True, text=True, timeout=600)
+        res = subprocess.run(
+            [sys.executable, "-c", QUANTIZE, str(src), str(tmp), qtype],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert res.returncode == 0, res.stderr[-2000:]
         os.replace(tmp, target)
         src.unlink(missing_ok=True)
@@ -68,8 +72,10 @@ def pair(layers: int, head: str) -> tuple[Path, Path]:
     kw = {"family": "baichuan2", "layers": layers, "seed": 70 + layers, "head_type": head}
     if head in K_QUANTS:
         kw.update(head_type="F16", n_embd=256, n_ff=256)
-    kinds = [(f"nh-{layers}-{kw['head_type']}-{'norm' if n else 'raw'}",
-              {**kw, "normalize_head": n}) for n in (False, True)]
+    kinds = [
+        (f"nh-{layers}-{kw['head_type']}-{'norm' if n else 'raw'}", {**kw, "normalize_head": n})
+        for n in (False, True)
+    ]
     if head in K_QUANTS:
         return tuple(_quantized(k, a, head) for k, a in kinds)  # type: ignore[return-value]
     return tuple(_cached(k, a) for k, a in kinds)  # type: ignore[return-value]
@@ -88,12 +94,14 @@ def sha(path: Path) -> str:
 def run_model(path: Path, n_gen: int = 0) -> tuple[np.ndarray, list[int]]:
     """Next-token logits after PROMPT (F32 KV cache) and ``n_gen`` greedy tokens."""
     f32 = getattr(llama_cpp, "GGML_TYPE_F32", 0)
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=256, n_threads=2, type_k=f32, type_v=f32,
-                          verbose=False)
+    llm = llama_cpp.Llama(
+        model_path=str(path), n_ctx=256, n_threads=2, type_k=f32, type_v=f32, verbose=False
+    )
     try:
         llm.eval(PROMPT)
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1),
-                                       shape=(llm.n_vocab(),)).copy()
+        logits = np.ctypeslib.as_array(
+            llama_cpp.llama_get_logits_ith(llm.ctx, -1), shape=(llm.n_vocab(),)
+        ).copy()
         out: list[int] = []
         if n_gen:
             for tok in llm.generate(PROMPT, temp=0.0, repeat_penalty=1.0, reset=True):
@@ -133,12 +141,16 @@ def test_detect_and_repair(tmp_path, layers, head):
     # Every byte outside the head's data is the source's: header, metadata, other tensors.
     a, b = raw.read_bytes(), out.read_bytes()
     assert len(a) == len(b)
-    assert a[:t.offset] == b[:t.offset] and a[t.offset + t.nbytes:] == b[t.offset + t.nbytes:]
-    assert a[t.offset:t.offset + t.nbytes] != b[t.offset:t.offset + t.nbytes]
+    assert a[: t.offset] == b[: t.offset] and a[t.offset + t.nbytes :] == b[t.offset + t.nbytes :]
+    assert a[t.offset : t.offset + t.nbytes] != b[t.offset : t.offset + t.nbytes]
 
     [rec] = list_converted()
-    assert (rec.kind, rec.source, rec.path, rec.sha256) == ("repaired", str(raw.absolute()),
-                                                            str(out.absolute()), sha(out))
+    assert (rec.kind, rec.source, rec.path, rec.sha256) == (
+        "repaired",
+        str(raw.absolute()),
+        str(out.absolute()),
+        sha(out),
+    )
     assert repaired_version(raw) == out.absolute()
 
     # Logits match the same model written with a normalised head; greedy text where the
@@ -159,7 +171,7 @@ def _kv_bytes(path: Path, first_tensor: str) -> bytes:
     """The header up to the tensor table: version, counts and every key/value, as stored."""
     data = path.read_bytes()
     name = first_tensor.encode()
-    return data[:data.index(struct.pack("<Q", len(name)) + name, 24)]
+    return data[: data.index(struct.pack("<Q", len(name)) + name, 24)]
 
 
 def test_head_type_change_rewrites_metadata_and_tensors_unchanged(tmp_path):
@@ -252,6 +264,7 @@ def test_interrupted_fix_leaves_nothing(tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
     for stage in ("write", "sha256"):
+
         def stop(s, done, total, stage=stage):
             if s == stage and done > 0:
                 raise KeyboardInterrupt
@@ -275,7 +288,8 @@ def test_refusals_and_default_output(tmp_path, tiny):
     out = repair(local)
     assert out == tmp_path / "Baichuan2-7B-Chat-F16.normhead.gguf"
     assert list(tmp_path.iterdir()) == [local, out] or sorted(tmp_path.iterdir()) == sorted(
-        [local, out])
+        [local, out]
+    )
     forced = repair_file(norm, tmp_path / "forced.gguf", force=True)
     assert forced.after.normalized and forced.before.normalized
 
@@ -291,8 +305,11 @@ def test_catalog_name_resolves_to_the_repaired_copy(tmp_path, capsys):
     from baichuan_tui.hub.download import resolve_model as hub_resolve
     from baichuan_tui.repair.fix import default_output
 
-    spec, repo, name = ("baichuan2-7b-chat:Q4_K_M", "second-state/Baichuan2-7B-Chat-GGUF",
-                        "Baichuan2-7B-Chat-Q4_K_M.gguf")
+    spec, repo, name = (
+        "baichuan2-7b-chat:Q4_K_M",
+        "second-state/Baichuan2-7B-Chat-GGUF",
+        "Baichuan2-7B-Chat-Q4_K_M.gguf",
+    )
     folder = cache.storage_folder(repo)
     commit = "0" * 40
     (folder / "refs").mkdir(parents=True)
@@ -301,8 +318,9 @@ def test_catalog_name_resolves_to_the_repaired_copy(tmp_path, capsys):
     path.parent.mkdir(parents=True)
     path.write_bytes(pair(32, "F16")[0].read_bytes())
     digest = sha(path)
-    cache.remember(path, sha256=digest, expected=digest, ok=True, source="hub", repo=repo,
-                   filename=name)
+    cache.remember(
+        path, sha256=digest, expected=digest, ok=True, source="hub", repo=repo, filename=name
+    )
     assert resolve_model(spec, offline=True) == path
     assert verdicts.key(path) == f"r{verdicts.RULE}:sha256:{digest}"
 
@@ -347,15 +365,19 @@ def test_cli_info_verify_and_ask_flag_only_unnormalised_files(cli, tiny):
         if normalized is not None:
             assert result["normhead"]["method"] == "exact"
             assert result["normhead"]["checked_rows"] == 125696
-        assert _warnings(res.stderr) == ([f"warning: {warning_text(path)}"]
-                                         if normalized is False else [])
+        assert _warnings(res.stderr) == (
+            [f"warning: {warning_text(path)}"] if normalized is False else []
+        )
 
         res = cli("ask", "--model", str(path), "--max-tokens", "4", "--n-ctx", "256", "你好")
         assert res.returncode == 0, res.stderr
-        assert _warnings(res.stderr) == ([f"warning: {warning_text(path)}"]
-                                         if normalized is False else [])
-    assert warning_text(raw) == (f"{raw} has an unnormalised Baichuan2 output head (NormHead); "
-                                 f"run 'baichuan-chat models fix {raw}'")
+        assert _warnings(res.stderr) == (
+            [f"warning: {warning_text(path)}"] if normalized is False else []
+        )
+    assert warning_text(raw) == (
+        f"{raw} has an unnormalised Baichuan2 output head (NormHead); "
+        f"run 'baichuan-chat models fix {raw}'"
+    )
 
     res = cli("models", "info", str(raw))
     assert res.returncode == 0 and "NOT normalised" in res.stdout

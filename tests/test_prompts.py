@@ -147,17 +147,19 @@ def test_context_overflow_drops_oldest_rounds_keeps_system(tiny):
     tok = _Tok(RefTokenizer(tiny("b2-vocab")))
     msgs = [Message("system", SYSTEM)]
     for i in range(30):
-        msgs += [Message("user", f"第{i}个问题：请解释一下这个概念。"),
-                 Message("assistant", f"第{i}个回答：这是一个很长的解释。" * 3)]
+        msgs += [
+            Message("user", f"第{i}个问题：请解释一下这个概念。"),
+            Message("assistant", f"第{i}个回答：这是一个很长的解释。" * 3),
+        ]
     msgs.append(Message("user", "最后一个问题"))
     p = prompts.fit_prompt(tok, "baichuan2-chat", msgs, n_ctx=256, max_tokens=64)
     assert p.dropped_rounds > 0
     assert len(p.token_ids) + p.max_tokens <= 256
     assert p.token_ids[: len(tok.encode(SYSTEM))] == tok.encode(SYSTEM)
     last = tok.encode("最后一个问题")
-    assert p.token_ids[-len(last) - 2:] == [195, *last, 196]
+    assert p.token_ids[-len(last) - 2 :] == [195, *last, 196]
     # what is kept is exactly the newest whole rounds
-    kept = [msgs[0], *msgs[1 + 2 * p.dropped_rounds:]]
+    kept = [msgs[0], *msgs[1 + 2 * p.dropped_rounds :]]
     assert p.token_ids == prompts.build_ids(tok, "baichuan2-chat", kept)
 
 
@@ -166,5 +168,6 @@ def test_prompt_longer_than_context_is_a_clear_error(tiny):
 
     tok = _Tok(RefTokenizer(tiny("b2-vocab")))
     with pytest.raises(UserError, match="context holds 32"):
-        prompts.fit_prompt(tok, "baichuan2-chat", [Message("user", "长" * 200)], n_ctx=32,
-                           max_tokens=8)
+        prompts.fit_prompt(
+            tok, "baichuan2-chat", [Message("user", "长" * 200)], n_ctx=32, max_tokens=8
+        )

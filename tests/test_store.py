@@ -43,8 +43,9 @@ def test_migrations_run_in_order_and_wal_is_on(tmp_path):
     assert db.user_version(conn) == 1
     cols = {r[1] for r in conn.execute("PRAGMA table_info(messages)")}
     assert "stats" not in cols
-    conn.execute("INSERT INTO conversations (title, created_at, updated_at) "
-                 "VALUES ('old', 't', 't')")
+    conn.execute(
+        "INSERT INTO conversations (title, created_at, updated_at) VALUES ('old', 't', 't')"
+    )
     conn.close()
     conn = db.connect(path)
     assert db.user_version(conn) == db.SCHEMA_VERSION == len(db.MIGRATIONS)
@@ -126,7 +127,10 @@ def test_streaming_reply_is_stored_as_it_streams(store):
     assert writer.finish("cancelled", {"completion_tokens": 4}) == "Hello world"
     row = store.messages(conv.id)[0]
     assert (row.content, row.finish_reason, row.stats) == (
-        "Hello world", "cancelled", {"completion_tokens": 4})
+        "Hello world",
+        "cancelled",
+        {"completion_tokens": 4},
+    )
 
 
 def test_continue_writes_after_the_existing_text(store):
@@ -166,8 +170,11 @@ def test_rename_update_truncate(store):
     store.rename(cid, "  New name ")
     store.update(cid, system="be brief", settings={"sampling": {"top_k": 1}})
     conv = store.require(cid)
-    assert (conv.title, conv.system, conv.settings) == ("New name", "be brief",
-                                                        {"sampling": {"top_k": 1}})
+    assert (conv.title, conv.system, conv.settings) == (
+        "New name",
+        "be brief",
+        {"sampling": {"top_k": 1}},
+    )
     msgs = store.messages(cid)
     store.truncate(cid, msgs[1].id)
     assert [m.role for m in store.messages(cid)] == ["user"]
@@ -187,8 +194,12 @@ def test_delete_and_undo(store):
     assert store.purge_deleted(older_than=timedelta(0)) == 1
     store.restore(gone)
     assert store.get(gone) is None
-    assert store.conn.execute("SELECT COUNT(*) FROM messages WHERE conversation_id = ?",
-                              (gone,)).fetchone()[0] == 0
+    assert (
+        store.conn.execute(
+            "SELECT COUNT(*) FROM messages WHERE conversation_id = ?", (gone,)
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_export_markdown_and_json(store):
@@ -213,12 +224,19 @@ def test_history_show_json_fields(cli, store):
     doc = json.loads(res.stdout)
     assert {"id", "title", "model", "system", "settings", "messages"} <= set(doc)
     assert (doc["id"], doc["title"], doc["model"], doc["system"]) == (
-        cid, "你好", "/models/b2.gguf", None)
+        cid,
+        "你好",
+        "/models/b2.gguf",
+        None,
+    )
     assert doc["settings"] == {"sampling": {"temperature": 0.3}}
-    assert [set(m) for m in doc["messages"]] == [{"role", "content", "created_at",
-                                                  "finish_reason"}] * 2
+    assert [set(m) for m in doc["messages"]] == [
+        {"role", "content", "created_at", "finish_reason"}
+    ] * 2
     assert [(m["role"], m["content"], m["finish_reason"]) for m in doc["messages"]] == [
-        ("user", "你好", None), ("assistant", "你好！我是百川", "stop")]
+        ("user", "你好", None),
+        ("assistant", "你好！我是百川", "stop"),
+    ]
 
 
 def test_history_list_search_export_rm(cli, store, tmp_path):
@@ -226,7 +244,9 @@ def test_history_list_search_export_rm(cli, store, tmp_path):
     b = chat(store, "beta question", "beta answer")
     listed = json.loads(history(cli, "list", "--json").stdout)["conversations"]
     assert [(c["id"], c["title"], c["message_count"]) for c in listed] == [
-        (b, "beta question", 2), (a, "alpha question", 2)]
+        (b, "beta question", 2),
+        (a, "alpha question", 2),
+    ]
     assert {"id", "title", "model", "updated", "message_count"} <= set(listed[0])
     found = json.loads(history(cli, "search", "ALPHA", "--json").stdout)
     assert [c["id"] for c in found["conversations"]] == [a]
@@ -238,9 +258,11 @@ def test_history_list_search_export_rm(cli, store, tmp_path):
     res = history(cli, "export", str(a), "--format", "json")
     assert json.loads(res.stdout)["id"] == a
     assert history(cli, "rm", str(a)).returncode == 0
-    assert [c["id"] for c in json.loads(history(cli, "list", "--json").stdout)[
-        "conversations"]] == [b]
+    assert [
+        c["id"] for c in json.loads(history(cli, "list", "--json").stdout)["conversations"]
+    ] == [b]
     missing = history(cli, "show", str(a))
     assert missing.returncode == 1
     assert missing.stderr.strip().splitlines() == [
-        f"error: no conversation {a}: 'baichuan-chat history list' shows them"]
+        f"error: no conversation {a}: 'baichuan-chat history list' shows them"
+    ]

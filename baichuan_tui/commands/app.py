@@ -29,9 +29,15 @@ def choose_model(args: argparse.Namespace, settings: object) -> tuple[str | None
     from baichuan_tui.commands.common import resolve_model
 
     explicit = getattr(args, "model", None)
-    candidates = [explicit] if explicit else [
-        getattr(settings, "last_model", None), getattr(settings, "default_model", None),
-        DEFAULT_MODEL]
+    candidates = (
+        [explicit]
+        if explicit
+        else [
+            getattr(settings, "last_model", None),
+            getattr(settings, "default_model", None),
+            DEFAULT_MODEL,
+        ]
+    )
     problem = None
     for spec in [c for c in candidates if c]:
         try:
@@ -54,13 +60,20 @@ def launch_options(args: argparse.Namespace, settings: object) -> object:
         raise UserError(f"--n-ctx {n_ctx} is too small", "use at least 16 tokens")
     template = getattr(args, "template", None)
     return LaunchOptions(
-        model=spec, model_error=problem, offline=bool(getattr(args, "offline", False)),
-        template=None if template in (None, "auto") else template, n_ctx=n_ctx,
-        gpu_layers=str(getattr(args, "gpu_layers", None) or getattr(settings, "gpu_layers",
-                                                                    "auto")),
+        model=spec,
+        model_error=problem,
+        offline=bool(getattr(args, "offline", False)),
+        template=None if template in (None, "auto") else template,
+        n_ctx=n_ctx,
+        gpu_layers=str(
+            getattr(args, "gpu_layers", None) or getattr(settings, "gpu_layers", "auto")
+        ),
         threads=getattr(args, "threads", None) or getattr(settings, "threads", None),
-        use_mmap=not getattr(args, "no_mmap", False), sampling=_overrides(args),
-        system=getattr(args, "system", None), stop=tuple(getattr(args, "stop", None) or ()))
+        use_mmap=not getattr(args, "no_mmap", False),
+        sampling=_overrides(args),
+        system=getattr(args, "system", None),
+        stop=tuple(getattr(args, "stop", None) or ()),
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ def engine_run(engine: Engine, ids: list[int], n_gen: int) -> Run:
 def bare_run(engine: Engine, ids: list[int], n_gen: int) -> Run:
     """llama-cpp-python's own ``Llama.generate`` greedy loop on the same model (token ids
     only: no detokenizing, no stop checks, so the baseline is as cheap as it gets)."""
+
     def loop() -> Run:
         llm = engine._llm
         llm.reset()
@@ -70,6 +71,7 @@ def bare_run(engine: Engine, ids: list[int], n_gen: int) -> Run:
             if n >= n_gen:
                 break
         return Run(t_first - t0, time.perf_counter() - t_first, n)
+
     return engine.call(loop)
 
 
@@ -101,8 +103,9 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def _report(engine: Engine, runs: dict[str, list[Run]], n_prompt: int, n_gen: int,
-            wall: float) -> dict[str, object]:
+def _report(
+    engine: Engine, runs: dict[str, list[Run]], n_prompt: int, n_gen: int, wall: float
+) -> dict[str, object]:
     paths = {}
     for name, rs in runs.items():
         paths[name] = {
@@ -137,15 +140,24 @@ def _print_table(report: dict[str, object]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{report['family']} · {report['threads']} threads · "
-                        f"{report['prompt_tokens']} prompt / {report['gen_tokens']} generated")
+    table = Table(
+        title=f"{report['family']} · {report['threads']} threads · "
+        f"{report['prompt_tokens']} prompt / {report['gen_tokens']} generated"
+    )
     for col in ("path", "prompt tok/s", "gen tok/s", "ms/token", "TTFT s"):
         table.add_column(col, justify="right" if col != "path" else "left")
     for name, p in report["paths"].items():  # type: ignore[union-attr]
-        table.add_row(name, f"{p['prompt_tokens_per_s']:.1f}", f"{p['gen_tokens_per_s']:.1f}",
-                      f"{p['per_token_ms']:.3f}", f"{p['ttft_s']:.3f}")
+        table.add_row(
+            name,
+            f"{p['prompt_tokens_per_s']:.1f}",
+            f"{p['gen_tokens_per_s']:.1f}",
+            f"{p['per_token_ms']:.3f}",
+            f"{p['ttft_s']:.3f}",
+        )
     console = Console()
     console.print(table)
-    console.print(f"per-token cost, engine / llama-cpp-python: medians "
-                  f"[bold]{report['per_token_ratio']:.3f}×[/], best runs "
-                  f"{report['per_token_ratio_best']:.3f}×   peak RSS {report['peak_rss_mb']} MB")
+    console.print(
+        f"per-token cost, engine / llama-cpp-python: medians "
+        f"[bold]{report['per_token_ratio']:.3f}×[/], best runs "
+        f"{report['per_token_ratio_best']:.3f}×   peak RSS {report['peak_rss_mb']} MB"
+    )

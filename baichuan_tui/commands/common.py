@@ -15,8 +15,17 @@ if TYPE_CHECKING:
     from baichuan_tui.engine.sampling import Sampling
 
 DEFAULT_MODEL = "baichuan2-7b-chat:Q4_K_M"
-SAMPLING_FLAGS = ("temperature", "top_p", "top_k", "min_p", "repeat_penalty", "presence_penalty",
-                  "frequency_penalty", "seed", "max_tokens")
+SAMPLING_FLAGS = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "repeat_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+    "seed",
+    "max_tokens",
+)
 
 
 def looks_like_path(spec: str) -> bool:
@@ -38,8 +47,9 @@ def resolve_model(spec: str | None, *, offline: bool) -> Path:
     return prefer_repaired(hub_resolve(spec, offline=offline))
 
 
-def gpu_layers(args: argparse.Namespace, model: Path, n_ctx: int,
-               say: Callable[[str], None] | None = None) -> int:
+def gpu_layers(
+    args: argparse.Namespace, model: Path, n_ctx: int, say: Callable[[str], None] | None = None
+) -> int:
     """``--gpu-layers`` as a number; ``auto`` (the default) offloads what fits and ``say``s how
     many layers that is (the CLI prints it on stderr; the app shows it in its status bar)."""
     value = getattr(args, "gpu_layers", None) or "auto"
@@ -67,9 +77,12 @@ def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> Engine
     if n_ctx < 16:
         raise UserError(f"--n-ctx {n_ctx} is too small", "use at least 16 tokens")
     options = LoadOptions(
-        n_ctx=n_ctx, n_threads=getattr(args, "threads", None),
+        n_ctx=n_ctx,
+        n_threads=getattr(args, "threads", None),
         n_gpu_layers=0 if vocab_only else gpu_layers(args, path, n_ctx, say=_to_stderr),
-        use_mmap=not getattr(args, "no_mmap", False), vocab_only=vocab_only)
+        use_mmap=not getattr(args, "no_mmap", False),
+        vocab_only=vocab_only,
+    )
     template = getattr(args, "template", None)
     return Engine(path, options, template=template)
 

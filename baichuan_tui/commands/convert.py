@@ -22,27 +22,54 @@ MAIN_OUTTYPES = "f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q4_0"
 def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``convert`` on the CLI's subparsers; returns its parser."""
     p = subparsers.add_parser(
-        "convert", help="convert a Hugging Face Baichuan checkpoint to GGUF (and quantize)",
+        "convert",
+        help="convert a Hugging Face Baichuan checkpoint to GGUF (and quantize)",
         description="Convert a Baichuan / Baichuan2 Hugging Face checkpoint (a local folder or "
-                    "a Hub repo id) into a GGUF file llama.cpp runs, optionally quantized with "
-                    "llama.cpp's own quantizer. Baichuan2's output head is normalised. The "
-                    "output appears only when complete; it is listed by 'models list'.")
-    p.add_argument("src", metavar="SRC",
-                   help="checkpoint folder, or Hub repo id (e.g. baichuan-inc/Baichuan2-7B-Chat)")
-    p.add_argument("--out", "-o", metavar="FILE.gguf",
-                   help="output file (default: <data dir>/models/NAME.OUTTYPE.gguf)")
-    p.add_argument("--outtype", default="f16", type=str.lower, choices=list(FTYPES),
-                   metavar="TYPE", help=f"{MAIN_OUTTYPES}, ... (default: f16)")
-    p.add_argument("--name", help="general.name in the file (default: the repo or folder name; "
-                                  "the app picks the chat template from it)")
-    p.add_argument("--norm-head", choices=("auto", "yes", "no"), default="auto",
-                   help="L2-normalise the output head's rows (default auto: Baichuan2)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="quantization threads (default: physical cores)")
+        "a Hub repo id) into a GGUF file llama.cpp runs, optionally quantized with "
+        "llama.cpp's own quantizer. Baichuan2's output head is normalised. The "
+        "output appears only when complete; it is listed by 'models list'.",
+    )
+    p.add_argument(
+        "src",
+        metavar="SRC",
+        help="checkpoint folder, or Hub repo id (e.g. baichuan-inc/Baichuan2-7B-Chat)",
+    )
+    p.add_argument(
+        "--out",
+        "-o",
+        metavar="FILE.gguf",
+        help="output file (default: <data dir>/models/NAME.OUTTYPE.gguf)",
+    )
+    p.add_argument(
+        "--outtype",
+        default="f16",
+        type=str.lower,
+        choices=list(FTYPES),
+        metavar="TYPE",
+        help=f"{MAIN_OUTTYPES}, ... (default: f16)",
+    )
+    p.add_argument(
+        "--name",
+        help="general.name in the file (default: the repo or folder name; "
+        "the app picks the chat template from it)",
+    )
+    p.add_argument(
+        "--norm-head",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="L2-normalise the output head's rows (default auto: Baichuan2)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=None, help="quantization threads (default: physical cores)"
+    )
     p.add_argument("--revision", help="Hub revision (branch, tag or commit) for a repo id")
     p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("--offline", action="store_true", default=argparse.SUPPRESS,
-                   help="use only the local HF cache")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="use only the local HF cache",
+    )
     return p
 
 
@@ -61,30 +88,50 @@ def run(args: argparse.Namespace) -> int:
     from baichuan_tui.engine.gguf_tables import human_size
     from baichuan_tui.engine.threads import physical_cores
 
-    offline = bool(getattr(args, "offline", False)) or os.environ.get(
-        "HF_HUB_OFFLINE", "") not in ("", "0")
+    offline = bool(getattr(args, "offline", False)) or os.environ.get("HF_HUB_OFFLINE", "") not in (
+        "",
+        "0",
+    )
     outtype = (getattr(args, "outtype", None) or "f16").lower()
-    folder, label, repo = resolve_source(args.src, offline=offline,
-                                         revision=getattr(args, "revision", None))
+    folder, label, repo = resolve_source(
+        args.src, offline=offline, revision=getattr(args, "revision", None)
+    )
     name = getattr(args, "name", None) or default_name(folder, repo)
-    out = Path(args.out).expanduser() if getattr(args, "out", None) else (
-        locations.models_dir() / f"{name}.{outtype.upper()}.gguf")
+    out = (
+        Path(args.out).expanduser()
+        if getattr(args, "out", None)
+        else (locations.models_dir() / f"{name}.{outtype.upper()}.gguf")
+    )
     norm = {"yes": True, "no": False}.get(getattr(args, "norm_head", "auto") or "auto")
     from baichuan_tui.commands.bars import stage_bars
 
     labels = {"write": "write GGUF", "quantize": "quantize", "sha256": "sha256"}
     with stage_bars(labels, _detail) as bar:
-        result = convert(folder, out, outtype=outtype, name=name, norm_head=norm, source=label,
-                         repo=repo, threads=getattr(args, "threads", None) or physical_cores(),
-                         progress=bar)
-    doc = {"path": str(result.path.absolute()), "source": label, "outtype": result.outtype,
-           "size": result.size, "sha256": result.sha256, "name": result.name,
-           "norm_head": result.norm_head, "positions": result.positions}
+        result = convert(
+            folder,
+            out,
+            outtype=outtype,
+            name=name,
+            norm_head=norm,
+            source=label,
+            repo=repo,
+            threads=getattr(args, "threads", None) or physical_cores(),
+            progress=bar,
+        )
+    doc = {
+        "path": str(result.path.absolute()),
+        "source": label,
+        "outtype": result.outtype,
+        "size": result.size,
+        "sha256": result.sha256,
+        "name": result.name,
+        "norm_head": result.norm_head,
+        "positions": result.positions,
+    }
     if getattr(args, "json", False):
         print(json.dumps(doc, ensure_ascii=False, indent=2))
     else:
         head = ", output head normalised (Baichuan2)" if result.norm_head else ""
         print(f"wrote {result.path} ({result.outtype}, {human_size(result.size)}{head})")
-        print(f"try it: baichuan-chat ask --model {result.path} \"你好\"")
+        print(f'try it: baichuan-chat ask --model {result.path} "你好"')
     return 0
-

@@ -34,8 +34,10 @@ def collect(offline: bool) -> dict[str, object]:
         "python": sys.version.split()[0],
         "llama_cpp_python": m.llama_cpp_version,
         "gpu_offload": m.gpu_offload,
-        "gpus": [{"name": g.name, "total_bytes": g.total_bytes, "free_bytes": g.free_bytes}
-                 for g in m.gpus],
+        "gpus": [
+            {"name": g.name, "total_bytes": g.total_bytes, "free_bytes": g.free_bytes}
+            for g in m.gpus
+        ],
         "ram_total_bytes": m.ram_total_bytes,
         "ram_available_bytes": m.ram_available_bytes,
         "physical_cores": physical_cores(),
@@ -69,19 +71,36 @@ def run(args: argparse.Namespace) -> int:
     t.add_column()
     t.add_row("baichuan-chat", str(facts["baichuan_chat"]))
     t.add_row("llama-cpp-python", str(facts["llama_cpp_python"] or "not installed"))
-    t.add_row("GPU offload", "yes" if facts["gpu_offload"] else
-              "no (CPU build; see README for the CUDA build)")
+    t.add_row(
+        "GPU offload",
+        "yes" if facts["gpu_offload"] else "no (CPU build; see README for the CUDA build)",
+    )
     gpus = facts["gpus"] or []
-    t.add_row("GPUs", ", ".join(f"{g['name']} ({human_size(g['free_bytes'])} free of "
-                                f"{human_size(g['total_bytes'])})" for g in gpus) or "none found")
-    t.add_row("RAM", f"{human_size(facts['ram_available_bytes'])} available of "
-                     f"{human_size(facts['ram_total_bytes'])}")
-    t.add_row("CPU", f"{facts['physical_cores']} physical cores ({facts['logical_cores']} "
-                     f"logical); {facts['threads_used']} threads used")
+    t.add_row(
+        "GPUs",
+        ", ".join(
+            f"{g['name']} ({human_size(g['free_bytes'])} free of {human_size(g['total_bytes'])})"
+            for g in gpus
+        )
+        or "none found",
+    )
+    t.add_row(
+        "RAM",
+        f"{human_size(facts['ram_available_bytes'])} available of "
+        f"{human_size(facts['ram_total_bytes'])}",
+    )
+    t.add_row(
+        "CPU",
+        f"{facts['physical_cores']} physical cores ({facts['logical_cores']} "
+        f"logical); {facts['threads_used']} threads used",
+    )
     for name, path in facts["paths"].items():  # type: ignore[union-attr]
         t.add_row(f"{name} path", path)
     reach = facts["hub_reachable"]
-    t.add_row("Hub", f"{facts['hub_endpoint']}: " + (
-        "skipped (offline)" if reach is None else "reachable" if reach else "not reachable"))
+    t.add_row(
+        "Hub",
+        f"{facts['hub_endpoint']}: "
+        + ("skipped (offline)" if reach is None else "reachable" if reach else "not reachable"),
+    )
     Console().print(t)
     return 0

@@ -14,12 +14,19 @@ from pathlib import Path
 
 def add_fix_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="FILE|NAME", help="a .gguf path or a downloaded catalog name")
-    p.add_argument("--out", "-o", metavar="FILE.gguf",
-                   help="output file (default: FILE.normhead.gguf next to FILE, or in the "
-                        "data folder's models/ for read-only folders and the HF cache)")
-    p.add_argument("--force", action="store_true",
-                   help="write the copy even when the head is already normalised or the model "
-                        "is not Baichuan2")
+    p.add_argument(
+        "--out",
+        "-o",
+        metavar="FILE.gguf",
+        help="output file (default: FILE.normhead.gguf next to FILE, or in the "
+        "data folder's models/ for read-only folders and the HF cache)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write the copy even when the head is already normalised or the model "
+        "is not Baichuan2",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
@@ -41,21 +48,27 @@ def run(args: argparse.Namespace) -> int:
     from baichuan_tui.commands.bars import stage_bars
 
     with stage_bars() as progress:
-        res = repair_file(src, getattr(args, "out", None), progress,
-                          force=bool(getattr(args, "force", False)))
+        res = repair_file(
+            src, getattr(args, "out", None), progress, force=bool(getattr(args, "force", False))
+        )
     if getattr(args, "json", False):
         print(json.dumps(res.to_dict(), ensure_ascii=False, indent=2))
         return 0
     before = res.before
-    was = (f"median row norm {before.norm_median:.3g}"
-           if before.norm_median is not None else before.reason)
-    print(f"wrote {res.path} ({human_size(res.size)}): output head L2-normalised, "
-          f"{res.after.rows} rows as {res.head_type} (was: {was})")
+    was = (
+        f"median row norm {before.norm_median:.3g}"
+        if before.norm_median is not None
+        else before.reason
+    )
+    print(
+        f"wrote {res.path} ({human_size(res.size)}): output head L2-normalised, "
+        f"{res.after.rows} rows as {res.head_type} (was: {was})"
+    )
     if res.note:
         print(f"note: {res.note}")
     from baichuan_tui.hub.cache import locate_in_cache
 
     also = "; catalog names that resolve to it now use the repaired copy"
     print(f"{src} is unchanged{also if locate_in_cache(src) else ''}")
-    print(f"try it: baichuan-chat ask --model {res.path} \"你好\"")
+    print(f'try it: baichuan-chat ask --model {res.path} "你好"')
     return 0

@@ -40,9 +40,14 @@ def _print_json(doc: Any) -> None:
 
 
 def _row(conv: Any) -> dict[str, Any]:
-    return {"id": conv.id, "title": conv.title, "model": conv.model,
-            "created": conv.created_at, "updated": conv.updated_at,
-            "message_count": conv.message_count}
+    return {
+        "id": conv.id,
+        "title": conv.title,
+        "model": conv.model,
+        "created": conv.created_at,
+        "updated": conv.updated_at,
+        "message_count": conv.message_count,
+    }
 
 
 def _when(ts: str) -> str:
@@ -62,8 +67,13 @@ def _table(rows: list[dict[str, Any]], title: str, extra: str | None = None) -> 
     if extra:
         table.add_column(extra, overflow="fold")
     for r in rows:
-        cells = [str(r["id"]), r["title"] or "(untitled)", Path(r["model"]).name if r["model"]
-                 else "", _when(r["updated"]), str(r["message_count"])]
+        cells = [
+            str(r["id"]),
+            r["title"] or "(untitled)",
+            Path(r["model"]).name if r["model"] else "",
+            _when(r["updated"]),
+            str(r["message_count"]),
+        ]
         table.add_row(*cells, *([r.get(extra, "")] if extra else []))
     Console().print(table)
 
@@ -73,13 +83,15 @@ def _show(doc: dict[str, Any]) -> None:
     from rich.markdown import Markdown
 
     console = Console()
-    console.print(f"[bold]#{doc['id']} {doc['title'] or '(untitled)'}[/]  "
-                  f"[dim]{doc['model']}[/]")
+    console.print(f"[bold]#{doc['id']} {doc['title'] or '(untitled)'}[/]  [dim]{doc['model']}[/]")
     if doc["system"]:
         console.print(f"[dim]system:[/] {doc['system']}")
     for m in doc["messages"]:
-        note = {"cancelled": " (stopped)", "length": " (cut at max_tokens)",
-                None: " (incomplete)"}.get(m["finish_reason"], "")
+        note = {
+            "cancelled": " (stopped)",
+            "length": " (cut at max_tokens)",
+            None: " (incomplete)",
+        }.get(m["finish_reason"], "")
         note = note if m["role"] == "assistant" else ""
         console.rule(f"{m['role']}{note}", align="left", style="dim")
         console.print(Markdown(m["content"]))
@@ -111,8 +123,11 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(f"no conversation contains '{args.text}'", file=sys.stderr)
         elif action == "export":
-            text = (store.export_json(args.id) if args.format == "json"
-                    else store.export_markdown(args.id))
+            text = (
+                store.export_json(args.id)
+                if args.format == "json"
+                else store.export_markdown(args.id)
+            )
             if args.output:
                 Path(args.output).expanduser().write_text(text, "utf-8")
                 print(f"wrote {args.output}", file=sys.stderr)
@@ -121,6 +136,5 @@ def run(args: argparse.Namespace) -> int:
         elif action == "rm":
             conv = store.require(args.id)
             store.remove(conv.id)
-            print(f"deleted conversation {conv.id} ({conv.title or 'untitled'})",
-                  file=sys.stderr)
+            print(f"deleted conversation {conv.id} ({conv.title or 'untitled'})", file=sys.stderr)
     return 0

@@ -52,8 +52,11 @@ def describe(path, n_ctx: int) -> dict[str, object]:
             "vram_full_offload_bytes": est.vram_bytes(est.n_layer + 1),
             "ram_cpu_only_bytes": est.ram_bytes(0),
         }
-        doc["fits"] = {"placement": place.kind, "gpu_layers": place.gpu_layers,
-                       "label": place.label()}
+        doc["fits"] = {
+            "placement": place.kind,
+            "gpu_layers": place.gpu_layers,
+            "label": place.label(),
+        }
     return doc
 
 
@@ -95,17 +98,28 @@ def run(args: argparse.Namespace) -> int:
     t = Table(title=str(doc["path"]), show_header=False)
     t.add_column(style="bold")
     t.add_column()
-    for key in ("family", "architecture", "name", "layers", "vocab_size", "context_length",
-                "embedding_length", "quant", "template"):
+    for key in (
+        "family",
+        "architecture",
+        "name",
+        "layers",
+        "vocab_size",
+        "context_length",
+        "embedding_length",
+        "quant",
+        "template",
+    ):
         t.add_row(key.replace("_", " "), str(doc[key]))
     t.add_row("file size", human_size(int(doc["file_size"])))  # type: ignore[arg-type]
     t.add_row("output head", _normhead_row(doc["normhead"]))  # type: ignore[arg-type]
     mem = doc.get("memory")
     if isinstance(mem, dict):
-        t.add_row(f"memory at {mem['n_ctx']} ctx",
-                  f"weights {human_size(mem['weights_bytes'])} + KV "
-                  f"{human_size(mem['kv_cache_bytes'])} + compute "
-                  f"{human_size(mem['compute_bytes'])}")
+        t.add_row(
+            f"memory at {mem['n_ctx']} ctx",
+            f"weights {human_size(mem['weights_bytes'])} + KV "
+            f"{human_size(mem['kv_cache_bytes'])} + compute "
+            f"{human_size(mem['compute_bytes'])}",
+        )
         t.add_row("full GPU offload", human_size(mem["vram_full_offload_bytes"]) + " VRAM")
         t.add_row("fits this machine", doc["fits"]["label"])  # type: ignore[index]
     Console().print(t)

@@ -54,26 +54,42 @@ def _fit(model: Any, quant: str | None, machine: fit.Machine, n_ctx: int | None)
         return None
     est = fit.estimate(fit.numbers_for(model, quant), n_ctx or model.context_length)
     where = fit.placement(est, machine)
-    return {"fits": where.kind, "label": where.label(), "gpu_layers": where.gpu_layers,
-            "n_ctx": est.n_ctx, "ram_bytes": est.total_bytes,
-            "vram_bytes": est.vram_bytes(est.n_layer + 1)}
+    return {
+        "fits": where.kind,
+        "label": where.label(),
+        "gpu_layers": where.gpu_layers,
+        "n_ctx": est.n_ctx,
+        "ram_bytes": est.total_bytes,
+        "vram_bytes": est.vram_bytes(est.n_layer + 1),
+    }
 
 
-def list_document(offline: bool = False, n_ctx: int | None = None,
-                  machine: fit.Machine | None = None) -> dict[str, Any]:
+def list_document(
+    offline: bool = False, n_ctx: int | None = None, machine: fit.Machine | None = None
+) -> dict[str, Any]:
     """The ``models list --json`` document."""
     catalog = load_catalog()
     machine = machine or fit.machine_facts()
     models: dict[str, dict[str, Any]] = {}
     for row in hub.list_models(offline):
         model = catalog.get(row.name)
-        entry = models.setdefault(row.name, {
-            "name": row.name, "title": row.title, "family": row.family, "template": row.template,
-            "hf_repo": row.hf_repo, "context_length": row.context_length,
-            "licence": row.licence, "needs_conversion": model.needs_conversion,
-            "notes": model.notes, "see_also": list(model.see_also), "state": row.state,
-            "quants": [],
-        })
+        entry = models.setdefault(
+            row.name,
+            {
+                "name": row.name,
+                "title": row.title,
+                "family": row.family,
+                "template": row.template,
+                "hf_repo": row.hf_repo,
+                "context_length": row.context_length,
+                "licence": row.licence,
+                "needs_conversion": model.needs_conversion,
+                "notes": model.notes,
+                "see_also": list(model.see_also),
+                "state": row.state,
+                "quants": [],
+            },
+        )
         if row.quant is None:
             continue
         entry["quants"].append({**row.to_dict(), "fit": _fit(model, row.quant, machine, n_ctx)})
@@ -85,17 +101,31 @@ def list_document(offline: bool = False, n_ctx: int | None = None,
         if mine and entry["needs_conversion"]:
             entry["state"] = "converted"
             entry["converted"] = [m["path"] for m in mine]
-    return {"default": catalog.default, "models": list(models.values()), "local": local,
-            "notes": list(catalog.notes), "machine": machine.to_dict()}
+    return {
+        "default": catalog.default,
+        "models": list(models.values()),
+        "local": local,
+        "notes": list(catalog.notes),
+        "machine": machine.to_dict(),
+    }
 
 
 def _local_models() -> list[dict[str, Any]]:
     """GGUFs made on this machine (``convert``, ``models fix``) that still exist."""
     from baichuan_tui.convert.registry import list_converted
 
-    return [{"path": m.path, "name": m.name, "source": m.source, "outtype": m.outtype,
-             "kind": m.kind, "size_bytes": m.size, "created": m.created}
-            for m in list_converted(existing_only=True)]
+    return [
+        {
+            "path": m.path,
+            "name": m.name,
+            "source": m.source,
+            "outtype": m.outtype,
+            "kind": m.kind,
+            "size_bytes": m.size,
+            "created": m.created,
+        }
+        for m in list_converted(existing_only=True)
+    ]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -115,16 +145,28 @@ def cmd_list(args: argparse.Namespace) -> int:
             table.add_row(m["name"], "—", m["state"], "", "", f"from {m['hf_repo']}")
         for q in m["quants"]:
             star = " *" if q["default"] else ""
-            table.add_row(m["name"], q["quant"] + star, q["state"], fmt_bytes(q["size_bytes"]),
-                          q["fit"]["label"] if q["fit"] else "", q["path"] or "")
+            table.add_row(
+                m["name"],
+                q["quant"] + star,
+                q["state"],
+                fmt_bytes(q["size_bytes"]),
+                q["fit"]["label"] if q["fit"] else "",
+                q["path"] or "",
+            )
     for m in doc["local"]:
-        table.add_row(m["name"] or "(local)", m["outtype"], m["kind"],
-                      fmt_bytes(m["size_bytes"]) if m["size_bytes"] else "",
-                      f"from {m['source']}", m["path"])
+        table.add_row(
+            m["name"] or "(local)",
+            m["outtype"],
+            m["kind"],
+            fmt_bytes(m["size_bytes"]) if m["size_bytes"] else "",
+            f"from {m['source']}",
+            m["path"],
+        )
     console = _console()
     console.print(table)
-    console.print(f"* default: {doc['default']}   "
-                  "download: baichuan-chat models download NAME:QUANT")
+    console.print(
+        f"* default: {doc['default']}   download: baichuan-chat models download NAME:QUANT"
+    )
     for note in doc["notes"]:
         console.print(f"note: {note}")
     return 0
@@ -136,13 +178,23 @@ def cmd_download(args: argparse.Namespace) -> int:
 
     spec = _spec(args)
     with download_bars(spec) as (on_progress, on_verify):
-        path = hub.download(spec, offline=bool(getattr(args, "offline", False)),
-                            on_progress=on_progress, on_verify=on_verify)
+        path = hub.download(
+            spec,
+            offline=bool(getattr(args, "offline", False)),
+            on_progress=on_progress,
+            on_verify=on_verify,
+        )
     rec = record_of(path) or {}
     head = _head_check(path, "quick")
-    doc = {"spec": spec, "path": str(path), "size_bytes": path.stat().st_size,
-           "sha256": rec.get("sha256"), "verified": True, "source": rec.get("source"),
-           "normhead": head.to_dict() if head else None}
+    doc = {
+        "spec": spec,
+        "path": str(path),
+        "size_bytes": path.stat().st_size,
+        "sha256": rec.get("sha256"),
+        "verified": True,
+        "source": rec.get("source"),
+        "normhead": head.to_dict() if head else None,
+    }
     if getattr(args, "json", False):
         _print_json(doc)
     else:
@@ -150,8 +202,11 @@ def cmd_download(args: argparse.Namespace) -> int:
     if head and head.needs_fix:
         from baichuan_tui.repair.notice import fix_command
 
-        print(f"note: {spec} has an unnormalised Baichuan2 output head (NormHead); run "
-              f"'{fix_command(spec)}' to write a repaired copy", file=sys.stderr)
+        print(
+            f"note: {spec} has an unnormalised Baichuan2 output head (NormHead); run "
+            f"'{fix_command(spec)}' to write a repaired copy",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -180,13 +235,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     results = []
     for item in specs:
         with download_bars(item) as (_, on_verify):
-            results.append(hub.verify(item, offline=bool(getattr(args, "offline", False)),
-                                      on_progress=on_verify))
+            results.append(
+                hub.verify(
+                    item, offline=bool(getattr(args, "offline", False)), on_progress=on_verify
+                )
+            )
     heads = [_head_check(r.path, "exact") if r.ok is not False else None for r in results]
     if getattr(args, "json", False):
-        _print_json({"results": [{**r.to_dict(), "normhead": h.to_dict() if h else None}
-                                 for r, h in zip(results, heads, strict=True)],
-                     "ok": all(r.ok is not False for r in results)})
+        _print_json(
+            {
+                "results": [
+                    {**r.to_dict(), "normhead": h.to_dict() if h else None}
+                    for r, h in zip(results, heads, strict=True)
+                ],
+                "ok": all(r.ok is not False for r in results),
+            }
+        )
     elif not results:
         print("no catalog model in the Hugging Face cache; nothing to verify")
     else:
@@ -197,8 +261,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
             table.add_column(col, overflow="fold")
         for r, h in zip(results, heads, strict=True):
             result = {True: "ok", False: "MISMATCH", None: "unknown"}[r.ok]
-            table.add_row(r.name or "", result, fmt_bytes(r.size_bytes), (r.sha256 or "")[:16],
-                          r.message, _head_label(h), str(r.path))
+            table.add_row(
+                r.name or "",
+                result,
+                fmt_bytes(r.size_bytes),
+                (r.sha256 or "")[:16],
+                r.message,
+                _head_label(h),
+                str(r.path),
+            )
         _console().print(table)
     from baichuan_tui.repair.notice import warning_text
 
@@ -208,8 +279,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     bad = [r for r in results if r.ok is False]
     if bad:
         names = ", ".join(r.name or str(r.path) for r in bad)
-        raise UserError(f"{names} failed verification ({bad[0].message})",
-                        "remove it ('baichuan-chat models rm NAME') and download it again")
+        raise UserError(
+            f"{names} failed verification ({bad[0].message})",
+            "remove it ('baichuan-chat models rm NAME') and download it again",
+        )
     return 0
 
 

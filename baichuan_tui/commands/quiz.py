@@ -36,23 +36,37 @@ def add_quiz_parser(subparsers: Any) -> argparse.ArgumentParser:
     run = qsub.add_parser("run", help="score a model on a benchmark (letter logits, 5-shot)")
     run.add_argument("bench", metavar="BENCH", help=BENCHES)
     add_model_options(run, sampling=False)
-    run.add_argument("--data", type=Path, metavar="DIR",
-                     help="a local copy of the dataset laid out as the Hub repo "
-                          "(default: the Hugging Face cache, downloaded on first use)")
+    run.add_argument(
+        "--data",
+        type=Path,
+        metavar="DIR",
+        help="a local copy of the dataset laid out as the Hub repo "
+        "(default: the Hugging Face cache, downloaded on first use)",
+    )
     run.add_argument("--split", help="ceval: val|test, mmlu: test|validation, others: test")
     run.add_argument("--shots", type=_positive, default=5, help="few-shot examples (default 5)")
     run.add_argument("--subjects", metavar="A,B", help="comma-separated subjects (default all)")
     run.add_argument("--limit", type=_positive, metavar="N", help="first N questions per subject")
-    run.add_argument("--protocol", help="ceval: baichuan|lm-eval, cmmlu: cmmlu|lm-eval, "
-                                        "mmlu: hendrycks|lm-eval, agieval/gaokao: first5")
-    run.add_argument("--no-prefix-cache", action="store_true",
-                     help="evaluate every prompt in full (for comparison)")
+    run.add_argument(
+        "--protocol",
+        help="ceval: baichuan|lm-eval, cmmlu: cmmlu|lm-eval, "
+        "mmlu: hendrycks|lm-eval, agieval/gaokao: first5",
+    )
+    run.add_argument(
+        "--no-prefix-cache",
+        action="store_true",
+        help="evaluate every prompt in full (for comparison)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON document")
 
     res = qsub.add_parser("results", help="stored runs beside the published numbers")
     res.add_argument("run", nargs="?", metavar="RUN", help="show one run (id, prefix or 'last')")
-    res.add_argument("--export-ceval", type=Path, metavar="FILE",
-                     help="write RUN's C-Eval submission JSON to FILE")
+    res.add_argument(
+        "--export-ceval",
+        type=Path,
+        metavar="FILE",
+        help="write RUN's C-Eval submission JSON to FILE",
+    )
     res.add_argument("--json", action="store_true")
 
     cmp = qsub.add_parser("compare", help="stored runs side by side")
@@ -60,11 +74,16 @@ def add_quiz_parser(subparsers: Any) -> argparse.ArgumentParser:
     cmp.add_argument("--json", action="store_true")
     for p in (run, res, cmp):  # as the other subcommands, unless add_model_options did
         if "--offline" not in p._option_string_actions:
-            p.add_argument("--offline", action="store_true", default=argparse.SUPPRESS,
-                           help="never touch the network")
+            p.add_argument(
+                "--offline",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help="never touch the network",
+            )
         if "--debug" not in p._option_string_actions:
-            p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                           help=argparse.SUPPRESS)
+            p.add_argument(
+                "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
     return quiz
 
 
@@ -94,10 +113,16 @@ def run(args: argparse.Namespace) -> int:
     err = _console()
     bench = datasets.get_benchmark(args.bench)
     protocol = protocols.get_protocol(bench.name, args.protocol)
-    data = datasets.load(bench.name, split=args.split, subject_names=_subjects(args.subjects),
-                         data=args.data, offline=bool(getattr(args, "offline", False)),
-                         shots=args.shots, limit=args.limit,
-                         notify=lambda msg: err.print(msg, highlight=False))
+    data = datasets.load(
+        bench.name,
+        split=args.split,
+        subject_names=_subjects(args.subjects),
+        data=args.data,
+        offline=bool(getattr(args, "offline", False)),
+        shots=args.shots,
+        limit=args.limit,
+        notify=lambda msg: err.print(msg, highlight=False),
+    )
     if not data.subjects:
         from baichuan_tui.errors import UserError
 
@@ -108,18 +133,31 @@ def run(args: argparse.Namespace) -> int:
     err.print(f"{bench.title} ({bench.repo}): licence {bench.licence}", highlight=False)
     try:
         with report.progress_bar(err) as on_progress:
-            outcome = runner.run_quiz(data, protocol, runner.EngineScorer(engine),
-                                      prefix_cache=not args.no_prefix_cache,
-                                      on_progress=on_progress)
+            outcome = runner.run_quiz(
+                data,
+                protocol,
+                runner.EngineScorer(engine),
+                prefix_cache=not args.no_prefix_cache,
+                on_progress=on_progress,
+            )
         if results.cached_sha256(engine.path) is None:
-            err.print(f"hashing {engine.path.name} for the run record (once per file)",
-                      highlight=False)
+            err.print(
+                f"hashing {engine.path.name} for the run record (once per file)", highlight=False
+            )
         model = results.model_facts(engine.path, engine.info.name, engine.info.file_type)
         n_ctx = engine.n_ctx
     finally:
         engine.close()
-    record = results.build_record(data, protocol, outcome, model=model, shots=args.shots,
-                                  n_ctx=n_ctx, load_s=load_s, limit=args.limit)
+    record = results.build_record(
+        data,
+        protocol,
+        outcome,
+        model=model,
+        shots=args.shots,
+        n_ctx=n_ctx,
+        load_s=load_s,
+        limit=args.limit,
+    )
     stored = results.save(record)
     if bench.name == "ceval" and data.split == "test" and record["questions"]:
         results.write_submission(record)
@@ -147,8 +185,8 @@ def results(args: argparse.Namespace) -> int:
         record = store.load_run(args.run)
         if args.export_ceval:
             args.export_ceval.write_text(
-                json.dumps(store.ceval_submission(record), ensure_ascii=False, indent=1),
-                "utf-8")
+                json.dumps(store.ceval_submission(record), ensure_ascii=False, indent=1), "utf-8"
+            )
             _console().print(f"wrote {args.export_ceval}", highlight=False)
         if args.json:
             _print_json(record)
@@ -161,8 +199,7 @@ def results(args: argparse.Namespace) -> int:
         raise UsageError("--export-ceval needs a RUN", "e.g. quiz results last --export-ceval x")
     runs = store.all_runs()
     if args.json:
-        _print_json({"runs": [store.summary(r) for r in runs],
-                     "published": store.PUBLISHED})
+        _print_json({"runs": [store.summary(r) for r in runs], "published": store.PUBLISHED})
         return 0
     out = _console_out()
     if runs:
@@ -179,9 +216,14 @@ def compare(args: argparse.Namespace) -> int:
 
     records = [store.load_run(ref) for ref in args.runs]
     if args.json:
-        _print_json({"runs": [store.summary(r) for r in records],
-                     "subjects": {r["id"]: {n: s["accuracy"] for n, s in r["subjects"].items()}
-                                  for r in records}})
+        _print_json(
+            {
+                "runs": [store.summary(r) for r in records],
+                "subjects": {
+                    r["id"]: {n: s["accuracy"] for n, s in r["subjects"].items()} for r in records
+                },
+            }
+        )
     else:
         report.compare_table(records, _console_out())
     return 0

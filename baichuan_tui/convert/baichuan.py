@@ -39,14 +39,20 @@ def reverse_permute_index(n_rows: int, n_head: int) -> np.ndarray:
 def expected_shapes(cfg: BaichuanConfig) -> dict[str, tuple[int, ...]]:
     e, f, v = cfg.n_embd, cfg.n_ff, cfg.vocab_size
     shapes: dict[str, tuple[int, ...]] = {
-        "model.embed_tokens.weight": (v, e), "model.norm.weight": (e,),
+        "model.embed_tokens.weight": (v, e),
+        "model.norm.weight": (e,),
     }
     if not cfg.tie_embeddings:
         shapes["lm_head.weight"] = (v, e)
-    per_layer = {"input_layernorm.weight": (e,), "post_attention_layernorm.weight": (e,),
-                 "self_attn.W_pack.weight": (3 * e, e), "self_attn.o_proj.weight": (e, e),
-                 "mlp.gate_proj.weight": (f, e), "mlp.up_proj.weight": (f, e),
-                 "mlp.down_proj.weight": (e, f)}
+    per_layer = {
+        "input_layernorm.weight": (e,),
+        "post_attention_layernorm.weight": (e,),
+        "self_attn.W_pack.weight": (3 * e, e),
+        "self_attn.o_proj.weight": (e, e),
+        "mlp.gate_proj.weight": (f, e),
+        "mlp.up_proj.weight": (f, e),
+        "mlp.down_proj.weight": (e, f),
+    }
     for i in range(cfg.n_layer):
         shapes.update({_LAYER.format(i=i) + k: s for k, s in per_layer.items()})
     return shapes
@@ -60,15 +66,20 @@ def check_weights(cfg: BaichuanConfig, weights: Weights) -> None:
         expected["lm_head.weight"] = expected["model.embed_tokens.weight"]
     for name, shape in expected.items():
         if name not in names:
-            raise UserError(f"the checkpoint lacks the tensor {name}",
-                            "download the whole checkpoint")
+            raise UserError(
+                f"the checkpoint lacks the tensor {name}", "download the whole checkpoint"
+            )
         if weights.shape(name) != shape:
-            raise UserError(f"tensor {name} has shape {list(weights.shape(name))}, expected "
-                            f"{list(shape)} from config.json")
+            raise UserError(
+                f"tensor {name} has shape {list(weights.shape(name))}, expected "
+                f"{list(shape)} from config.json"
+            )
     extra = sorted(n for n in names - set(expected) if not n.endswith(_IGNORED))
     if extra:
-        raise UserError(f"the checkpoint has tensors a Baichuan model does not ({extra[0]}"
-                        f"{f' and {len(extra) - 1} more' if len(extra) > 1 else ''})")
+        raise UserError(
+            f"the checkpoint has tensors a Baichuan model does not ({extra[0]}"
+            f"{f' and {len(extra) - 1} more' if len(extra) > 1 else ''})"
+        )
 
 
 def source_dtype(weights: Weights) -> str:
@@ -76,8 +87,9 @@ def source_dtype(weights: Weights) -> str:
     return weights.dtype("model.embed_tokens.weight")
 
 
-def tensor_plans(cfg: BaichuanConfig, weights: Weights, float_type: QT,
-                 norm_head: bool) -> list[TensorPlan]:
+def tensor_plans(
+    cfg: BaichuanConfig, weights: Weights, float_type: QT, norm_head: bool
+) -> list[TensorPlan]:
     """The llama.cpp tensors in write order; 1-D tensors F32, matrices ``float_type``.
     With ``norm_head`` the rows of ``output.weight`` are L2-normalised (Baichuan2)."""
     check_weights(cfg, weights)
@@ -86,8 +98,9 @@ def tensor_plans(cfg: BaichuanConfig, weights: Weights, float_type: QT,
     def plan(gguf_name: str, hf_name: str, transform: Callable | None = None) -> TensorPlan:
         shape = weights.shape(hf_name)
         qtype = QT.F32 if len(shape) == 1 else float_type
-        return float_tensor(gguf_name, shape, qtype,
-                            lambda a, b: weights.rows(hf_name, a, b), transform)
+        return float_tensor(
+            gguf_name, shape, qtype, lambda a, b: weights.rows(hf_name, a, b), transform
+        )
 
     def pack_part(gguf_name: str, hf_name: str, part: int, permute: bool) -> TensorPlan:
         order = reverse_permute_index(e, cfg.n_head) if permute else None
@@ -103,11 +116,12 @@ def tensor_plans(cfg: BaichuanConfig, weights: Weights, float_type: QT,
         hf, blk = _LAYER.format(i=i), f"blk.{i}."
         pack = hf + "self_attn.W_pack.weight"
         plans.append(plan(blk + "attn_norm.weight", hf + "input_layernorm.weight"))
-        plans += [pack_part(blk + "attn_q.weight", pack, 0, True),
-                  pack_part(blk + "attn_k.weight", pack, 1, True),
-                  pack_part(blk + "attn_v.weight", pack, 2, False)]
-        plans += [plan(blk + g, hf + h) for h, g in _PER_LAYER.items()
-                  if g != "attn_norm.weight"]
+        plans += [
+            pack_part(blk + "attn_q.weight", pack, 0, True),
+            pack_part(blk + "attn_k.weight", pack, 1, True),
+            pack_part(blk + "attn_v.weight", pack, 2, False),
+        ]
+        plans += [plan(blk + g, hf + h) for h, g in _PER_LAYER.items() if g != "attn_norm.weight"]
     plans.append(plan("output_norm.weight", "model.norm.weight"))
     head = "lm_head.weight" if "lm_head.weight" in weights.names() else "model.embed_tokens.weight"
     plans.append(plan("output.weight", head, normalize_rows if norm_head else None))

@@ -59,8 +59,10 @@ def read_config(folder: Path) -> BaichuanConfig:
     arch = next((a for a in archs if a in ARCHITECTURES), None)
     if arch is None:
         found = ", ".join(map(str, archs)) or f"model_type {raw.get('model_type')!r}"
-        raise UserError(f"{folder} holds an unknown architecture ({found})",
-                        "convert reads Baichuan checkpoints (BaichuanForCausalLM)")
+        raise UserError(
+            f"{folder} holds an unknown architecture ({found})",
+            "convert reads Baichuan checkpoints (BaichuanForCausalLM)",
+        )
 
     def need(*keys: str) -> Any:
         for k in keys:
@@ -68,23 +70,33 @@ def read_config(folder: Path) -> BaichuanConfig:
                 return raw[k]
         raise UserError(f"{path} lacks {keys[0]}", "the checkpoint's config.json is incomplete")
 
-    n_layer, n_embd, n_head = (int(need(k)) for k in
-                               ("num_hidden_layers", "hidden_size", "num_attention_heads"))
+    n_layer, n_embd, n_head = (
+        int(need(k)) for k in ("num_hidden_layers", "hidden_size", "num_attention_heads")
+    )
     if n_layer not in LAYERS:
-        raise UserError(f"{folder} has {n_layer} layers; llama.cpp runs Baichuan only with 32 "
-                        "(7B, RoPE) or 40 (13B, ALiBi)")
+        raise UserError(
+            f"{folder} has {n_layer} layers; llama.cpp runs Baichuan only with 32 "
+            "(7B, RoPE) or 40 (13B, ALiBi)"
+        )
     if n_embd % n_head or (n_embd // n_head) % 2:
         raise UserError(f"{path}: hidden_size {n_embd} does not split into {n_head} even heads")
     if int(raw.get("num_key_value_heads", n_head)) != n_head:
         raise UserError(f"{path}: grouped-query attention is not a Baichuan layout")
     return BaichuanConfig(
-        architecture=arch, n_layer=n_layer, n_embd=n_embd, n_head=n_head,
-        n_ff=int(need("intermediate_size")), vocab_size=int(need("vocab_size")),
-        context_length=int(need("max_sequence_length", "max_position_embeddings",
-                                "model_max_length")),
+        architecture=arch,
+        n_layer=n_layer,
+        n_embd=n_embd,
+        n_head=n_head,
+        n_ff=int(need("intermediate_size")),
+        vocab_size=int(need("vocab_size")),
+        context_length=int(
+            need("max_sequence_length", "max_position_embeddings", "model_max_length")
+        ),
         rms_eps=float(raw.get("rms_norm_eps", 1e-6)),
         tie_embeddings=bool(raw.get("tie_word_embeddings", False)),
-        rope_scaling=raw.get("rope_scaling") or None, raw=raw)
+        rope_scaling=raw.get("rope_scaling") or None,
+        raw=raw,
+    )
 
 
 def uses_norm_head(folder: Path, config: BaichuanConfig) -> bool:
@@ -132,7 +144,8 @@ class TorchFile:
     def dtype(self, name: str) -> str:
         t = self._torch
         return {t.bfloat16: "BF16", t.float16: "F16", t.float32: "F32"}.get(
-            self._sd[name].dtype, str(self._sd[name].dtype))
+            self._sd[name].dtype, str(self._sd[name].dtype)
+        )
 
     def rows(self, name: str, a: int, b: int) -> np.ndarray:
         return self._sd[name][a:b].to(self._torch.float32).numpy()
@@ -173,8 +186,10 @@ def _from_index(folder: Path, index: Path) -> dict[str, Path]:
     where = {name: folder / file for name, file in weight_map.items()}
     for path in sorted(set(where.values())):
         if not path.is_file():
-            raise UserError(f"{folder} lacks the weight shard {path.name} named in {index.name}",
-                            "download the whole checkpoint")
+            raise UserError(
+                f"{folder} lacks the weight shard {path.name} named in {index.name}",
+                "download the whole checkpoint",
+            )
     return where
 
 
@@ -193,5 +208,7 @@ def open_weights(folder: Path) -> Weights:
             weights = Weights({n: f for f, w in opened.items() for n in w.names()}, opener)
             weights._open.update(opened)
             return weights
-    raise UserError(f"{folder} has no weights (*.safetensors or pytorch_model*.bin)",
-                    "download the whole checkpoint")
+    raise UserError(
+        f"{folder} has no weights (*.safetensors or pytorch_model*.bin)",
+        "download the whole checkpoint",
+    )

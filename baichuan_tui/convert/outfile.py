@@ -20,8 +20,7 @@ PARTIAL_MARK = ".partial-"
 def partial_path(target: Path, tag: str = "") -> Path:
     """A new, empty temp file in ``target``'s folder (same disk, so a rename is atomic)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}{tag}{PARTIAL_MARK}",
-                                dir=target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}{tag}{PARTIAL_MARK}", dir=target.parent)
     os.close(fd)
     return Path(name)
 
@@ -81,9 +80,12 @@ def check_free_space(folder: Path, needed: int, what: str) -> None:
 def disk_error(exc: OSError, target: Path) -> BaseException:
     """A one-line error for a failed write (disk full, permissions); other errors unchanged."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return UserError(f"the disk filled up while writing {target}; nothing was left there",
-                         "free some space or write the output to another disk (--out)")
+        return UserError(
+            f"the disk filled up while writing {target}; nothing was left there",
+            "free some space or write the output to another disk (--out)",
+        )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return UserError(f"cannot write {target} ({exc.strerror})",
-                         "pick a folder you can write to (--out)")
+        return UserError(
+            f"cannot write {target} ({exc.strerror})", "pick a folder you can write to (--out)"
+        )
     return exc

@@ -29,9 +29,11 @@ from baichuan_tui.convert.vocab import Vocab, load_vocab
 from baichuan_tui.convert.writer import QT, TensorPlan, write_gguf
 from baichuan_tui.errors import UserError
 
-DIRECT = {"f32": (QT.F32, gguf.LlamaFileType.ALL_F32),
-          "f16": (QT.F16, gguf.LlamaFileType.MOSTLY_F16),
-          "bf16": (QT.BF16, gguf.LlamaFileType.MOSTLY_BF16)}
+DIRECT = {
+    "f32": (QT.F32, gguf.LlamaFileType.ALL_F32),
+    "f16": (QT.F16, gguf.LlamaFileType.MOSTLY_F16),
+    "bf16": (QT.BF16, gguf.LlamaFileType.MOSTLY_BF16),
+}
 OUTTYPES = tuple(quant.FTYPES)
 
 Stage = Callable[[str, int, int | None], None]
@@ -51,8 +53,9 @@ class ConvertResult:
     """``rope`` or ``alibi``."""
 
 
-def _metadata(cfg: BaichuanConfig, vocab: Vocab, name: str, file_type: int,
-              repo: str | None) -> Callable[[gguf.GGUFWriter], None]:
+def _metadata(
+    cfg: BaichuanConfig, vocab: Vocab, name: str, file_type: int, repo: str | None
+) -> Callable[[gguf.GGUFWriter], None]:
     def add(w: gguf.GGUFWriter) -> None:
         w.add_type(gguf.GGUFType.MODEL)
         w.add_name(name)
@@ -74,14 +77,16 @@ def _metadata(cfg: BaichuanConfig, vocab: Vocab, name: str, file_type: int,
             w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
             w.add_rope_scaling_factor(float(scaling["factor"]))
         vocab.add_to(w)
+
     return add
 
 
 def estimate_bytes(plans: list[TensorPlan], outtype: str) -> int:
     """Rough size of the final file (vectors stay F32)."""
     bpw = quant.FTYPES[outtype][1]
-    return sum(p.n_elements * 4 if len(p.shape) == 1 else int(p.n_elements * bpw / 8)
-               for p in plans)
+    return sum(
+        p.n_elements * 4 if len(p.shape) == 1 else int(p.n_elements * bpw / 8) for p in plans
+    )
 
 
 def sha256_file(path: Path, progress: Stage | None = None) -> str:
@@ -101,10 +106,19 @@ def _validate(path: Path) -> None:
     inspect_gguf(path, allow_vocab_only=False)
 
 
-def convert(src: Path, out: Path, *, outtype: str = "f16", name: str | None = None,
-            norm_head: bool | None = None, source: str | None = None, repo: str | None = None,
-            threads: int = 0, progress: Stage | None = None,
-            record: bool = True) -> ConvertResult:
+def convert(
+    src: Path,
+    out: Path,
+    *,
+    outtype: str = "f16",
+    name: str | None = None,
+    norm_head: bool | None = None,
+    source: str | None = None,
+    repo: str | None = None,
+    threads: int = 0,
+    progress: Stage | None = None,
+    record: bool = True,
+) -> ConvertResult:
     """Convert the checkpoint folder ``src`` into ``out``.
 
     ``outtype``: ``f32``/``f16``/``bf16`` are written directly; the quantized types go through
@@ -132,8 +146,9 @@ def convert(src: Path, out: Path, *, outtype: str = "f16", name: str | None = No
 
     final = estimate_bytes(plans, outtype)
     direct = outtype in DIRECT
-    check_free_space(out.absolute().parent,
-                     final + (0 if direct else sum(p.nbytes for p in plans)), out.name)
+    check_free_space(
+        out.absolute().parent, final + (0 if direct else sum(p.nbytes for p in plans)), out.name
+    )
     try:
         if direct:
             with atomic_output(out) as tmp:
@@ -142,9 +157,14 @@ def convert(src: Path, out: Path, *, outtype: str = "f16", name: str | None = No
         else:
             with temporary_file(out, f".{float_type.name.lower()}") as tmp:
                 write_gguf(tmp, "baichuan", meta, plans, write)
-                quant.quantize(tmp, out, outtype, threads=threads, check=_validate,
-                               progress=(lambda d, t: progress("quantize", d, t))
-                               if progress else None)
+                quant.quantize(
+                    tmp,
+                    out,
+                    outtype,
+                    threads=threads,
+                    check=_validate,
+                    progress=(lambda d, t: progress("quantize", d, t)) if progress else None,
+                )
     except OSError as exc:
         err = disk_error(exc, out)
         if err is exc:
@@ -152,7 +172,7 @@ def convert(src: Path, out: Path, *, outtype: str = "f16", name: str | None = No
         raise err from exc
     sha = sha256_file(out, progress)
     if record:
-        record_converted(out, source=source or str(src.absolute()), outtype=outtype,
-                         sha256=sha, name=name)
-    return ConvertResult(out, outtype.upper(), out.stat().st_size, sha, name, norm,
-                         cfg.positions)
+        record_converted(
+            out, source=source or str(src.absolute()), outtype=outtype, sha256=sha, name=name
+        )
+    return ConvertResult(out, outtype.upper(), out.stat().st_size, sha, name, norm, cfg.positions)

@@ -28,20 +28,38 @@ Progress = Callable[[int, int], None]
 """``progress(done_tensors, total_tensors)``."""
 
 
-def quantize(src: Path, dst: Path, outtype: str, *, threads: int = 0,
-             progress: Progress | None = None,
-             check: Callable[[Path], None] | None = None) -> None:
+def quantize(
+    src: Path,
+    dst: Path,
+    outtype: str,
+    *,
+    threads: int = 0,
+    progress: Progress | None = None,
+    check: Callable[[Path], None] | None = None,
+) -> None:
     """Quantize GGUF ``src`` into ``dst`` (``outtype`` a key of :data:`FTYPES`), atomically;
     ``check(tmp)`` may reject the result before it is renamed onto ``dst``."""
     if outtype not in FTYPES:
-        raise UserError(f"unknown output type '{outtype}'",
-                        f"choose one of {', '.join(FTYPES)}")
+        raise UserError(f"unknown output type '{outtype}'", f"choose one of {', '.join(FTYPES)}")
     tail: deque[str] = deque(maxlen=20)
     with atomic_output(dst) as tmp:
-        cmd = [sys.executable, "-m", "baichuan_tui.convert.quantize", str(src), str(tmp),
-               str(FTYPES[outtype][0]), str(threads)]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, errors="replace")
+        cmd = [
+            sys.executable,
+            "-m",
+            "baichuan_tui.convert.quantize",
+            str(src),
+            str(tmp),
+            str(FTYPES[outtype][0]),
+            str(threads),
+        ]
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+        )
         try:
             assert proc.stderr is not None
             for line in proc.stderr:
@@ -55,8 +73,10 @@ def quantize(src: Path, dst: Path, outtype: str, *, threads: int = 0,
             proc.wait()
             raise
         if rc != 0:
-            raise UserError(f"llama.cpp could not quantize {src.name} to {outtype.upper()} "
-                            f"({_reason(tail, rc)})")
+            raise UserError(
+                f"llama.cpp could not quantize {src.name} to {outtype.upper()} "
+                f"({_reason(tail, rc)})"
+            )
         if check:
             check(tmp)
 

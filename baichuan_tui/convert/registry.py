@@ -84,14 +84,27 @@ def list_converted(*, existing_only: bool = False) -> list[ConvertedModel]:
     return sorted(out, key=lambda m: m.created, reverse=True)
 
 
-def record_converted(path: str | Path, *, source: str, outtype: str, sha256: str,
-                     name: str | None = None, kind: str = "converted") -> ConvertedModel:
+def record_converted(
+    path: str | Path,
+    *,
+    source: str,
+    outtype: str,
+    sha256: str,
+    name: str | None = None,
+    kind: str = "converted",
+) -> ConvertedModel:
     """Record (or re-record) the file at ``path``."""
     p = Path(path).absolute()
     model = ConvertedModel(
-        path=str(p), source=source, outtype=outtype.upper(), sha256=sha256,
-        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), name=name,
-        size=p.stat().st_size if p.exists() else None, kind=kind)
+        path=str(p),
+        source=source,
+        outtype=outtype.upper(),
+        sha256=sha256,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        name=name,
+        size=p.stat().st_size if p.exists() else None,
+        kind=kind,
+    )
     models = [m for m in _load() if m["path"] != str(p)]
     models.append(model.to_dict())
     _save(models)

@@ -15,8 +15,15 @@ import numpy as np
 from baichuan_tui.errors import UserError
 
 _DTYPES = {
-    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16,
-    "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8,
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "BF16": np.uint16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
     "BOOL": np.bool_,
 }
 
@@ -37,16 +44,20 @@ class SafetensorsFile:
                 header = json.loads(f.read(n))
             size = path.stat().st_size
         except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise UserError(f"{path} is not a readable safetensors file ({exc})",
-                            "download the checkpoint again") from None
+            raise UserError(
+                f"{path} is not a readable safetensors file ({exc})",
+                "download the checkpoint again",
+            ) from None
         header.pop("__metadata__", None)
         self._start = 8 + n
         self.entries: dict[str, dict] = header
         for name, e in header.items():
             begin, end = e["data_offsets"]
             if e["dtype"] not in _DTYPES or self._start + end > size:
-                raise UserError(f"{path}: tensor {name} is unreadable or truncated",
-                                "download the checkpoint again")
+                raise UserError(
+                    f"{path}: tensor {name} is unreadable or truncated",
+                    "download the checkpoint again",
+                )
         self._map: np.memmap | None = None
 
     def names(self) -> list[str]:
@@ -63,7 +74,7 @@ class SafetensorsFile:
             self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
         e = self.entries[name]
         begin, end = e["data_offsets"]
-        flat = self._map[self._start + begin:self._start + end].view(_DTYPES[e["dtype"]])
+        flat = self._map[self._start + begin : self._start + end].view(_DTYPES[e["dtype"]])
         return flat.reshape(e["shape"])
 
     def rows(self, name: str, a: int, b: int) -> np.ndarray:

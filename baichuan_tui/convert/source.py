@@ -10,9 +10,16 @@ from baichuan_tui import locations
 from baichuan_tui.errors import UsageError, UserError
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-_SMALL_FILES = ["config.json", "tokenizer.model", "tokenizer_config.json",
-                "special_tokens_map.json", "added_tokens.json", "generation_config.json",
-                "modeling_baichuan.py", "*.index.json"]
+_SMALL_FILES = [
+    "config.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "generation_config.json",
+    "modeling_baichuan.py",
+    "*.index.json",
+]
 
 
 def looks_like_repo_id(src: str) -> bool:
@@ -36,11 +43,21 @@ def _cached(repo: str, revision: str | None, cache: Path) -> str:
     from huggingface_hub import snapshot_download
 
     try:
-        return snapshot_download(repo, revision=revision, cache_dir=cache, local_files_only=True,
-                                 allow_patterns=_SMALL_FILES + ["*.safetensors"])
+        return snapshot_download(
+            repo,
+            revision=revision,
+            cache_dir=cache,
+            local_files_only=True,
+            allow_patterns=_SMALL_FILES + ["*.safetensors"],
+        )
     except _hub_errors():
-        return snapshot_download(repo, revision=revision, cache_dir=cache, local_files_only=True,
-                                 allow_patterns=_SMALL_FILES + ["*.bin"])
+        return snapshot_download(
+            repo,
+            revision=revision,
+            cache_dir=cache,
+            local_files_only=True,
+            allow_patterns=_SMALL_FILES + ["*.bin"],
+        )
 
 
 def fetch(repo: str, *, offline: bool, revision: str | None = None) -> Path:
@@ -56,22 +73,30 @@ def fetch(repo: str, *, offline: bool, revision: str | None = None) -> Path:
             folder = _cached(repo, revision, cache)
         else:
             files = HfApi(endpoint=endpoint).list_repo_files(repo, revision=revision)
-            folder = snapshot_download(repo, revision=revision, cache_dir=cache,
-                                       endpoint=endpoint,
-                                       allow_patterns=_SMALL_FILES + _weight_patterns(files))
+            folder = snapshot_download(
+                repo,
+                revision=revision,
+                cache_dir=cache,
+                endpoint=endpoint,
+                allow_patterns=_SMALL_FILES + _weight_patterns(files),
+            )
     except _hub_errors() as exc:
         if offline:
-            raise UserError(f"{repo} is not in the Hugging Face cache and the network is off",
-                            "run without --offline (and HF_HUB_OFFLINE unset) to download it"
-                            ) from None
+            raise UserError(
+                f"{repo} is not in the Hugging Face cache and the network is off",
+                "run without --offline (and HF_HUB_OFFLINE unset) to download it",
+            ) from None
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"could not download {repo} from the Hub ({reason})",
-                        "check the repo id and the network, or pass a local folder") from None
+        raise UserError(
+            f"could not download {repo} from the Hub ({reason})",
+            "check the repo id and the network, or pass a local folder",
+        ) from None
     return Path(folder)
 
 
-def resolve_source(src: str, *, offline: bool,
-                   revision: str | None = None) -> tuple[Path, str, str | None]:
+def resolve_source(
+    src: str, *, offline: bool, revision: str | None = None
+) -> tuple[Path, str, str | None]:
     """``(folder, label, repo)``: the checkpoint folder, a label for records, the repo id."""
     path = Path(src).expanduser()
     if path.is_dir():
@@ -82,8 +107,10 @@ def resolve_source(src: str, *, offline: bool,
         raise UserError(f"{src} is a file", "give the checkpoint's folder or a Hub repo id")
     if looks_like_repo_id(src):
         return fetch(src, offline=offline, revision=revision), src, src
-    raise UserError(f"{src} is neither a folder nor a Hub repo id",
-                    "give a checkpoint folder or an id like baichuan-inc/Baichuan2-7B-Base")
+    raise UserError(
+        f"{src} is neither a folder nor a Hub repo id",
+        "give a checkpoint folder or an id like baichuan-inc/Baichuan2-7B-Base",
+    )
 
 
 def default_name(folder: Path, repo: str | None) -> str:

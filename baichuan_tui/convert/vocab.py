@@ -71,10 +71,10 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
             value, i = _varint(buf, i)
         elif wire == 2:
             n, i = _varint(buf, i)
-            value, i = buf[i:i + n], i + n
+            value, i = buf[i : i + n], i + n
         elif wire in (1, 5):
             n = 8 if wire == 1 else 4
-            value, i = buf[i:i + n], i + n
+            value, i = buf[i : i + n], i + n
         else:
             raise ValueError(f"unsupported protobuf wire type {wire}")
         yield key >> 3, value
@@ -94,9 +94,12 @@ def add_dummy_prefix(model_proto: bytes) -> bool:
 
 # ------------------------------------------------------------------ vocabulary
 def _looks_special(token: str) -> bool:
-    return (token in _SPECIAL_LOOKING or (token.startswith("<|") and token.endswith("|>"))
-            or (token.startswith("<｜") and token.endswith("｜>"))
-            or (token.startswith("<unused") and token.endswith(">")))
+    return (
+        token in _SPECIAL_LOOKING
+        or (token.startswith("<|") and token.endswith("|>"))
+        or (token.startswith("<｜") and token.endswith("｜>"))
+        or (token.startswith("<unused") and token.endswith(">"))
+    )
 
 
 def _read_json(path: Path) -> dict:
@@ -112,13 +115,16 @@ def load_vocab(folder: Path, vocab_size: int | None = None) -> Vocab:
     try:
         from sentencepiece import SentencePieceProcessor
     except ImportError:
-        raise UserError("reading tokenizer.model needs the sentencepiece package",
-                        "pip install 'baichuan-chat[convert]' (or pip install sentencepiece)"
-                        ) from None
+        raise UserError(
+            "reading tokenizer.model needs the sentencepiece package",
+            "pip install 'baichuan-chat[convert]' (or pip install sentencepiece)",
+        ) from None
     path = folder / "tokenizer.model"
     if not path.is_file():
-        raise UserError(f"{folder} has no tokenizer.model (the SentencePiece vocabulary)",
-                        "download the whole checkpoint")
+        raise UserError(
+            f"{folder} has no tokenizer.model (the SentencePiece vocabulary)",
+            "download the whole checkpoint",
+        )
     try:
         proto = path.read_bytes()
         sp = SentencePieceProcessor(model_proto=proto)
@@ -163,15 +169,28 @@ def load_vocab(folder: Path, vocab_size: int | None = None) -> Vocab:
     seen: dict[str, int] = {}
     for i, t in enumerate(tokens):
         if seen.setdefault(t, i) != i:
-            raise UserError(f"{folder}: the vocabulary holds '{t}' twice (ids {seen[t]} and {i}); "
-                            "llama.cpp cannot load such a file")
+            raise UserError(
+                f"{folder}: the vocabulary holds '{t}' twice (ids {seen[t]} and {i}); "
+                "llama.cpp cannot load such a file"
+            )
 
     special = gguf.SpecialVocab(folder, n_vocab=n)
     ids = dict(special.special_token_ids)
-    for kind, sp_id in (("bos", sp.bos_id()), ("eos", sp.eos_id()), ("unk", sp.unk_id()),
-                        ("pad", sp.pad_id())):
+    for kind, sp_id in (
+        ("bos", sp.bos_id()),
+        ("eos", sp.eos_id()),
+        ("unk", sp.unk_id()),
+        ("pad", sp.pad_id()),
+    ):
         if kind not in ids and 0 <= sp_id < n:
             ids[kind] = sp_id
     template = special.chat_template if isinstance(special.chat_template, str) else None
-    return Vocab(tokens, scores, types, add_dummy_prefix(proto), ids,
-                 dict(special.add_special_token), template)
+    return Vocab(
+        tokens,
+        scores,
+        types,
+        add_dummy_prefix(proto),
+        ids,
+        dict(special.add_special_token),
+        template,
+    )

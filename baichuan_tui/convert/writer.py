@@ -46,10 +46,14 @@ class TensorPlan:
         return int(np.prod(self.shape))
 
 
-def float_tensor(name: str, shape: tuple[int, ...], ggml_type: QT,
-                 rows: Callable[[int, int], np.ndarray],
-                 transform: Callable[[np.ndarray], np.ndarray] | None = None,
-                 chunk_bytes: int | None = None) -> TensorPlan:
+def float_tensor(
+    name: str,
+    shape: tuple[int, ...],
+    ggml_type: QT,
+    rows: Callable[[int, int], np.ndarray],
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    chunk_bytes: int | None = None,
+) -> TensorPlan:
     """A plan whose data comes from ``rows(a, b)`` (float rows ``a:b``; for a 1-D tensor the
     whole vector), optionally transformed row-wise, encoded as ``ggml_type`` chunk by chunk."""
 
@@ -84,9 +88,15 @@ def _ggml() -> ctypes.CDLL:
     import llama_cpp._ggml as g
 
     lib = g.libggml
-    lib.ggml_quantize_chunk.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                                        ctypes.c_int64, ctypes.c_int64, ctypes.c_int64,
-                                        ctypes.c_void_p]
+    lib.ggml_quantize_chunk.argtypes = [
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_int64,
+        ctypes.c_int64,
+        ctypes.c_int64,
+        ctypes.c_void_p,
+    ]
     lib.ggml_quantize_chunk.restype = ctypes.c_size_t
     lib.ggml_quantize_requires_imatrix.argtypes = [ctypes.c_int]
     lib.ggml_quantize_requires_imatrix.restype = ctypes.c_bool
@@ -100,29 +110,37 @@ def ggml_quantize(data: np.ndarray, ggml_type: QT) -> np.ndarray:
     n_rows, n_per_row = rows.shape
     block, type_size = gguf.GGML_QUANT_SIZES[ggml_type]
     if n_per_row % block:
-        raise ValueError(f"{ggml_type.name} needs rows that are a multiple of {block} values, "
-                         f"got {n_per_row}")
+        raise ValueError(
+            f"{ggml_type.name} needs rows that are a multiple of {block} values, got {n_per_row}"
+        )
     lib = _ggml()
     if lib.ggml_quantize_requires_imatrix(int(ggml_type)):
         raise ValueError(f"{ggml_type.name} needs an importance matrix")
     out = np.empty((n_rows, n_per_row // block * type_size), dtype=np.uint8)
-    written = lib.ggml_quantize_chunk(int(ggml_type), rows.ctypes.data, out.ctypes.data, 0,
-                                      n_rows, n_per_row, None)
+    written = lib.ggml_quantize_chunk(
+        int(ggml_type), rows.ctypes.data, out.ctypes.data, 0, n_rows, n_per_row, None
+    )
     if written != out.nbytes:  # pragma: no cover - ggml checks the same
         raise RuntimeError(f"ggml_quantize_chunk wrote {written} bytes, expected {out.nbytes}")
     return out.reshape(*f32.shape[:-1], out.shape[-1])
 
 
-def write_gguf(path: Path, arch: str, metadata: Callable[[gguf.GGUFWriter], None],
-               tensors: Sequence[TensorPlan], progress: Progress | None = None) -> int:
+def write_gguf(
+    path: Path,
+    arch: str,
+    metadata: Callable[[gguf.GGUFWriter], None],
+    tensors: Sequence[TensorPlan],
+    progress: Progress | None = None,
+) -> int:
     """Write a GGUF at ``path``: ``metadata(writer)`` adds the key/values, then the tensors are
     streamed in order. Returns the number of tensor-data bytes. The caller makes it atomic."""
     w = gguf.GGUFWriter(path, arch)
     try:
         metadata(w)
         for t in tensors:
-            w.add_tensor_info(t.name, t.shape, np.dtype(np.float32), t.nbytes,
-                              raw_dtype=t.ggml_type)
+            w.add_tensor_info(
+                t.name, t.shape, np.dtype(np.float32), t.nbytes, raw_dtype=t.ggml_type
+            )
         w.write_header_to_file()
         w.write_kv_data_to_file()
         w.write_ti_data_to_file()
@@ -148,8 +166,9 @@ def write_gguf(path: Path, arch: str, metadata: Callable[[gguf.GGUFWriter], None
         w.close()
 
 
-def copy_metadata(reader: gguf.GGUFReader,
-                  skip: Container[str] = ()) -> Callable[[gguf.GGUFWriter], None]:
+def copy_metadata(
+    reader: gguf.GGUFReader, skip: Container[str] = ()
+) -> Callable[[gguf.GGUFWriter], None]:
     """A ``metadata`` callback that re-adds every key of ``reader`` with its type (except
     ``skip``); a custom ``general.alignment`` is kept for the data too."""
 

@@ -13,8 +13,14 @@ from baichuan_tui.engine.prompts import Message
 from baichuan_tui.errors import UserError
 
 
-def render(template: str, messages: Sequence[Message], *, bos_token: str, eos_token: str,
-           add_generation_prompt: bool = True) -> str:
+def render(
+    template: str,
+    messages: Sequence[Message],
+    *,
+    bos_token: str,
+    eos_token: str,
+    add_generation_prompt: bool = True,
+) -> str:
     """The prompt text the template makes of ``messages``."""
     from jinja2 import TemplateError
     from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
@@ -32,8 +38,11 @@ def render(template: str, messages: Sequence[Message], *, bos_token: str, eos_to
             add_generation_prompt=add_generation_prompt,
         )
     except SecurityError as exc:
-        raise UserError(f"the model's chat template tried something unsafe ({exc})",
-                        "use --template completion or another template") from None
+        raise UserError(
+            f"the model's chat template tried something unsafe ({exc})",
+            "use --template completion or another template",
+        ) from None
     except TemplateError as exc:
-        raise UserError(f"the model's chat template failed: {exc}",
-                        "use --template to pick another template") from None
+        raise UserError(
+            f"the model's chat template failed: {exc}", "use --template to pick another template"
+        ) from None

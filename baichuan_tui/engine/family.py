@@ -81,23 +81,34 @@ def detect_family(info: ModelFacts) -> Family:
     size = {32: "7B", 40: "13B"}.get(info.block_count or 0, f"{info.block_count}L")
     gen2 = info.vocab_size == BAICHUAN2_VOCAB or "baichuan2" in words
     if variant == "vicuna":
-        return Family("baichuan", f"baichuan-vicuna-{size.lower()}", "vicuna", "vicuna",
-                      sampling.VICUNA)
+        return Family(
+            "baichuan", f"baichuan-vicuna-{size.lower()}", "vicuna", "vicuna", sampling.VICUNA
+        )
     if variant == "sft":
-        return Family("baichuan", f"baichuan-{size.lower()}-sft", "sft", "llama-factory",
-                      sampling.VICUNA)
+        return Family(
+            "baichuan", f"baichuan-{size.lower()}-sft", "sft", "llama-factory", sampling.VICUNA
+        )
     if gen2:
         # Unnamed Baichuan2 files are almost always the chat models.
         chat = variant != "base"
         label = f"Baichuan2-{size}-{'Chat' if chat else 'Base'}"
-        return Family("baichuan2", label, "chat" if chat else "base",
-                      "baichuan2-chat" if chat else "completion", sampling.BAICHUAN2)
+        return Family(
+            "baichuan2",
+            label,
+            "chat" if chat else "base",
+            "baichuan2-chat" if chat else "completion",
+            sampling.BAICHUAN2,
+        )
     if size == "13B":
         chat = variant != "base"
         label = f"Baichuan-13B-{'Chat' if chat else 'Base'}"
-        return Family("baichuan", label, "chat" if chat else "base",
-                      "baichuan-13b-chat" if chat else "completion",
-                      sampling.BAICHUAN_13B if chat else sampling.COMPLETION)
+        return Family(
+            "baichuan",
+            label,
+            "chat" if chat else "base",
+            "baichuan-13b-chat" if chat else "completion",
+            sampling.BAICHUAN_13B if chat else sampling.COMPLETION,
+        )
     # baichuan-7B never had a chat model of its own.
     return Family("baichuan", "baichuan-7B", "base", "completion", sampling.COMPLETION)
 

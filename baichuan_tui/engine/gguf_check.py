@@ -60,6 +60,7 @@ __all__ = [
     "inspect_gguf",
 ]
 
+
 @dataclass(frozen=True)
 class TensorInfo:
     """One entry of the tensor table.

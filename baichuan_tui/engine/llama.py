@@ -86,16 +86,21 @@ class _LlamaTokenizer:
 class Engine:
     """One loaded model, owned by one thread."""
 
-    def __init__(self, path: str | Path, options: LoadOptions | None = None, *,
-                 template: str | None = None, info: GGUFInfo | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        options: LoadOptions | None = None,
+        *,
+        template: str | None = None,
+        info: GGUFInfo | None = None,
+    ) -> None:
         self.options = options or LoadOptions()
         self.info = info or inspect_gguf(path, allow_vocab_only=self.options.vocab_only)
         self.path = Path(path)
         self.family: Family = detect_family(self.info)
         self.template = choose_template(self.family, template)
         self.n_threads = self.options.n_threads or physical_cores()
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = (
-            queue.SimpleQueue())
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="llama-owner", daemon=True)
         self._thread.start()
         self._abort_cb: Any = None  # kept alive while llama.cpp may call it
@@ -135,9 +140,14 @@ class Engine:
         _quiet_llama_logs()
         try:
             self._llm = llama_cpp.Llama(
-                model_path=str(self.path), n_ctx=opts.n_ctx, n_threads=self.n_threads,
-                n_threads_batch=self.n_threads, n_gpu_layers=opts.n_gpu_layers,
-                use_mmap=opts.use_mmap, n_batch=opts.n_batch, vocab_only=opts.vocab_only,
+                model_path=str(self.path),
+                n_ctx=opts.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                n_gpu_layers=opts.n_gpu_layers,
+                use_mmap=opts.use_mmap,
+                n_batch=opts.n_batch,
+                vocab_only=opts.vocab_only,
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -172,21 +182,34 @@ class Engine:
         from baichuan_tui.engine.chat_template import render
 
         if not self.info.chat_template:
-            raise UserError(f"{self.path.name} has no embedded chat template",
-                            "use --template completion")
+            raise UserError(
+                f"{self.path.name} has no embedded chat template", "use --template completion"
+            )
         piece = self._piece
-        return render(self.info.chat_template, messages,
-                      bos_token=piece(self.tokenizer.bos_id, True).decode("utf-8", "ignore"),
-                      eos_token=piece(self.tokenizer.eos_id, True).decode("utf-8", "ignore"))
+        return render(
+            self.info.chat_template,
+            messages,
+            bos_token=piece(self.tokenizer.bos_id, True).decode("utf-8", "ignore"),
+            eos_token=piece(self.tokenizer.eos_id, True).decode("utf-8", "ignore"),
+        )
 
-    def prompt(self, messages: Sequence[prompts.Message], *, max_tokens: int,
-               continue_last: bool = False) -> prompts.Prompt:
+    def prompt(
+        self, messages: Sequence[prompts.Message], *, max_tokens: int, continue_last: bool = False
+    ) -> prompts.Prompt:
         """The token ids for ``messages``, fitted into the context."""
+
         def build() -> prompts.Prompt:
             return prompts.fit_prompt(
-                self.tokenizer, self.template, messages, n_ctx=self.n_ctx,
-                max_tokens=max_tokens, add_bos=self._add_bos(), continue_last=continue_last,
-                render_gguf=self._render_gguf)
+                self.tokenizer,
+                self.template,
+                messages,
+                n_ctx=self.n_ctx,
+                max_tokens=max_tokens,
+                add_bos=self._add_bos(),
+                continue_last=continue_last,
+                render_gguf=self._render_gguf,
+            )
+
         return self.call(build)
 
     def _add_bos(self) -> bool:
@@ -199,8 +222,9 @@ class Engine:
         return self.call(lambda: tok.encode(text, special=special))
 
     def detokenize(self, ids: Sequence[int]) -> str:
-        return self.call(lambda: b"".join(self._piece(t, True) for t in ids)
-                         .decode("utf-8", "replace"))
+        return self.call(
+            lambda: b"".join(self._piece(t, True) for t in ids).decode("utf-8", "replace")
+        )
 
     def _piece(self, token: int, special: bool = False) -> bytes:
         """The bytes of one token (cached: no cost that grows with the reply)."""
@@ -216,9 +240,15 @@ class Engine:
         return piece
 
     # -- generation ------------------------------------------------------------------------
-    def generate(self, prompt: prompts.Prompt, sampling: Sampling, *,
-                 stop: Sequence[str] = (), ignore_eos: bool = False,
-                 into: Generation | None = None) -> Generation:
+    def generate(
+        self,
+        prompt: prompts.Prompt,
+        sampling: Sampling,
+        *,
+        stop: Sequence[str] = (),
+        ignore_eos: bool = False,
+        into: Generation | None = None,
+    ) -> Generation:
         """Start generating a reply to ``prompt``; returns at once.
 
         ``ignore_eos`` is for benchmarks that need a fixed number of tokens; ``into`` is a
@@ -233,10 +263,17 @@ class Engine:
         """Forget the KV cache, so the next prompt is evaluated in full (benchmarks)."""
         self.call(self._llm.reset)
 
-    def _run(self, gen: Generation, prompt: prompts.Prompt, s: Sampling,
-             stops: tuple[str, ...], ignore_eos: bool) -> None:
-        res = GenerationResult(prompt_tokens=len(prompt.token_ids),
-                               dropped_rounds=prompt.dropped_rounds)
+    def _run(
+        self,
+        gen: Generation,
+        prompt: prompts.Prompt,
+        s: Sampling,
+        stops: tuple[str, ...],
+        ignore_eos: bool,
+    ) -> None:
+        res = GenerationResult(
+            prompt_tokens=len(prompt.token_ids), dropped_rounds=prompt.dropped_rounds
+        )
         gen.result = res
         try:
             self._loop(gen, prompt, s, stops, ignore_eos, res)
@@ -254,8 +291,15 @@ class Engine:
             n += 1
         return n - 1 if n == len(ids) else n  # llama-cpp-python re-evaluates the last token
 
-    def _loop(self, gen: Generation, prompt: prompts.Prompt, s: Sampling,
-              stops: tuple[str, ...], ignore_eos: bool, res: GenerationResult) -> None:
+    def _loop(
+        self,
+        gen: Generation,
+        prompt: prompts.Prompt,
+        s: Sampling,
+        stops: tuple[str, ...],
+        ignore_eos: bool,
+        res: GenerationResult,
+    ) -> None:
         import llama_cpp
 
         llm = self._llm
@@ -274,9 +318,16 @@ class Engine:
         self._set_abort(True, gen)
         lender = _CoreLender(llm.ctx, self.n_threads, gen)
         tokens = llm.generate(
-            prompt.token_ids, top_k=s.top_k, top_p=s.top_p, min_p=s.min_p, typical_p=1.0,
-            temp=s.temperature, repeat_penalty=s.repeat_penalty,
-            frequency_penalty=s.frequency_penalty, presence_penalty=s.presence_penalty)
+            prompt.token_ids,
+            top_k=s.top_k,
+            top_p=s.top_p,
+            min_p=s.min_p,
+            typical_p=1.0,
+            temp=s.temperature,
+            repeat_penalty=s.repeat_penalty,
+            frequency_penalty=s.frequency_penalty,
+            presence_penalty=s.presence_penalty,
+        )
         finish = "length"
         hit = False
         try:
@@ -338,23 +389,32 @@ class Engine:
             llama_cpp.llama_set_abort_callback(self._llm.ctx, self._abort_cb, None)
         else:
             llama_cpp.llama_set_abort_callback(
-                self._llm.ctx, ctypes.cast(None, llama_cpp.ggml_abort_callback), None)
+                self._llm.ctx, ctypes.cast(None, llama_cpp.ggml_abort_callback), None
+            )
 
     # -- scoring ---------------------------------------------------------------------------
-    def next_token_logits(self, ids: Sequence[int], candidates: Sequence[int] | None = None,
-                          *, reuse_cache: bool = True) -> list[float]:
+    def next_token_logits(
+        self,
+        ids: Sequence[int],
+        candidates: Sequence[int] | None = None,
+        *,
+        reuse_cache: bool = True,
+    ) -> list[float]:
         """Logits of the token after ``ids`` (only ``candidates`` when given).
 
         With ``reuse_cache`` the KV cache of the longest prefix shared with the previous call
         is kept, so prompts that share a header and shots evaluate only their own suffix.
         """
+
         def run() -> list[float]:
             import llama_cpp
 
             llm = self._llm
             if len(ids) > self.n_ctx:
-                raise UserError(f"the prompt is {len(ids)} tokens but the context holds "
-                                f"{self.n_ctx}", "raise --n-ctx")
+                raise UserError(
+                    f"the prompt is {len(ids)} tokens but the context holds {self.n_ctx}",
+                    "raise --n-ctx",
+                )
             keep = self._cached_prefix(ids) if reuse_cache else 0
             llm.n_tokens = keep
             llm.eval(list(ids[keep:]))
@@ -362,11 +422,16 @@ class Engine:
             if candidates is None:
                 return row[: llm.n_vocab()]
             return [row[c] for c in candidates]
+
         return self.call(run)
 
     # -- one-shot helpers ------------------------------------------------------------------
-    def chat(self, messages: Sequence[prompts.Message], sampling: Sampling,
-             on_text: Callable[[str], None] | None = None) -> GenerationResult:
+    def chat(
+        self,
+        messages: Sequence[prompts.Message],
+        sampling: Sampling,
+        on_text: Callable[[str], None] | None = None,
+    ) -> GenerationResult:
         """Generate a whole reply, calling ``on_text`` with each delta."""
         prompt = self.prompt(messages, max_tokens=sampling.max_tokens)
         gen = self.generate(prompt, sampling)

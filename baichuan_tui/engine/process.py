@@ -73,8 +73,9 @@ def _real_stderr() -> Iterator[None]:
         sys.stderr = saved
 
 
-def _child(conn: Any, path: str, options: LoadOptions, template: str | None,
-           events: tuple[Any, Any, Any]) -> None:
+def _child(
+    conn: Any, path: str, options: LoadOptions, template: str | None, events: tuple[Any, Any, Any]
+) -> None:
     """The child's main loop: load, then answer requests until the pipe closes."""
     quiet = os.open(os.devnull, os.O_WRONLY)  # nothing may write over the app's screen
     os.dup2(quiet, 1)
@@ -105,8 +106,9 @@ def _child(conn: Any, path: str, options: LoadOptions, template: str | None,
         engine.close()
 
 
-def _stream(conn: Any, engine: Engine, args: tuple, kwargs: dict,
-            events: tuple[Any, Any, Any]) -> None:
+def _stream(
+    conn: Any, engine: Engine, args: tuple, kwargs: dict, events: tuple[Any, Any, Any]
+) -> None:
     gen = Generation()
     gen.cancelled, gen._lend, gen._lent = events
     engine.generate(*args, into=gen, **kwargs)
@@ -125,8 +127,9 @@ def _stream(conn: Any, engine: Engine, args: tuple, kwargs: dict,
 class EngineProcess:
     """A model loaded in a child process (blocking: construct it from a worker thread)."""
 
-    def __init__(self, path: str | Path, options: LoadOptions | None = None, *,
-                 template: str | None = None) -> None:
+    def __init__(
+        self, path: str | Path, options: LoadOptions | None = None, *, template: str | None = None
+    ) -> None:
         self.options = options or LoadOptions()
         self.path = Path(path)
         self.info = inspect_gguf(path)  # the same one-line errors as Engine, before a spawn
@@ -138,9 +141,12 @@ class EngineProcess:
         self._lock = threading.Lock()
         with _real_stderr():  # the events' semaphores start multiprocessing's helper
             self._events = (mp.Event(), mp.Event(), mp.Event())  # cancel, lend, lent
-            self._proc = mp.Process(target=_child, name="baichuan-engine", daemon=True,
-                                    args=(child, str(self.path), self.options, template,
-                                          self._events))
+            self._proc = mp.Process(
+                target=_child,
+                name="baichuan-engine",
+                daemon=True,
+                args=(child, str(self.path), self.options, template, self._events),
+            )
             self._proc.start()
         child.close()
         try:
@@ -159,8 +165,9 @@ class EngineProcess:
         except (EOFError, OSError):
             self._proc.join(timeout=1)
             code = self._proc.exitcode
-            raise EngineGone(f"the model process ended unexpectedly (exit code {code})",
-                             "load the model again") from None
+            raise EngineGone(
+                f"the model process ended unexpectedly (exit code {code})", "load the model again"
+            ) from None
 
     def _answer(self) -> Any:
         kind, payload = self._recv()
@@ -173,15 +180,18 @@ class EngineProcess:
             try:
                 self._conn.send((op, args, kwargs))
             except OSError:
-                raise EngineGone("the model process is not running",
-                                 "load the model again") from None
+                raise EngineGone(
+                    "the model process is not running", "load the model again"
+                ) from None
             return self._answer()
 
     # -- what the app and the quiz use -----------------------------------------------------
-    def prompt(self, messages: Sequence[prompts.Message], *, max_tokens: int,
-               continue_last: bool = False) -> prompts.Prompt:
-        return self._request("prompt", list(messages), max_tokens=max_tokens,
-                             continue_last=continue_last)
+    def prompt(
+        self, messages: Sequence[prompts.Message], *, max_tokens: int, continue_last: bool = False
+    ) -> prompts.Prompt:
+        return self._request(
+            "prompt", list(messages), max_tokens=max_tokens, continue_last=continue_last
+        )
 
     def encode(self, text: str, *, special: bool = False) -> list[int]:
         return self._request("encode", text, special=special)
@@ -189,17 +199,31 @@ class EngineProcess:
     def detokenize(self, ids: Sequence[int]) -> str:
         return self._request("detokenize", list(ids))
 
-    def next_token_logits(self, ids: Sequence[int], candidates: Sequence[int] | None = None,
-                          *, reuse_cache: bool = True) -> list[float]:
-        return self._request("next_token_logits", list(ids),
-                             None if candidates is None else list(candidates),
-                             reuse_cache=reuse_cache)
+    def next_token_logits(
+        self,
+        ids: Sequence[int],
+        candidates: Sequence[int] | None = None,
+        *,
+        reuse_cache: bool = True,
+    ) -> list[float]:
+        return self._request(
+            "next_token_logits",
+            list(ids),
+            None if candidates is None else list(candidates),
+            reuse_cache=reuse_cache,
+        )
 
     def reset_cache(self) -> None:
         self._request("reset_cache")
 
-    def generate(self, prompt: prompts.Prompt, sampling: Sampling, *,
-                 stop: Sequence[str] = (), ignore_eos: bool = False) -> Generation:
+    def generate(
+        self,
+        prompt: prompts.Prompt,
+        sampling: Sampling,
+        *,
+        stop: Sequence[str] = (),
+        ignore_eos: bool = False,
+    ) -> Generation:
         """Start generating a reply; returns at once (deltas arrive already batched)."""
         self._lock.acquire()
         gen = Generation(interval=0)
@@ -207,14 +231,13 @@ class EngineProcess:
         for event in self._events:
             event.clear()
         try:
-            self._conn.send(("generate", (prompt, sampling),
-                             {"stop": tuple(stop), "ignore_eos": ignore_eos}))
+            self._conn.send(
+                ("generate", (prompt, sampling), {"stop": tuple(stop), "ignore_eos": ignore_eos})
+            )
         except OSError:
             self._lock.release()
-            raise EngineGone("the model process is not running",
-                             "load the model again") from None
-        threading.Thread(target=self._pump, args=(gen,), name="engine-pipe",
-                         daemon=True).start()
+            raise EngineGone("the model process is not running", "load the model again") from None
+        threading.Thread(target=self._pump, args=(gen,), name="engine-pipe", daemon=True).start()
         return gen
 
     def _pump(self, gen: Generation) -> None:

@@ -76,8 +76,9 @@ def _split_system(messages: Sequence[Message]) -> tuple[str | None, list[Message
     return system, rest
 
 
-def _baichuan_ids(tok: Tokenizer, messages: Sequence[Message], eos_after_assistant: bool,
-                  continue_last: bool) -> list[int]:
+def _baichuan_ids(
+    tok: Tokenizer, messages: Sequence[Message], eos_after_assistant: bool, continue_last: bool
+) -> list[int]:
     system, rest = _split_system(messages)
     ids: list[int] = tok.encode(system) if system else []
     for m in rest:
@@ -92,8 +93,16 @@ def _baichuan_ids(tok: Tokenizer, messages: Sequence[Message], eos_after_assista
     return ids
 
 
-def _turn_text_ids(tok: Tokenizer, messages: Sequence[Message], *, system_default: str,
-                   user: str, assistant: str, sep: str, open_cue: str) -> list[int]:
+def _turn_text_ids(
+    tok: Tokenizer,
+    messages: Sequence[Message],
+    *,
+    system_default: str,
+    user: str,
+    assistant: str,
+    sep: str,
+    open_cue: str,
+) -> list[int]:
     """FastChat-style text templates: text segments split only at the template's own EOS."""
     system, rest = _split_system(messages)
     ids = [tok.bos_id]
@@ -117,8 +126,15 @@ def _turn_text_ids(tok: Tokenizer, messages: Sequence[Message], *, system_defaul
 
 def _vicuna_ids(tok: Tokenizer, messages: Sequence[Message]) -> list[int]:
     # FastChat vicuna_v1.1: "{system} USER: {u} ASSISTANT: {a}</s>USER: ... ASSISTANT:"
-    return _turn_text_ids(tok, messages, system_default=VICUNA_SYSTEM, user="USER: ",
-                          assistant="ASSISTANT:", sep=" ", open_cue="")
+    return _turn_text_ids(
+        tok,
+        messages,
+        system_default=VICUNA_SYSTEM,
+        user="USER: ",
+        assistant="ASSISTANT:",
+        sep=" ",
+        open_cue="",
+    )
 
 
 def _llama_factory_ids(tok: Tokenizer, messages: Sequence[Message]) -> list[int]:
@@ -155,8 +171,15 @@ def _gguf_ids(tok: Tokenizer, messages: Sequence[Message], render) -> list[int]:
 STOPS = {"vicuna": ("USER:",), "llama-factory": ("\nHuman:",)}
 
 
-def build_ids(tok: Tokenizer, template: str, messages: Sequence[Message], *,
-              add_bos: bool = False, render_gguf=None, continue_last: bool = False) -> list[int]:
+def build_ids(
+    tok: Tokenizer,
+    template: str,
+    messages: Sequence[Message],
+    *,
+    add_bos: bool = False,
+    render_gguf=None,
+    continue_last: bool = False,
+) -> list[int]:
     """Token ids for ``messages`` under ``template`` (no fitting to the context).
 
     ``continue_last``: the last message is a reply to be continued, so it stays open (no EOS).
@@ -181,21 +204,35 @@ def _rounds(messages: Sequence[Message]) -> list[int]:
     return [i for i, m in enumerate(messages) if m.role == "user"]
 
 
-def fit_prompt(tok: Tokenizer, template: str, messages: Sequence[Message], *, n_ctx: int,
-               max_tokens: int, add_bos: bool = False, render_gguf=None,
-               continue_last: bool = False) -> Prompt:
+def fit_prompt(
+    tok: Tokenizer,
+    template: str,
+    messages: Sequence[Message],
+    *,
+    n_ctx: int,
+    max_tokens: int,
+    add_bos: bool = False,
+    render_gguf=None,
+    continue_last: bool = False,
+) -> Prompt:
     """Build the prompt, dropping the oldest whole rounds (never the system message) until
     prompt + max_tokens fits in ``n_ctx``; then shrink the reply budget if it still does not."""
     system = [m for m in messages[:1] if m.role == "system"]
-    body = list(messages[len(system):])
+    body = list(messages[len(system) :])
     dropped = 0
     while True:
-        ids = build_ids(tok, template, system + body, add_bos=add_bos, render_gguf=render_gguf,
-                        continue_last=continue_last)
+        ids = build_ids(
+            tok,
+            template,
+            system + body,
+            add_bos=add_bos,
+            render_gguf=render_gguf,
+            continue_last=continue_last,
+        )
         starts = _rounds(body)
         if len(ids) + max_tokens <= n_ctx or len(starts) < 2 or template == "completion":
             break
-        body = body[starts[1]:]
+        body = body[starts[1] :]
         dropped += 1
     budget = min(max_tokens, n_ctx - len(ids))
     if budget < 1:

@@ -148,7 +148,7 @@ class TextStream:
         for n in range(1, min(self._longest, len(buf) + 1)):
             if any(stop.startswith(buf[-n:]) for stop in self.stops):
                 keep = n
-        self._pending = buf[len(buf) - keep:] if keep else ""
+        self._pending = buf[len(buf) - keep :] if keep else ""
         return buf[: len(buf) - keep], False
 
     def flush(self) -> str:

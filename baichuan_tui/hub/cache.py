@@ -61,7 +61,7 @@ def locate_in_cache(path: Path) -> tuple[str, str, str] | None:
     for i in range(len(parts) - 4, -1, -1):
         repo = repo_of_folder(parts[i])
         if repo and parts[i + 1] == "snapshots":
-            return repo, parts[i + 2], "/".join(parts[i + 3:])
+            return repo, parts[i + 2], "/".join(parts[i + 3 :])
     return None
 
 
@@ -117,13 +117,27 @@ def _update(change: Callable[[dict[str, dict[str, Any]]], None]) -> None:
         os.replace(tmp, target)
 
 
-def remember(path: Path, *, sha256: str, expected: str | None, ok: bool, source: str | None,
-             repo: str | None = None, filename: str | None = None) -> dict[str, Any]:
+def remember(
+    path: Path,
+    *,
+    sha256: str,
+    expected: str | None,
+    ok: bool,
+    source: str | None,
+    repo: str | None = None,
+    filename: str | None = None,
+) -> dict[str, Any]:
     """Record a check of ``path`` (its blob)."""
     st = path.stat()
     entry = {
-        "sha256": sha256, "expected_sha256": expected, "ok": ok, "source": source,
-        "size": st.st_size, "mtime_ns": st.st_mtime_ns, "repo": repo, "filename": filename,
+        "sha256": sha256,
+        "expected_sha256": expected,
+        "ok": ok,
+        "source": source,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "repo": repo,
+        "filename": filename,
         "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

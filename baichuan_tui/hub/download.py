@@ -82,10 +82,15 @@ def _fetch(qf: QuantFile, name: str, on_progress: Progress | None) -> Path:
     def call() -> Path:
         try:
             with _small_chunks():
-                return Path(hf_hub_download(
-                    qf.repo, qf.filename, cache_dir=locations.hf_hub_cache(),
-                    endpoint=remote.endpoint(), tqdm_class=remote.progress_class(on_progress),
-                ))
+                return Path(
+                    hf_hub_download(
+                        qf.repo,
+                        qf.filename,
+                        cache_dir=locations.hf_hub_cache(),
+                        endpoint=remote.endpoint(),
+                        tqdm_class=remote.progress_class(on_progress),
+                    )
+                )
         except OSError as err:
             if "Consistency check failed" not in str(err):
                 raise
@@ -98,8 +103,9 @@ def _fetch(qf: QuantFile, name: str, on_progress: Progress | None) -> Path:
     return remote.retrying(name, "download", call)
 
 
-def _check(path: Path, qf: QuantFile, name: str, expected: Expected,
-           on_verify: Progress | None) -> Path:
+def _check(
+    path: Path, qf: QuantFile, name: str, expected: Expected, on_verify: Progress | None
+) -> Path:
     size = path.stat().st_size
     sha = cache.sha256_file(path, on_verify)
     if sha != expected.sha256 or expected.size not in (None, size):
@@ -109,13 +115,25 @@ def _check(path: Path, qf: QuantFile, name: str, expected: Expected,
             f"says {expected.sha256[:16]}…; the file was deleted",
             f"run '{download_command(name)}' again",
         )
-    cache.remember(path, sha256=sha, expected=expected.sha256, ok=True, source=expected.source,
-                   repo=qf.repo, filename=qf.filename)
+    cache.remember(
+        path,
+        sha256=sha,
+        expected=expected.sha256,
+        ok=True,
+        source=expected.source,
+        repo=qf.repo,
+        filename=qf.filename,
+    )
     return path
 
 
-def download(spec: str, *, offline: bool = False, on_progress: Progress | None = None,
-             on_verify: Progress | None = None) -> Path:
+def download(
+    spec: str,
+    *,
+    offline: bool = False,
+    on_progress: Progress | None = None,
+    on_verify: Progress | None = None,
+) -> Path:
     """Download ``NAME[:QUANT]`` into the HF cache, verify it, return its snapshot path.
 
     ``on_progress(done, total)`` reports downloaded bytes, ``on_verify`` the sha256 pass.
@@ -126,8 +144,10 @@ def download(spec: str, *, offline: bool = False, on_progress: Progress | None =
         if cache.is_verified(pointer):
             return pointer
     if is_offline(offline):
-        raise UserError(f"cannot download {name} in offline mode (--offline / HF_HUB_OFFLINE=1)",
-                        "go online and run the command again")
+        raise UserError(
+            f"cannot download {name} in offline mode (--offline / HF_HUB_OFFLINE=1)",
+            "go online and run the command again",
+        )
     head = remote.retrying(name, "look up", lambda: remote.head(qf))
     expected = remote.expected_for(qf, name, head.commit, head.etag)
     for attempt in (1, 2):
@@ -163,8 +183,10 @@ def resolve_model(spec: str, *, offline: bool = False) -> Path:
         if path.is_file():
             return path
         if load_catalog().find(spec.partition(":")[0]) is None:
-            raise ModelNotFound(f"{spec}: no such file",
-                                "give a .gguf path or a catalog name ('baichuan-chat models list')")
+            raise ModelNotFound(
+                f"{spec}: no such file",
+                "give a .gguf path or a catalog name ('baichuan-chat models list')",
+            )
     name, qf = _catalog_file(spec)
     pointers = cache.cached_pointers(qf.repo, qf.filename)
     for pointer in pointers:
@@ -173,13 +195,16 @@ def resolve_model(spec: str, *, offline: bool = False) -> Path:
     if pointers:
         rec = cache.record_of(pointers[0])
         if rec and not rec.get("ok"):
-            raise UserError(f"{name} in the cache failed its sha256 check ({pointers[0]})",
-                            f"run 'baichuan-chat models rm {name}' and '{download_command(name)}'")
-        raise UserError(f"{name} is in the cache but not verified ({pointers[0]})",
-                        f"run 'baichuan-chat models verify {name}' (online)")
+            raise UserError(
+                f"{name} in the cache failed its sha256 check ({pointers[0]})",
+                f"run 'baichuan-chat models rm {name}' and '{download_command(name)}'",
+            )
+        raise UserError(
+            f"{name} is in the cache but not verified ({pointers[0]})",
+            f"run 'baichuan-chat models verify {name}' (online)",
+        )
     where = " (offline: not in the cache)" if is_offline(offline) else ""
-    raise ModelNotFound(f"model {name} is not downloaded{where}",
-                        f"run '{download_command(name)}'")
+    raise ModelNotFound(f"model {name} is not downloaded{where}", f"run '{download_command(name)}'")
 
 
 # ---------------------------------------------------------------------------- verify
@@ -243,13 +268,15 @@ def _reference(t: _Target, offline: bool) -> Expected | None:
             return found
     rec = cache.record_of(t.path)
     if rec and rec.get("expected_sha256"):
-        return Expected(rec["expected_sha256"], rec.get("size") if rec.get("ok") else None,
-                        "record")
+        return Expected(
+            rec["expected_sha256"], rec.get("size") if rec.get("ok") else None, "record"
+        )
     return None
 
 
-def verify(spec_or_path: str, *, offline: bool = False,
-           on_progress: Progress | None = None) -> VerifyResult:
+def verify(
+    spec_or_path: str, *, offline: bool = False, on_progress: Progress | None = None
+) -> VerifyResult:
     """Size + sha256 of a cached model or a file against the Hub's record (offline: the
     recorded one). Records the outcome, so a mismatch no longer resolves."""
     t = _target(spec_or_path)
@@ -267,27 +294,52 @@ def verify(spec_or_path: str, *, offline: bool = False,
     else:
         sha = cache.sha256_file(t.path, on_progress)
         ok = sha == ref.sha256
-        msg = f"sha256 matches the {ref.source} record" if ok else (
-            f"sha256 mismatch: {sha[:16]}…, the {ref.source} record says {ref.sha256[:16]}…")
+        msg = (
+            f"sha256 matches the {ref.source} record"
+            if ok
+            else (f"sha256 mismatch: {sha[:16]}…, the {ref.source} record says {ref.sha256[:16]}…")
+        )
     if ok is not None:
-        cache.remember(t.path, sha256=sha or "", expected=ref.sha256 if ref else None, ok=ok,
-                       source=ref.source if ref else None, repo=t.repo, filename=t.filename)
-    return VerifyResult(t.path, ok, size, sha, ref.sha256 if ref else None,
-                        ref.size if ref else None, ref.source if ref else None, t.name, msg)
+        cache.remember(
+            t.path,
+            sha256=sha or "",
+            expected=ref.sha256 if ref else None,
+            ok=ok,
+            source=ref.source if ref else None,
+            repo=t.repo,
+            filename=t.filename,
+        )
+    return VerifyResult(
+        t.path,
+        ok,
+        size,
+        sha,
+        ref.sha256 if ref else None,
+        ref.size if ref else None,
+        ref.source if ref else None,
+        t.name,
+        msg,
+    )
 
 
 def cached_specs() -> list[str]:
     """Catalog ``NAME:QUANT`` specs that have a file in the HF cache (verified or not)."""
-    return [f"{m.name}:{q.quant}" for m in load_catalog() for q in m.quants.values()
-            if cache.cached_pointers(q.repo, q.filename)]
+    return [
+        f"{m.name}:{q.quant}"
+        for m in load_catalog()
+        for q in m.quants.values()
+        if cache.cached_pointers(q.repo, q.filename)
+    ]
 
 
 # ---------------------------------------------------------------------------- remove / list
 def remove(spec: str) -> list[Path]:
     """Delete a catalog model (``NAME`` = every quant, ``NAME:QUANT`` = one) from the HF cache."""
     if looks_like_path(spec) and Path(spec).expanduser().exists():
-        raise UserError(f"{spec} is a file path", "'models rm' takes a catalog name; delete "
-                        "your own files yourself")
+        raise UserError(
+            f"{spec} is a file path",
+            "'models rm' takes a catalog name; delete your own files yourself",
+        )
     name, _, quant = spec.partition(":")
     model = load_catalog().get(name)
     files = [model.quant(quant)] if quant else list(model.quants.values())
@@ -342,15 +394,44 @@ def list_models(offline: bool = False) -> list[ModelState]:
     catalog = load_catalog()
     rows = []
     for m in catalog:
-        common = dict(title=m.title, family=m.family, template=m.template, hf_repo=m.hf_repo,
-                      context_length=m.context_length, licence=m.licence)
+        common = dict(
+            title=m.title,
+            family=m.family,
+            template=m.template,
+            hf_repo=m.hf_repo,
+            context_length=m.context_length,
+            licence=m.licence,
+        )
         if not m.quants:
-            rows.append(ModelState(m.name, None, "needs conversion", None, None, m.name,
-                                   repo=None, filename=None, default=False, **common))
+            rows.append(
+                ModelState(
+                    m.name,
+                    None,
+                    "needs conversion",
+                    None,
+                    None,
+                    m.name,
+                    repo=None,
+                    filename=None,
+                    default=False,
+                    **common,
+                )
+            )
         for qf in m.quants.values():
             state, size, path = _state(qf)
             spec = f"{m.name}:{qf.quant}"
-            rows.append(ModelState(m.name, qf.quant, state, size, path, spec, repo=qf.repo,
-                                   filename=qf.filename, default=spec == catalog.default,
-                                   **common))
+            rows.append(
+                ModelState(
+                    m.name,
+                    qf.quant,
+                    state,
+                    size,
+                    path,
+                    spec,
+                    repo=qf.repo,
+                    filename=qf.filename,
+                    default=spec == catalog.default,
+                    **common,
+                )
+            )
     return rows

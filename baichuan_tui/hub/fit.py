@@ -116,8 +116,9 @@ def parse_nvidia_smi(text: str) -> list[GPU]:
         if len(parts) != 3:
             continue
         with contextlib.suppress(ValueError):
-            gpus.append(GPU(len(gpus), parts[0], int(float(parts[1])) * MiB,
-                            int(float(parts[2])) * MiB))
+            gpus.append(
+                GPU(len(gpus), parts[0], int(float(parts[1])) * MiB, int(float(parts[2])) * MiB)
+            )
     return gpus
 
 
@@ -127,8 +128,13 @@ def _gpus_smi() -> list[GPU]:
         return []
     query = "--query-gpu=name,memory.total,memory.free"
     try:
-        out = subprocess.run([exe, query, "--format=csv,noheader,nounits"],
-                             capture_output=True, text=True, timeout=10, check=True)
+        out = subprocess.run(
+            [exe, query, "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return []
     return parse_nvidia_smi(out.stdout)
@@ -210,8 +216,10 @@ def numbers_from_gguf(info: Any) -> ModelNumbers:
     needed = ("block_count", "embedding_length", "head_count", "vocab_size")
     missing = [k for k in needed if getattr(info, k, None) is None]
     if missing:
-        raise UserError(f"{getattr(info, 'path', 'the GGUF')} has no {', '.join(missing)}",
-                        "cannot estimate its memory; pass --gpu-layers N yourself")
+        raise UserError(
+            f"{getattr(info, 'path', 'the GGUF')} has no {', '.join(missing)}",
+            "cannot estimate its memory; pass --gpu-layers N yourself",
+        )
     n_layer = int(info.block_count)
     tensors = list(getattr(info, "tensors", None) or [])
     total = sum(int(t.nbytes) for t in tensors) or int(info.file_size)
@@ -271,8 +279,11 @@ class MemoryEstimate:
         return int(self.weights_bytes + self.kv_bytes - on_gpu + compute)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "total_bytes": self.total_bytes,
-                "full_offload_vram_bytes": self.vram_bytes(self.n_layer + 1)}
+        return {
+            **asdict(self),
+            "total_bytes": self.total_bytes,
+            "full_offload_vram_bytes": self.vram_bytes(self.n_layer + 1),
+        }
 
 
 def estimate(numbers: ModelNumbers, n_ctx: int = 4096) -> MemoryEstimate:
@@ -339,8 +350,11 @@ def recommend_quant(
     """The largest quant that fits fully offloaded; else the largest that fits in RAM."""
     n_ctx = n_ctx or model.context_length
     options = sorted(model.quants.values(), key=lambda q: q.size_bytes, reverse=True)
-    fits = [(q.quant, placement(e, machine), e)
-            for q in options for e in [estimate(numbers_for(model, q.quant), n_ctx)]]
+    fits = [
+        (q.quant, placement(e, machine), e)
+        for q in options
+        for e in [estimate(numbers_for(model, q.quant), n_ctx)]
+    ]
     for kinds in (("gpu",), ("partial", "cpu")):
         for quant, where, est in fits:
             if where.kind in kinds:

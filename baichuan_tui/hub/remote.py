@@ -171,8 +171,10 @@ def retrying(name: str, what: str, call: Callable[[], T]) -> T:
             last = err
         except (RepositoryNotFoundError, EntryNotFoundError) as err:
             what_missing = "repository" if isinstance(err, RepositoryNotFoundError) else "file"
-            raise UserError(f"{name} is not on the Hub at {endpoint()} ({what_missing} not found)",
-                            "the catalog entry may be out of date") from err
+            raise UserError(
+                f"{name} is not on the Hub at {endpoint()} ({what_missing} not found)",
+                "the catalog entry may be out of date",
+            ) from err
         except HfHubHTTPError as err:
             status = err.response.status_code if err.response is not None else None
             if status not in _RETRY_STATUS:
@@ -184,5 +186,7 @@ def retrying(name: str, what: str, call: Callable[[], T]) -> T:
             last = err
         if attempt < RETRIES:
             time.sleep(RETRY_DELAY_S * attempt)
-    raise UserError(f"cannot {what} {name} after {RETRIES} tries: {short(last)}",
-                    "check the network (or HF_ENDPOINT) and run the command again")
+    raise UserError(
+        f"cannot {what} {name} after {RETRIES} tries: {short(last)}",
+        "check the network (or HF_ENDPOINT) and run the command again",
+    )

@@ -70,30 +70,75 @@ class Benchmark:
         return self.protocols[0]
 
 
-BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in (
-    Benchmark("ceval", "C-Eval", "ceval/ceval-exam", "CC BY-NC-SA 4.0 (non-commercial)",
-              ("val", "test"), "val", ("baichuan", "lm-eval"), subjects.CEVAL,
-              ("*.parquet", "README.md")),
-    Benchmark("cmmlu", "CMMLU", "haonan-li/cmmlu", "CC BY-NC 4.0 (non-commercial)",
-              ("test",), "test", ("cmmlu", "lm-eval"), subjects.CMMLU,
-              ("*.zip", "*.csv", "*.parquet", "README.md")),
-    Benchmark("mmlu", "MMLU", "cais/mmlu", "MIT", ("test", "validation"), "test",
-              ("hendrycks", "lm-eval"), subjects.MMLU,
-              tuple(f"{s}/*" for s in subjects.MMLU) + ("README.md",)),
-    Benchmark("agieval", "AGIEval", "hails/agieval-{task}", "MIT", ("test",), "test",
-              ("first5",), subjects.AGIEVAL, ("*.parquet", "README.md"), False),
-    Benchmark("gaokao", "Gaokao-Bench", "RUCAIBox/gaokao-bench",
-              "Apache-2.0 (OpenLMLab/GAOKAO-Bench)", ("test",), "test", ("first5",),
-              subjects.GAOKAO, ("*.json", "*.jsonl", "README.md"), False),
-)}
+BENCHMARKS: dict[str, Benchmark] = {
+    b.name: b
+    for b in (
+        Benchmark(
+            "ceval",
+            "C-Eval",
+            "ceval/ceval-exam",
+            "CC BY-NC-SA 4.0 (non-commercial)",
+            ("val", "test"),
+            "val",
+            ("baichuan", "lm-eval"),
+            subjects.CEVAL,
+            ("*.parquet", "README.md"),
+        ),
+        Benchmark(
+            "cmmlu",
+            "CMMLU",
+            "haonan-li/cmmlu",
+            "CC BY-NC 4.0 (non-commercial)",
+            ("test",),
+            "test",
+            ("cmmlu", "lm-eval"),
+            subjects.CMMLU,
+            ("*.zip", "*.csv", "*.parquet", "README.md"),
+        ),
+        Benchmark(
+            "mmlu",
+            "MMLU",
+            "cais/mmlu",
+            "MIT",
+            ("test", "validation"),
+            "test",
+            ("hendrycks", "lm-eval"),
+            subjects.MMLU,
+            tuple(f"{s}/*" for s in subjects.MMLU) + ("README.md",),
+        ),
+        Benchmark(
+            "agieval",
+            "AGIEval",
+            "hails/agieval-{task}",
+            "MIT",
+            ("test",),
+            "test",
+            ("first5",),
+            subjects.AGIEVAL,
+            ("*.parquet", "README.md"),
+            False,
+        ),
+        Benchmark(
+            "gaokao",
+            "Gaokao-Bench",
+            "RUCAIBox/gaokao-bench",
+            "Apache-2.0 (OpenLMLab/GAOKAO-Bench)",
+            ("test",),
+            "test",
+            ("first5",),
+            subjects.GAOKAO,
+            ("*.json", "*.jsonl", "README.md"),
+            False,
+        ),
+    )
+}
 _ALIASES = {"val": "validation", "validation": "val"}
 
 
 def get_benchmark(name: str) -> Benchmark:
     bench = BENCHMARKS.get(name.lower())
     if bench is None:
-        raise UserError(f"unknown benchmark '{name}'",
-                        f"choose one of {', '.join(BENCHMARKS)}")
+        raise UserError(f"unknown benchmark '{name}'", f"choose one of {', '.join(BENCHMARKS)}")
     return bench
 
 
@@ -103,8 +148,9 @@ def check_split(bench: Benchmark, split: str | None) -> str:
     if split not in bench.splits and _ALIASES.get(split) in bench.splits:
         split = _ALIASES[split]
     if split not in bench.splits:
-        raise UserError(f"{bench.title} has no split '{split}'",
-                        f"choose one of {', '.join(bench.splits)}")
+        raise UserError(
+            f"{bench.title} has no split '{split}'", f"choose one of {', '.join(bench.splits)}"
+        )
     return split
 
 
@@ -122,9 +168,15 @@ class Dataset:
 
 
 # ------------------------------------------------------------------------------- the Hub
-def snapshot(repo: str, patterns: Sequence[str], *, offline: bool,
-             notify: Notify | None = None, licence: str = "",
-             ready: Callable[[Path], bool] | None = None) -> Path:
+def snapshot(
+    repo: str,
+    patterns: Sequence[str],
+    *,
+    offline: bool,
+    notify: Notify | None = None,
+    licence: str = "",
+    ready: Callable[[Path], bool] | None = None,
+) -> Path:
     """The repo's files in the HF cache: downloaded on first use, offline afterwards.
 
     A cached snapshot that ``ready`` finds incomplete (an interrupted download) is completed
@@ -137,8 +189,12 @@ def snapshot(repo: str, patterns: Sequence[str], *, offline: bool,
     cache = locations.hf_hub_cache()
     from baichuan_tui.hub.remote import endpoint
 
-    kw: dict[str, Any] = {"repo_type": "dataset", "allow_patterns": list(patterns),
-                          "cache_dir": str(cache), "endpoint": endpoint()}
+    kw: dict[str, Any] = {
+        "repo_type": "dataset",
+        "allow_patterns": list(patterns),
+        "cache_dir": str(cache),
+        "endpoint": endpoint(),
+    }
     try:
         cached = Path(snapshot_download(repo, local_files_only=True, **kw))
         if offline or ready is None or ready(cached):
@@ -146,28 +202,35 @@ def snapshot(repo: str, patterns: Sequence[str], *, offline: bool,
     except Exception:  # noqa: BLE001 - not cached yet (any flavour of "not found")
         pass
     if offline:
-        raise UserError(f"dataset {repo} is not in the Hugging Face cache ({cache}) and the "
-                        "network is off", "run once online or pass --data DIR")
+        raise UserError(
+            f"dataset {repo} is not in the Hugging Face cache ({cache}) and the network is off",
+            "run once online or pass --data DIR",
+        )
     if notify:
         notify(f"downloading dataset {repo} ({licence}) into {cache}")
     try:
         return Path(snapshot_download(repo, **kw))
     except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: one line
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"could not download dataset {repo} ({detail})",
-                        "check the network or pass --data DIR") from None
+        raise UserError(
+            f"could not download dataset {repo} ({detail})", "check the network or pass --data DIR"
+        ) from None
 
 
 # ------------------------------------------------------------------------------ loading
 def _unknown_subject(bench: Benchmark, name: str, known: Sequence[str]) -> UserError:
     close = difflib.get_close_matches(name, known, n=3)
-    hint = f"did you mean {', '.join(close)}?" if close else (
-        f"{len(known)} subjects, e.g. {', '.join(list(known)[:4])}")
+    hint = (
+        f"did you mean {', '.join(close)}?"
+        if close
+        else (f"{len(known)} subjects, e.g. {', '.join(list(known)[:4])}")
+    )
     return UserError(f"unknown {bench.title} subject '{name}'", hint)
 
 
-def choose_subjects(bench: Benchmark, wanted: Sequence[str] | None, available: Sequence[str],
-            where: str, split: str) -> list[str]:
+def choose_subjects(
+    bench: Benchmark, wanted: Sequence[str] | None, available: Sequence[str], where: str, split: str
+) -> list[str]:
     """Requested subjects (in the order given) or all available, in the benchmark's order."""
     if wanted:
         out: list[str] = []
@@ -175,15 +238,19 @@ def choose_subjects(bench: Benchmark, wanted: Sequence[str] | None, available: S
             if name not in bench.subjects and name not in available:
                 raise _unknown_subject(bench, name, list(bench.subjects) + list(available))
             if name not in available:
-                raise UserError(f"{where} has no {split} split for {bench.title} subject "
-                                f"'{name}'", "check the folder or choose other --subjects")
+                raise UserError(
+                    f"{where} has no {split} split for {bench.title} subject '{name}'",
+                    "check the folder or choose other --subjects",
+                )
             if name not in out:
                 out.append(name)
         return out
     if not available:
-        raise UserError(f"{where} has no {split} split of {bench.title}",
-                        "point --data at a copy laid out as the Hub repo "
-                        f"({bench.repo}) or choose another --split")
+        raise UserError(
+            f"{where} has no {split} split of {bench.title}",
+            "point --data at a copy laid out as the Hub repo "
+            f"({bench.repo}) or choose another --split",
+        )
     known = [s for s in bench.subjects if s in available]
     extra = sorted(s for s in available if s not in bench.subjects)
     order = sorted(known + extra) if bench.sorted_subjects else known + extra
@@ -194,15 +261,25 @@ def subject_title(bench: Benchmark, name: str) -> str:
     return bench.subjects.get(name) or " ".join(name.split("_"))
 
 
-def load(name: str, *, split: str | None = None, subject_names: Sequence[str] | None = None,
-         data: Path | None = None, offline: bool = False, shots: int = 5,
-         limit: int | None = None, notify: Notify | None = None) -> Dataset:
+def load(
+    name: str,
+    *,
+    split: str | None = None,
+    subject_names: Sequence[str] | None = None,
+    data: Path | None = None,
+    offline: bool = False,
+    shots: int = 5,
+    limit: int | None = None,
+    notify: Notify | None = None,
+) -> Dataset:
     """Read ``split`` of a benchmark: questions, plus dev shots when ``shots`` > 0."""
     bench = get_benchmark(name)
     split = check_split(bench, split)
     if data is not None and not Path(data).is_dir():
-        raise UserError(f"--data {data} is not a folder",
-                        f"pass a local copy of {bench.repo} laid out as on the Hub")
+        raise UserError(
+            f"--data {data} is not a folder",
+            f"pass a local copy of {bench.repo} laid out as on the Hub",
+        )
     from baichuan_tui.quiz import loaders
 
     loader = loaders.LOADERS[bench.name]

@@ -26,6 +26,7 @@ _NOT_SUBJECTS = {"all", "auxiliary_train", "data", ".cache", ".huggingface"}
 
 def _ready(bench: Benchmark) -> Callable[[Path], bool]:
     """Whether a cached snapshot holds the whole benchmark (not an interrupted download)."""
+
     def ready(root: Path) -> bool:
         if bench.name in ("ceval", "mmlu"):
             splits = ("dev", *bench.splits)
@@ -36,29 +37,42 @@ def _ready(bench: Benchmark) -> Callable[[Path], bool]:
         if bench.name == "gaokao":
             return bool(readers.gaokao_files(root))
         return bool(_agieval_files(root))
+
     return ready
 
 
 def _root(bench: Benchmark, data: Path | None, offline: bool, notify: Notify | None) -> Path:
     if data is not None:
         return Path(data)
-    return snapshot(bench.repo, bench.patterns, offline=offline, notify=notify,
-                    licence=bench.licence, ready=_ready(bench))
+    return snapshot(
+        bench.repo,
+        bench.patterns,
+        offline=offline,
+        notify=notify,
+        licence=bench.licence,
+        ready=_ready(bench),
+    )
 
 
 def _configs(root: Path, split: str) -> list[str]:
-    return [d.name for d in sorted(root.iterdir()) if d.is_dir()
-            and d.name not in _NOT_SUBJECTS and readers.split_files(d, split)]
+    return [
+        d.name
+        for d in sorted(root.iterdir())
+        if d.is_dir() and d.name not in _NOT_SUBJECTS and readers.split_files(d, split)
+    ]
 
 
-def _dev(root: Path, name: str, shots: int,
-         read: Callable[[list[Path], str], list[Item]]) -> list[Item]:
+def _dev(
+    root: Path, name: str, shots: int, read: Callable[[list[Path], str], list[Item]]
+) -> list[Item]:
     if shots <= 0:
         return []
     files = readers.split_files(root / name, "dev")
     if not files:
-        raise UserError(f"{root / name} has no dev split: {shots}-shot prompts need it",
-                        "pass --shots 0 or add the dev files")
+        raise UserError(
+            f"{root / name} has no dev split: {shots}-shot prompts need it",
+            "pass --shots 0 or add the dev files",
+        )
     return read(files, name)[:shots]
 
 
@@ -67,31 +81,67 @@ def _text(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------- C-Eval
-def ceval(bench: Benchmark, split: str, wanted: Sequence[str] | None, data: Path | None,
-          offline: bool, shots: int, notify: Notify | None) -> Loaded:
+def ceval(
+    bench: Benchmark,
+    split: str,
+    wanted: Sequence[str] | None,
+    data: Path | None,
+    offline: bool,
+    shots: int,
+    notify: Notify | None,
+) -> Loaded:
     root = _root(bench, data, offline, notify)
     names = choose_subjects(bench, wanted, _configs(root, split), str(root), split)
 
     def read(files: list[Path], name: str) -> list[Item]:
-        rows = readers.read_parquet(files, ("question", "A", "B", "C", "D"),
-                                    ("id", "answer", "explanation"))
-        return [Item(name, i, _text(r["question"]), tuple(_text(r[k]) for k in LETTERS),
-                     r.get("answer"), _text(r.get("explanation")),
-                     None if r.get("id") is None else str(r["id"])) for i, r in enumerate(rows)]
+        rows = readers.read_parquet(
+            files, ("question", "A", "B", "C", "D"), ("id", "answer", "explanation")
+        )
+        return [
+            Item(
+                name,
+                i,
+                _text(r["question"]),
+                tuple(_text(r[k]) for k in LETTERS),
+                r.get("answer"),
+                _text(r.get("explanation")),
+                None if r.get("id") is None else str(r["id"]),
+            )
+            for i, r in enumerate(rows)
+        ]
 
     return _subjects(bench, root, names, split, shots, read), str(root)
 
 
-def _subjects(bench: Benchmark, root: Path, names: list[str], split: str, shots: int,
-              read: Callable[[list[Path], str], list[Item]]) -> list[Subject]:
-    return [Subject(name, subject_title(bench, name),
-                    read(readers.split_files(root / name, split), name),
-                    _dev(root, name, shots, read)) for name in names]
+def _subjects(
+    bench: Benchmark,
+    root: Path,
+    names: list[str],
+    split: str,
+    shots: int,
+    read: Callable[[list[Path], str], list[Item]],
+) -> list[Subject]:
+    return [
+        Subject(
+            name,
+            subject_title(bench, name),
+            read(readers.split_files(root / name, split), name),
+            _dev(root, name, shots, read),
+        )
+        for name in names
+    ]
 
 
 # --------------------------------------------------------------------------------- MMLU
-def mmlu(bench: Benchmark, split: str, wanted: Sequence[str] | None, data: Path | None,
-         offline: bool, shots: int, notify: Notify | None) -> Loaded:
+def mmlu(
+    bench: Benchmark,
+    split: str,
+    wanted: Sequence[str] | None,
+    data: Path | None,
+    offline: bool,
+    shots: int,
+    notify: Notify | None,
+) -> Loaded:
     root = _root(bench, data, offline, notify)
     names = choose_subjects(bench, wanted, _configs(root, split), str(root), split)
 
@@ -101,25 +151,43 @@ def mmlu(bench: Benchmark, split: str, wanted: Sequence[str] | None, data: Path 
         for i, r in enumerate(rows):
             choices, answer = r["choices"], r["answer"]
             if not isinstance(choices, list) or len(choices) != 4:
-                raise UserError(f"{files[0].parent} row {i} has {len(choices or [])} choices, "
-                                "not 4", "download the dataset again or fix the file")
+                raise UserError(
+                    f"{files[0].parent} row {i} has {len(choices or [])} choices, not 4",
+                    "download the dataset again or fix the file",
+                )
             letter = LETTERS[answer] if isinstance(answer, int) and 0 <= answer < 4 else None
-            items.append(Item(name, i, _text(r["question"]), tuple(_text(c) for c in choices),
-                              letter))
+            items.append(
+                Item(name, i, _text(r["question"]), tuple(_text(c) for c in choices), letter)
+            )
         return items
 
     return _subjects(bench, root, names, split, shots, read), str(root)
 
 
 # -------------------------------------------------------------------------------- CMMLU
-def cmmlu(bench: Benchmark, split: str, wanted: Sequence[str] | None, data: Path | None,
-          offline: bool, shots: int, notify: Notify | None) -> Loaded:
+def cmmlu(
+    bench: Benchmark,
+    split: str,
+    wanted: Sequence[str] | None,
+    data: Path | None,
+    offline: bool,
+    shots: int,
+    notify: Notify | None,
+) -> Loaded:
     root = _root(bench, data, offline, notify)
     cols = ("Question", "A", "B", "C", "D", "Answer")
 
     def items(rows: list[dict[str, Any]], name: str) -> list[Item]:
-        return [Item(name, i, _text(r["Question"]), tuple(_text(r[k]) for k in LETTERS),
-                     _text(r["Answer"])) for i, r in enumerate(rows)]
+        return [
+            Item(
+                name,
+                i,
+                _text(r["Question"]),
+                tuple(_text(r[k]) for k in LETTERS),
+                _text(r["Answer"]),
+            )
+            for i, r in enumerate(rows)
+        ]
 
     if _configs(root, split):  # the parquet-converter layout
         names = choose_subjects(bench, wanted, _configs(root, split), str(root), split)
@@ -135,8 +203,10 @@ def cmmlu(bench: Benchmark, split: str, wanted: Sequence[str] | None, data: Path
         dev: list[Item] = []
         if shots > 0:
             if not files.has("dev", name):
-                raise UserError(f"{root} has no dev/{name}.csv: {shots}-shot prompts need it",
-                                "pass --shots 0 or add the dev files")
+                raise UserError(
+                    f"{root} has no dev/{name}.csv: {shots}-shot prompts need it",
+                    "pass --shots 0 or add the dev files",
+                )
             dev = items(files.rows("dev", name), name)[:shots]
         rows = files.rows(split, name)
         out.append(Subject(name, subject_title(bench, name), items(rows, name), dev))
@@ -144,14 +214,16 @@ def cmmlu(bench: Benchmark, split: str, wanted: Sequence[str] | None, data: Path
 
 
 # ------------------------------------------------------------ AGIEval and Gaokao: first 5
-def _first5(bench: Benchmark, name: str, kept: list[Item], shots: int,
-            notify: Notify | None) -> Subject | None:
+def _first5(
+    bench: Benchmark, name: str, kept: list[Item], shots: int, notify: Notify | None
+) -> Subject | None:
     if len(kept) <= FIRST_SHOTS:
         if notify:
             notify(f"{bench.title} {name}: {len(kept)} usable items, skipped")
         return None
-    return Subject(name, subject_title(bench, name), kept[FIRST_SHOTS:],
-                   kept[:min(shots, FIRST_SHOTS)])
+    return Subject(
+        name, subject_title(bench, name), kept[FIRST_SHOTS:], kept[: min(shots, FIRST_SHOTS)]
+    )
 
 
 def _agieval_dir(data: Path, task: str) -> Path | None:
@@ -166,12 +238,22 @@ def _agieval_files(repo_dir: Path) -> list[Path]:
     return readers.split_files(repo_dir / "data", "test") or readers.split_files(repo_dir, "test")
 
 
-def agieval(bench: Benchmark, split: str, wanted: Sequence[str] | None, data: Path | None,
-            offline: bool, shots: int, notify: Notify | None) -> Loaded:
+def agieval(
+    bench: Benchmark,
+    split: str,
+    wanted: Sequence[str] | None,
+    data: Path | None,
+    offline: bool,
+    shots: int,
+    notify: Notify | None,
+) -> Loaded:
     dirs: dict[str, Path] = {}
     if data is not None:
-        found = {p.name.removeprefix("agieval-") for p in [*data.glob("agieval-*"),
-                 *data.glob("hails/agieval-*"), data] if p.name.startswith("agieval-")}
+        found = {
+            p.name.removeprefix("agieval-")
+            for p in [*data.glob("agieval-*"), *data.glob("hails/agieval-*"), data]
+            if p.name.startswith("agieval-")
+        }
         found |= {p.name.removeprefix("hails--agieval-") for p in data.glob("hails--agieval-*")}
         for task in found:
             d = _agieval_dir(data, task)
@@ -181,22 +263,36 @@ def agieval(bench: Benchmark, split: str, wanted: Sequence[str] | None, data: Pa
     else:
         names = choose_subjects(bench, wanted, list(bench.subjects), bench.repo, split)
         for task in names:
-            dirs[task] = snapshot(bench.repo.format(task=task), bench.patterns, offline=offline,
-                                  notify=notify, licence=bench.licence, ready=_ready(bench))
+            dirs[task] = snapshot(
+                bench.repo.format(task=task),
+                bench.patterns,
+                offline=offline,
+                notify=notify,
+                licence=bench.licence,
+                ready=_ready(bench),
+            )
     out = []
     for task in names:
         files = _agieval_files(dirs[task])
         if not files:
-            raise UserError(f"{dirs[task]} has no test split (data/test-*.parquet)",
-                            "download the dataset again or fix the folder")
+            raise UserError(
+                f"{dirs[task]} has no test split (data/test-*.parquet)",
+                "download the dataset again or fix the folder",
+            )
         rows = readers.read_parquet(files, ("query", "choices", "gold"))
         kept = []
         for i, r in enumerate(rows):
             gold, choices = r["gold"], r["choices"]
             if isinstance(gold, int):
                 gold = [gold]
-            if (isinstance(choices, list) and len(choices) == 4 and isinstance(gold, list)
-                    and len(gold) == 1 and isinstance(gold[0], int) and 0 <= gold[0] < 4):
+            if (
+                isinstance(choices, list)
+                and len(choices) == 4
+                and isinstance(gold, list)
+                and len(gold) == 1
+                and isinstance(gold[0], int)
+                and 0 <= gold[0] < 4
+            ):
                 kept.append(Item(task, i, _text(r["query"]), (), LETTERS[gold[0]]))
         subject = _first5(bench, task, kept, shots, notify)
         if subject:
@@ -212,8 +308,15 @@ def _gaokao_answer(item: dict[str, Any]) -> str | None:
     return answer if answer in LETTERS else None
 
 
-def gaokao(bench: Benchmark, split: str, wanted: Sequence[str] | None, data: Path | None,
-           offline: bool, shots: int, notify: Notify | None) -> Loaded:
+def gaokao(
+    bench: Benchmark,
+    split: str,
+    wanted: Sequence[str] | None,
+    data: Path | None,
+    offline: bool,
+    shots: int,
+    notify: Notify | None,
+) -> Loaded:
     root = _root(bench, data, offline, notify)
     files = readers.gaokao_files(root)
     names = choose_subjects(bench, wanted, list(files), str(root), split)

@@ -24,8 +24,10 @@ def _options(d: Item) -> str:
 
 def _letter(d: Item) -> str:
     if d.answer is None:
-        raise UserError(f"shot {d.index} of {d.subject} has no answer letter ({d.answer_raw!r})",
-                        "fix the dev file or pass --shots 0")
+        raise UserError(
+            f"shot {d.index} of {d.subject} has no answer letter ({d.answer_raw!r})",
+            "fix the dev file or pass --shots 0",
+        )
     return d.answer
 
 
@@ -71,9 +73,14 @@ def _first5_text(bench: str) -> Callable[[Item], str]:
 
 def _first5(bench: str) -> Protocol:
     text = _first5_text(bench)
-    return Protocol("first5", "C-Eval-style, first-5 split", "",
-                    lambda s: _CEVAL_HEADER.format(s.title),
-                    lambda d: "\n" + text(d) + _letter(d), lambda d: "\n" + text(d))
+    return Protocol(
+        "first5",
+        "C-Eval-style, first-5 split",
+        "",
+        lambda s: _CEVAL_HEADER.format(s.title),
+        lambda d: "\n" + text(d) + _letter(d),
+        lambda d: "\n" + text(d),
+    )
 
 
 _ceval_lm = _lm_eval("答案：")
@@ -81,34 +88,63 @@ _mmlu_lm = _lm_eval("Answer:")
 
 PROTOCOLS: dict[tuple[str, str], Protocol] = {
     ("ceval", "baichuan"): Protocol(
-        "baichuan", "Baichuan-7B evaluation/evaluate_zh.py", "",
+        "baichuan",
+        "Baichuan-7B evaluation/evaluate_zh.py",
+        "",
         lambda s: _CEVAL_HEADER.format(s.title),
         lambda d: "\n" + _baichuan_example(d, _letter(d)),
-        lambda d: "\n" + _baichuan_example(d, "")),
+        lambda d: "\n" + _baichuan_example(d, ""),
+    ),
     ("ceval", "lm-eval"): Protocol(
-        "lm-eval", "lm-evaluation-harness ceval-valid", " ",
-        lambda s: f"以下是中国关于{CEVAL_LM_EVAL.get(s.name, s.title)}的单项选择题，"
-                  "请选出其中的正确答案。\n\n",
-        lambda d: f"{_ceval_lm(d)} {_letter(d)}\n\n", _ceval_lm),
+        "lm-eval",
+        "lm-evaluation-harness ceval-valid",
+        " ",
+        lambda s: (
+            f"以下是中国关于{CEVAL_LM_EVAL.get(s.name, s.title)}的单项选择题，"
+            "请选出其中的正确答案。\n\n"
+        ),
+        lambda d: f"{_ceval_lm(d)} {_letter(d)}\n\n",
+        _ceval_lm,
+    ),
     ("cmmlu", "cmmlu"): Protocol(
-        "cmmlu", "CMMLU src/mp_utils.py", "",
+        "cmmlu",
+        "CMMLU src/mp_utils.py",
+        "",
         lambda s: f"以下是关于{s.title}的单项选择题，请直接给出正确答案的选项。\n\n",
         lambda d: _cmmlu_example(d, d.answer_raw or "") + "\n\n",
-        lambda d: _cmmlu_example(d, ""), reduce="longest"),
+        lambda d: _cmmlu_example(d, ""),
+        reduce="longest",
+    ),
     ("cmmlu", "lm-eval"): Protocol(
-        "lm-eval", "lm-evaluation-harness cmmlu", " ",
+        "lm-eval",
+        "lm-evaluation-harness cmmlu",
+        " ",
         lambda s: f"以下是关于{s.title}的单项选择题，请直接给出正确答案的选项。\n\n",
-        lambda d: f"{_ceval_lm(d)} {_letter(d)}\n\n", _ceval_lm),
+        lambda d: f"{_ceval_lm(d)} {_letter(d)}\n\n",
+        _ceval_lm,
+    ),
     ("mmlu", "hendrycks"): Protocol(
-        "hendrycks", "Baichuan-7B evaluation/evaluate_mmlu.py (Hendrycks)", " ",
-        lambda s: "The following are multiple choice questions (with answers) about "
-                  f"{' '.join(s.name.split('_'))}.\n\n",
-        lambda d: _hendrycks_example(d, _letter(d)), lambda d: _hendrycks_example(d, None)),
+        "hendrycks",
+        "Baichuan-7B evaluation/evaluate_mmlu.py (Hendrycks)",
+        " ",
+        lambda s: (
+            "The following are multiple choice questions (with answers) about "
+            f"{' '.join(s.name.split('_'))}.\n\n"
+        ),
+        lambda d: _hendrycks_example(d, _letter(d)),
+        lambda d: _hendrycks_example(d, None),
+    ),
     ("mmlu", "lm-eval"): Protocol(
-        "lm-eval", "lm-evaluation-harness mmlu", " ",
-        lambda s: "The following are multiple choice questions (with answers) about "
-                  f"{' '.join(s.name.split('_'))}.\n\n",
-        lambda d: f"{_mmlu_lm(d)} {_letter(d)}\n\n", _mmlu_lm),
+        "lm-eval",
+        "lm-evaluation-harness mmlu",
+        " ",
+        lambda s: (
+            "The following are multiple choice questions (with answers) about "
+            f"{' '.join(s.name.split('_'))}.\n\n"
+        ),
+        lambda d: f"{_mmlu_lm(d)} {_letter(d)}\n\n",
+        _mmlu_lm,
+    ),
     ("agieval", "first5"): _first5("agieval"),
     ("gaokao", "first5"): _first5("gaokao"),
 }
@@ -119,8 +155,9 @@ def get_protocol(bench: str, name: str | None = None) -> Protocol:
     name = name or b.default_protocol
     protocol = PROTOCOLS.get((b.name, name))
     if protocol is None:
-        raise UserError(f"{b.title} has no protocol '{name}'",
-                        f"choose one of {', '.join(b.protocols)}")
+        raise UserError(
+            f"{b.title} has no protocol '{name}'", f"choose one of {', '.join(b.protocols)}"
+        )
     return protocol
 
 
@@ -140,8 +177,14 @@ def _drop(protocol: Protocol, shots: list[Item], encode: Encode) -> list[Item]:
     return shots[:-1]
 
 
-def build(protocol: Protocol, subject: Subject, item: Item, encode: Encode, n_ctx: int,
-          shots: Sequence[Item] | None = None) -> Built:
+def build(
+    protocol: Protocol,
+    subject: Subject,
+    item: Item,
+    encode: Encode,
+    n_ctx: int,
+    shots: Sequence[Item] | None = None,
+) -> Built:
     """The prompt for ``item`` with as many shots as fit in ``n_ctx``, and the letter ids."""
     chosen = list(subject.shots if shots is None else shots)
     while True:
@@ -150,8 +193,11 @@ def build(protocol: Protocol, subject: Subject, item: Item, encode: Encode, n_ct
         if len(ids) <= n_ctx:
             break
         if not chosen:
-            raise UserError(f"question {item.index} of {subject.name} is {len(ids)} tokens "
-                            f"without shots; the context holds {n_ctx}", "raise --n-ctx")
+            raise UserError(
+                f"question {item.index} of {subject.name} is {len(ids)} tokens "
+                f"without shots; the context holds {n_ctx}",
+                "raise --n-ctx",
+            )
         chosen = _drop(protocol, chosen, encode)
     letters = tuple(encode(text + protocol.sep + L)[-1] for L in LETTERS)
     return Built(text, ids, len(chosen), letters)

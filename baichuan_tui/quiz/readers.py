@@ -29,12 +29,15 @@ def _check_columns(where: str, found: Iterable[str], needed: Sequence[str]) -> N
     found = list(found)
     missing = [c for c in needed if c not in found]
     if missing:
-        raise UserError(f"{where} has no column {', '.join(missing)} "
-                        f"(columns: {', '.join(found) or 'none'})", _FIX)
+        raise UserError(
+            f"{where} has no column {', '.join(missing)} (columns: {', '.join(found) or 'none'})",
+            _FIX,
+        )
 
 
-def read_parquet(paths: Sequence[Path], columns: Sequence[str],
-                 optional: Sequence[str] = ()) -> list[dict[str, Any]]:
+def read_parquet(
+    paths: Sequence[Path], columns: Sequence[str], optional: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Rows of the shards ``paths`` (in order): ``columns`` must exist, ``optional`` may."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -44,8 +47,9 @@ def read_parquet(paths: Sequence[Path], columns: Sequence[str],
         try:
             table = pq.read_table(path)
         except (OSError, pa.ArrowException) as exc:
-            raise UserError(f"{path} is not a readable parquet file ({_first_line(exc)})",
-                            _FIX) from None
+            raise UserError(
+                f"{path} is not a readable parquet file ({_first_line(exc)})", _FIX
+            ) from None
         _check_columns(str(path), table.column_names, columns)
         keep = list(columns) + [c for c in optional if c in table.column_names]
         rows.extend(table.select(keep).to_pylist())

@@ -40,20 +40,33 @@ def progress_bar(console: Console) -> Iterator[Callable[[RunProgress], None]]:
         TimeRemainingColumn,
     )
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                        transient=False)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
     task = progress.add_task("quiz", total=None, rate="")
 
     def update(p: RunProgress) -> None:
-        progress.update(task, total=p.total, completed=p.done,
-                        description=f"{p.subject} ({p.subject_index + 1}/{p.subjects})",
-                        rate=f"{p.questions_per_s:.2f} q/s" if p.done else "")
+        progress.update(
+            task,
+            total=p.total,
+            completed=p.done,
+            description=f"{p.subject} ({p.subject_index + 1}/{p.subjects})",
+            rate=f"{p.questions_per_s:.2f} q/s" if p.done else "",
+        )
         if p.finished is not None and not console.is_terminal:  # a log line per subject
-            console.print(f"{p.finished.name}: {pct(p.finished.accuracy)} % of "
-                          f"{p.finished.n} ({p.done}/{p.total}, "
-                          f"{p.questions_per_s:.2f} q/s)", highlight=False)
+            console.print(
+                f"{p.finished.name}: {pct(p.finished.accuracy)} % of "
+                f"{p.finished.n} ({p.done}/{p.total}, "
+                f"{p.questions_per_s:.2f} q/s)",
+                highlight=False,
+            )
 
     with progress:
         yield update
@@ -61,35 +74,58 @@ def progress_bar(console: Console) -> Iterator[Callable[[RunProgress], None]]:
 
 def _title(record: dict[str, Any]) -> str:
     m = record["model"]
-    return (f"{record['benchmark_title']} {record['split']}, {record['shots']}-shot, "
-            f"protocol {record['protocol']} — {m['file']}"
-            f"{' (' + m['quant'] + ')' if m.get('quant') else ''}")
+    return (
+        f"{record['benchmark_title']} {record['split']}, {record['shots']}-shot, "
+        f"protocol {record['protocol']} — {m['file']}"
+        f"{' (' + m['quant'] + ')' if m.get('quant') else ''}"
+    )
 
 
 def run_table(record: dict[str, Any], console: Console) -> None:
     """A run: per-subject accuracy with bars, the overall figures and the published number."""
     table = Table(title=_title(record), title_justify="left")
-    for col, kw in (("subject", {}), ("name", {}), ("n", {"justify": "right"}),
-                    ("shots", {"justify": "right"}), ("acc %", {"justify": "right"}),
-                    ("", {})):
+    for col, kw in (
+        ("subject", {}),
+        ("name", {}),
+        ("n", {"justify": "right"}),
+        ("shots", {"justify": "right"}),
+        ("acc %", {"justify": "right"}),
+        ("", {}),
+    ):
         table.add_column(col, **kw)
     for name, s in record["subjects"].items():
-        table.add_row(name, s["title"], str(s["n"]), str(s["shots_used"]), pct(s["accuracy"]),
-                      bar(s["accuracy"]))
+        table.add_row(
+            name,
+            s["title"],
+            str(s["n"]),
+            str(s["shots_used"]),
+            pct(s["accuracy"]),
+            bar(s["accuracy"]),
+        )
     o = record["overall"]
     table.add_section()
-    table.add_row("[bold]overall[/]", "question-weighted", str(o["n"]), "",
-                  f"[bold]{pct(o['accuracy'])}[/]", bar(o["accuracy"]))
-    table.add_row("", "subject average", "", "", pct(o["subject_average"]),
-                  bar(o["subject_average"]))
+    table.add_row(
+        "[bold]overall[/]",
+        "question-weighted",
+        str(o["n"]),
+        "",
+        f"[bold]{pct(o['accuracy'])}[/]",
+        bar(o["accuracy"]),
+    )
+    table.add_row(
+        "", "subject average", "", "", pct(o["subject_average"]), bar(o["subject_average"])
+    )
     if record.get("published"):
-        table.add_row("[dim]published[/]", record["published_model"], "", "5",
-                      record["published"], "")
+        table.add_row(
+            "[dim]published[/]", record["published_model"], "", "5", record["published"], ""
+        )
     console.print(table)
     headline = "subject average" if record["benchmark"] == "ceval" else "question-weighted"
-    console.print(f"headline ({headline}, as the original script reports); "
-                  f"{record['questions_per_s']:.2f} questions/s, prefix cache "
-                  f"{'on' if record['prefix_cache'] else 'off'}; data licence: {record['licence']}")
+    console.print(
+        f"headline ({headline}, as the original script reports); "
+        f"{record['questions_per_s']:.2f} questions/s, prefix cache "
+        f"{'on' if record['prefix_cache'] else 'off'}; data licence: {record['licence']}"
+    )
     if record.get("interrupted"):
         console.print("[yellow]interrupted: only the finished subjects were kept[/]")
     if o["accuracy"] is None:
@@ -98,16 +134,39 @@ def run_table(record: dict[str, Any], console: Console) -> None:
 
 def runs_table(records: Sequence[dict[str, Any]], console: Console) -> None:
     table = Table(title="stored quiz runs", title_justify="left")
-    for col in ("id", "benchmark", "split", "protocol", "shots", "model", "quant", "n",
-                "acc %", "subj avg %", "published", "q/s"):
-        table.add_column(col, justify="right" if col in ("n", "acc %", "subj avg %", "q/s",
-                                                         "shots") else "left")
+    for col in (
+        "id",
+        "benchmark",
+        "split",
+        "protocol",
+        "shots",
+        "model",
+        "quant",
+        "n",
+        "acc %",
+        "subj avg %",
+        "published",
+        "q/s",
+    ):
+        table.add_column(
+            col, justify="right" if col in ("n", "acc %", "subj avg %", "q/s", "shots") else "left"
+        )
     for r in records:
         o = r["overall"]
-        table.add_row(r["id"], r["benchmark"], r["split"], r["protocol"], str(r["shots"]),
-                      r["model"]["file"], r["model"].get("quant") or "", str(o["n"]),
-                      pct(o["accuracy"]), pct(o["subject_average"]), r.get("published") or "",
-                      f"{r['questions_per_s']:.2f}")
+        table.add_row(
+            r["id"],
+            r["benchmark"],
+            r["split"],
+            r["protocol"],
+            str(r["shots"]),
+            r["model"]["file"],
+            r["model"].get("quant") or "",
+            str(o["n"]),
+            pct(o["accuracy"]),
+            pct(o["subject_average"]),
+            r.get("published") or "",
+            f"{r['questions_per_s']:.2f}",
+        )
     console.print(table)
 
 
@@ -116,17 +175,24 @@ def compare_table(records: Sequence[dict[str, Any]], console: Console) -> None:
     table = Table(title="quiz runs compared (accuracy %)", title_justify="left")
     table.add_column("subject")
     for r in records:
-        table.add_column(f"{r['id']}\n{r['model'].get('quant') or r['model']['file']}",
-                         justify="right")
+        table.add_column(
+            f"{r['id']}\n{r['model'].get('quant') or r['model']['file']}", justify="right"
+        )
     names: list[str] = []
     for r in records:
         names += [n for n in r["subjects"] if n not in names]
     for name in names:
-        table.add_row(name, *[pct(r["subjects"][name]["accuracy"]) if name in r["subjects"]
-                              else "" for r in records])
+        table.add_row(
+            name,
+            *[
+                pct(r["subjects"][name]["accuracy"]) if name in r["subjects"] else ""
+                for r in records
+            ],
+        )
     table.add_section()
-    table.add_row("[bold]overall[/]", *[f"[bold]{pct(r['overall']['accuracy'])}[/]"
-                                        for r in records])
+    table.add_row(
+        "[bold]overall[/]", *[f"[bold]{pct(r['overall']['accuracy'])}[/]" for r in records]
+    )
     table.add_row("subject average", *[pct(r["overall"]["subject_average"]) for r in records])
     table.add_row("published", *[r.get("published") or "" for r in records])
     console.print(table)

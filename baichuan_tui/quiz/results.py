@@ -26,15 +26,35 @@ VERSION = 1
 
 # shared/specs/quiz-protocols.md, "Published numbers" (5-shot).
 PUBLISHED: dict[str, dict[str, str]] = {
-    "baichuan-7B": {"ceval": "42.8 (test)", "mmlu": "42.3", "cmmlu": "44.02",
-                    "gaokao": "36.24", "agieval": "34.44"},
-    "Baichuan-13B-Base": {"ceval": "52.4", "mmlu": "51.6", "cmmlu": "55.3", "gaokao": "49.69",
-                          "agieval": "43.20"},
+    "baichuan-7B": {
+        "ceval": "42.8 (test)",
+        "mmlu": "42.3",
+        "cmmlu": "44.02",
+        "gaokao": "36.24",
+        "agieval": "34.44",
+    },
+    "Baichuan-13B-Base": {
+        "ceval": "52.4",
+        "mmlu": "51.6",
+        "cmmlu": "55.3",
+        "gaokao": "49.69",
+        "agieval": "43.20",
+    },
     "Baichuan-13B-Chat": {"ceval": "51.5", "mmlu": "52.1", "cmmlu": "55.8"},
-    "Baichuan2-7B-Base": {"ceval": "54.00", "mmlu": "54.16", "cmmlu": "57.07",
-                          "gaokao": "47.47", "agieval": "42.73"},
-    "Baichuan2-13B-Base": {"ceval": "58.10", "mmlu": "59.17", "cmmlu": "61.97",
-                           "gaokao": "54.33", "agieval": "48.17"},
+    "Baichuan2-7B-Base": {
+        "ceval": "54.00",
+        "mmlu": "54.16",
+        "cmmlu": "57.07",
+        "gaokao": "47.47",
+        "agieval": "42.73",
+    },
+    "Baichuan2-13B-Base": {
+        "ceval": "58.10",
+        "mmlu": "59.17",
+        "cmmlu": "61.97",
+        "gaokao": "54.33",
+        "agieval": "48.17",
+    },
     "Baichuan2-7B-Chat": {"ceval": "54.35 (val)", "mmlu": "52.93", "cmmlu": "54.99"},
     "Baichuan2-13B-Chat": {"ceval": "56.74 (val)", "mmlu": "57.32", "cmmlu": "59.68"},
     "Baichuan2-13B-Chat 4-bit": {"ceval": "56.05 (val)", "mmlu": "56.24", "cmmlu": "58.82"},
@@ -106,43 +126,81 @@ def model_sha256(path: Path) -> str:
         cache = json.loads(_sha_cache().read_text("utf-8"))
     except (OSError, ValueError):
         cache = {}
-    cache[str(path)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                        "sha256": digest.hexdigest()}
+    cache[str(path)] = {
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "sha256": digest.hexdigest(),
+    }
     _write_json(_sha_cache(), cache)
     return digest.hexdigest()
 
 
 def model_facts(path: Path, name: str | None, quant: str | None) -> dict[str, Any]:
     path = Path(path)
-    return {"path": str(path), "file": path.name, "name": name, "quant": quant,
-            "size": path.stat().st_size, "sha256": model_sha256(path)}
+    return {
+        "path": str(path),
+        "file": path.name,
+        "name": name,
+        "quant": quant,
+        "size": path.stat().st_size,
+        "sha256": model_sha256(path),
+    }
 
 
 # ------------------------------------------------------------------------------- the record
-def build_record(dataset: Dataset, protocol: Protocol, outcome: RunOutcome, *,
-                 model: dict[str, Any], shots: int, n_ctx: int, load_s: float = 0.0,
-                 limit: int | None = None) -> dict[str, Any]:
+def build_record(
+    dataset: Dataset,
+    protocol: Protocol,
+    outcome: RunOutcome,
+    *,
+    model: dict[str, Any],
+    shots: int,
+    n_ctx: int,
+    load_s: float = 0.0,
+    limit: int | None = None,
+) -> dict[str, Any]:
     bench = dataset.benchmark
     pub = published_model(model.get("name"), model.get("file"))
-    subjects = {s.name: {"title": s.title, "accuracy": s.accuracy, "n": s.n,
-                         "correct": s.correct, "labelled": s.labelled,
-                         "shots_used": s.shots_used, "seconds": round(s.seconds, 3)}
-                for s in outcome.subjects}
+    subjects = {
+        s.name: {
+            "title": s.title,
+            "accuracy": s.accuracy,
+            "n": s.n,
+            "correct": s.correct,
+            "labelled": s.labelled,
+            "shots_used": s.shots_used,
+            "seconds": round(s.seconds, 3),
+        }
+        for s in outcome.subjects
+    }
     return {
-        "version": VERSION, "id": None,
+        "version": VERSION,
+        "id": None,
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "benchmark": bench.name, "benchmark_title": bench.title,
-        "protocol": protocol.name, "protocol_title": protocol.title,
-        "split": dataset.split, "shots": shots, "limit": limit,
-        "data_source": dataset.source, "licence": bench.licence,
-        "model": model, "n_ctx": n_ctx, "prefix_cache": outcome.prefix_cache,
+        "benchmark": bench.name,
+        "benchmark_title": bench.title,
+        "protocol": protocol.name,
+        "protocol_title": protocol.title,
+        "split": dataset.split,
+        "shots": shots,
+        "limit": limit,
+        "data_source": dataset.source,
+        "licence": bench.licence,
+        "model": model,
+        "n_ctx": n_ctx,
+        "prefix_cache": outcome.prefix_cache,
         "interrupted": outcome.interrupted,
-        "published_model": pub, "published": published_value(pub, bench.name),
+        "published_model": pub,
+        "published": published_value(pub, bench.name),
         "timings": {"load_s": round(load_s, 3), "scoring_s": round(outcome.scoring_s, 3)},
         "questions_per_s": outcome.questions_per_s,
-        "overall": {"accuracy": outcome.accuracy, "subject_average": outcome.subject_average,
-                    "n": outcome.n, "correct": sum(s.correct for s in outcome.subjects),
-                    "labelled": sum(s.labelled for s in outcome.subjects)},
+        "overall": {
+            "accuracy": outcome.accuracy,
+            "subject_average": outcome.subject_average,
+            "n": outcome.n,
+            "correct": sum(s.correct for s in outcome.subjects),
+            "labelled": sum(s.labelled for s in outcome.subjects),
+        },
         "subjects": subjects,
         "questions": [q.to_dict() for s in outcome.subjects for q in s.questions],
     }
@@ -152,18 +210,28 @@ def cli_document(record: dict[str, Any], stored: Path | None = None) -> dict[str
     """The ``quiz run --json`` document (shared/specs/cli.md), plus a few extra fields."""
     keep = ("subject", "index", "answer", "prediction", "probs")
     return {
-        "benchmark": record["benchmark"], "protocol": record["protocol"],
-        "split": record["split"], "shots": record["shots"], "model": record["model"]["path"],
+        "benchmark": record["benchmark"],
+        "protocol": record["protocol"],
+        "split": record["split"],
+        "shots": record["shots"],
+        "model": record["model"]["path"],
         "overall": {k: record["overall"][k] for k in ("accuracy", "subject_average", "n")},
-        "subjects": {name: {k: s[k] for k in ("accuracy", "n", "shots_used")}
-                     for name, s in record["subjects"].items()},
+        "subjects": {
+            name: {k: s[k] for k in ("accuracy", "n", "shots_used")}
+            for name, s in record["subjects"].items()
+        },
         "questions": [{k: q[k] for k in keep} for q in record["questions"]],
         "questions_per_s": record["questions_per_s"],
-        "run_id": record["id"], "stored": str(stored) if stored else None,
-        "interrupted": record["interrupted"], "prefix_cache": record["prefix_cache"],
-        "n_ctx": record["n_ctx"], "licence": record["licence"],
-        "model_sha256": record["model"]["sha256"], "quant": record["model"]["quant"],
-        "published": record["published"], "submission": record.get("submission"),
+        "run_id": record["id"],
+        "stored": str(stored) if stored else None,
+        "interrupted": record["interrupted"],
+        "prefix_cache": record["prefix_cache"],
+        "n_ctx": record["n_ctx"],
+        "licence": record["licence"],
+        "model_sha256": record["model"]["sha256"],
+        "quant": record["model"]["quant"],
+        "published": record["published"],
+        "submission": record.get("submission"),
     }
 
 
@@ -246,16 +314,26 @@ def load_run(ref: str) -> dict[str, Any]:
         return found[0]
     if not found:
         raise UserError(f"no stored quiz run '{ref}'", "see 'baichuan-chat quiz results'")
-    raise UserError(f"'{ref}' matches {len(found)} runs",
-                    "give more of the id (see 'baichuan-chat quiz results')")
+    raise UserError(
+        f"'{ref}' matches {len(found)} runs",
+        "give more of the id (see 'baichuan-chat quiz results')",
+    )
 
 
 def summary(record: dict[str, Any]) -> dict[str, Any]:
     """One line of ``quiz results --json``."""
-    return {"id": record["id"], "created_at": record["created_at"],
-            "benchmark": record["benchmark"], "protocol": record["protocol"],
-            "split": record["split"], "shots": record["shots"],
-            "model": record["model"]["path"], "quant": record["model"]["quant"],
-            "model_sha256": record["model"]["sha256"], "overall": record["overall"],
-            "questions_per_s": record["questions_per_s"],
-            "interrupted": record["interrupted"], "published": record["published"]}
+    return {
+        "id": record["id"],
+        "created_at": record["created_at"],
+        "benchmark": record["benchmark"],
+        "protocol": record["protocol"],
+        "split": record["split"],
+        "shots": record["shots"],
+        "model": record["model"]["path"],
+        "quant": record["model"]["quant"],
+        "model_sha256": record["model"]["sha256"],
+        "overall": record["overall"],
+        "questions_per_s": record["questions_per_s"],
+        "interrupted": record["interrupted"],
+        "published": record["published"],
+    }

@@ -29,8 +29,9 @@ class Scorer(Protocol):
 
     def encode(self, text: str) -> list[int]: ...
 
-    def logits(self, ids: Sequence[int], candidates: Sequence[int], *,
-               reuse: bool) -> list[float]: ...
+    def logits(
+        self, ids: Sequence[int], candidates: Sequence[int], *, reuse: bool
+    ) -> list[float]: ...
 
 
 class EngineScorer:
@@ -43,8 +44,7 @@ class EngineScorer:
     def encode(self, text: str) -> list[int]:
         return self.engine.encode(text)
 
-    def logits(self, ids: Sequence[int], candidates: Sequence[int], *,
-               reuse: bool) -> list[float]:
+    def logits(self, ids: Sequence[int], candidates: Sequence[int], *, reuse: bool) -> list[float]:
         return self.engine.next_token_logits(ids, candidates, reuse_cache=reuse)
 
 
@@ -71,9 +71,16 @@ class QuestionResult:
         return self.answer is not None and self.answer == self.prediction
 
     def to_dict(self) -> dict[str, Any]:
-        return {"subject": self.subject, "index": self.index, "answer": self.answer,
-                "prediction": self.prediction, "probs": self.probs, "shots": self.shots,
-                "tokens": self.tokens, "id": self.id}
+        return {
+            "subject": self.subject,
+            "index": self.index,
+            "answer": self.answer,
+            "prediction": self.prediction,
+            "probs": self.probs,
+            "shots": self.shots,
+            "tokens": self.tokens,
+            "id": self.id,
+        }
 
 
 @dataclass
@@ -156,31 +163,59 @@ class Stopped(Exception):
     """``stop`` was set."""
 
 
-def score_question(protocol: protocols.Protocol, subject: Any, item: Any, scorer: Scorer, *,
-                   reuse: bool = True) -> QuestionResult:
+def score_question(
+    protocol: protocols.Protocol, subject: Any, item: Any, scorer: Scorer, *, reuse: bool = True
+) -> QuestionResult:
     """One question: build (and fit) the prompt, read the letter logits, softmax, argmax."""
     built = protocols.build(protocol, subject, item, scorer.encode, scorer.n_ctx)
     probs = softmax(scorer.logits(built.ids, built.letter_ids, reuse=reuse))
     best = max(range(len(LETTERS)), key=probs.__getitem__)
-    return QuestionResult(subject.name, item.index, item.answer, LETTERS[best],
-                          dict(zip(LETTERS, probs, strict=True)), built.shots, len(built.ids),
-                          item.id)
+    return QuestionResult(
+        subject.name,
+        item.index,
+        item.answer,
+        LETTERS[best],
+        dict(zip(LETTERS, probs, strict=True)),
+        built.shots,
+        len(built.ids),
+        item.id,
+    )
 
 
-def run_quiz(dataset: Dataset, protocol: protocols.Protocol, scorer: Scorer, *,
-             prefix_cache: bool = True, on_progress: Callable[[RunProgress], None] | None = None,
-             stop: threading.Event | None = None) -> RunOutcome:
+def run_quiz(
+    dataset: Dataset,
+    protocol: protocols.Protocol,
+    scorer: Scorer,
+    *,
+    prefix_cache: bool = True,
+    on_progress: Callable[[RunProgress], None] | None = None,
+    stop: threading.Event | None = None,
+) -> RunOutcome:
     """Score every question of ``dataset`` (shots are the dataset's, already cut to k)."""
     outcome = RunOutcome(prefix_cache=prefix_cache)
     total = sum(len(s.items) for s in dataset.subjects)
     done = 0
     t0 = time.perf_counter()
 
-    def report(si: int, name: str, last: QuestionResult | None = None,
-               finished: SubjectResult | None = None) -> None:
+    def report(
+        si: int,
+        name: str,
+        last: QuestionResult | None = None,
+        finished: SubjectResult | None = None,
+    ) -> None:
         if on_progress:
-            on_progress(RunProgress(name, si, len(dataset.subjects), done, total,
-                                    time.perf_counter() - t0, last, finished))
+            on_progress(
+                RunProgress(
+                    name,
+                    si,
+                    len(dataset.subjects),
+                    done,
+                    total,
+                    time.perf_counter() - t0,
+                    last,
+                    finished,
+                )
+            )
 
     try:
         for si, subject in enumerate(dataset.subjects):
@@ -190,13 +225,13 @@ def run_quiz(dataset: Dataset, protocol: protocols.Protocol, scorer: Scorer, *,
             for item in subject.items:
                 if stop is not None and stop.is_set():
                     raise Stopped
-                results.append(score_question(protocol, subject, item, scorer,
-                                              reuse=prefix_cache))
+                results.append(score_question(protocol, subject, item, scorer, reuse=prefix_cache))
                 done += 1
                 report(si, subject.name, results[-1])
             shots_used = min((r.shots for r in results), default=len(subject.shots))
-            finished = SubjectResult(subject.name, subject.title, results,
-                                     time.perf_counter() - ts, shots_used)
+            finished = SubjectResult(
+                subject.name, subject.title, results, time.perf_counter() - ts, shots_used
+            )
             outcome.subjects.append(finished)
             report(si, subject.name, finished=finished)
     except (KeyboardInterrupt, Stopped):

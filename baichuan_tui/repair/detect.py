@@ -40,9 +40,22 @@ MAX_TOLERANCE = 0.5
 CHUNK_BYTES = 8 * 2**20
 """Float32 bytes of rows dequantized at once (per thread)."""
 TOLERANCE = {
-    "F32": 0.01, "F16": 0.01, "BF16": 0.01, "Q8_0": 0.01, "Q6_K": 0.015, "Q5_K": 0.02,
-    "Q4_K": 0.03, "Q5_1": 0.04, "Q5_0": 0.05, "IQ4_XS": 0.06, "Q4_1": 0.08, "IQ4_NL": 0.08,
-    "Q3_K": 0.10, "Q4_0": 0.12, "IQ3_S": 0.30, "Q2_K": 0.40,
+    "F32": 0.01,
+    "F16": 0.01,
+    "BF16": 0.01,
+    "Q8_0": 0.01,
+    "Q6_K": 0.015,
+    "Q5_K": 0.02,
+    "Q4_K": 0.03,
+    "Q5_1": 0.04,
+    "Q5_0": 0.05,
+    "IQ4_XS": 0.06,
+    "Q4_1": 0.08,
+    "IQ4_NL": 0.08,
+    "Q3_K": 0.10,
+    "Q4_0": 0.12,
+    "IQ3_S": 0.30,
+    "Q2_K": 0.40,
 }
 
 T = TypeVar("T")
@@ -103,7 +116,8 @@ def not_applicable_reason(info: GGUFInfo) -> str | None:
     if info.architecture != "baichuan" and "baichuan" not in words:
         return "not a Baichuan model"
     gen2 = (info.vocab_size == BAICHUAN2_VOCAB and info.architecture == "baichuan") or (
-        "baichuan2" in words and info.vocab_size != BAICHUAN1_VOCAB)
+        "baichuan2" in words and info.vocab_size != BAICHUAN1_VOCAB
+    )
     if not gen2:
         return "a Baichuan-1 model"
     if head_tensor(info) is None:
@@ -121,8 +135,13 @@ class HeadRows:
         self.qtype = gguf.GGMLQuantizationType(t.ggml_type)
         self.n_per_row, self.n_rows = t.shape[0], t.shape[1]
         block, size = gguf.GGML_QUANT_SIZES[self.qtype]
-        self.raw = np.memmap(path, np.uint8, "r", offset=t.offset,
-                             shape=(self.n_rows, self.n_per_row // block * size))
+        self.raw = np.memmap(
+            path,
+            np.uint8,
+            "r",
+            offset=t.offset,
+            shape=(self.n_rows, self.n_per_row // block * size),
+        )
 
     def rows(self, a: int, b: int) -> np.ndarray:
         import gguf
@@ -174,23 +193,43 @@ def verdict(norms: np.ndarray, *, method: str, type_name: str, rows: int) -> Hea
 
     tol = tolerance(type_name)
     live = norms[norms >= ZERO_NORM]
-    base = dict(applicable=True, checked_rows=int(norms.size), method=method,
-                head_type=type_name, rows=rows, tolerance=tol)
+    base = dict(
+        applicable=True,
+        checked_rows=int(norms.size),
+        method=method,
+        head_type=type_name,
+        rows=rows,
+        tolerance=tol,
+    )
     if not live.size:
         return HeadCheck(normalized=None, reason="every checked row is zero", **base)
     within = float(np.mean(np.abs(live - 1.0) <= tol))
     ok = within >= MIN_FRACTION
     median = float(np.median(live))
-    reason = (f"rows have unit L2 norm (within {tol:g})" if ok else
-              f"{1 - within:.0%} of the rows are not of unit norm (median {median:.3g})")
-    return HeadCheck(normalized=ok, reason=reason, within=round(within, 6),
-                     norm_min=round(float(live.min()), 6), norm_median=round(median, 6),
-                     norm_max=round(float(live.max()), 6), **base)
+    reason = (
+        f"rows have unit L2 norm (within {tol:g})"
+        if ok
+        else f"{1 - within:.0%} of the rows are not of unit norm (median {median:.3g})"
+    )
+    return HeadCheck(
+        normalized=ok,
+        reason=reason,
+        within=round(within, 6),
+        norm_min=round(float(live.min()), 6),
+        norm_median=round(median, 6),
+        norm_max=round(float(live.max()), 6),
+        **base,
+    )
 
 
-def check_head(path: str | os.PathLike[str], method: str = "quick", *,
-               info: GGUFInfo | None = None, cache: bool = True,
-               threads: int | None = None) -> HeadCheck:
+def check_head(
+    path: str | os.PathLike[str],
+    method: str = "quick",
+    *,
+    info: GGUFInfo | None = None,
+    cache: bool = True,
+    threads: int | None = None,
+) -> HeadCheck:
     """Check ``path``'s output head (``quick`` or ``exact``); a cached verdict is reused (an
     exact one answers a quick question too). Raises ``BadModelFile`` for a broken file."""
     from baichuan_tui.repair import verdicts
@@ -219,8 +258,15 @@ def check_head(path: str | os.PathLike[str], method: str = "quick", *,
         n = threads or (1 if method == "quick" else default_threads())
         norms = np.concatenate(list(imap(norms_of, ranges, n)))
     except (NotImplementedError, KeyError, ValueError) as exc:
-        return HeadCheck(True, None, 0, method, f"cannot read a {t.type_name} head ({exc})",
-                         t.type_name, t.shape[1])
+        return HeadCheck(
+            True,
+            None,
+            0,
+            method,
+            f"cannot read a {t.type_name} head ({exc})",
+            t.type_name,
+            t.shape[1],
+        )
     result = verdict(norms, method=method, type_name=t.type_name, rows=head.n_rows)
     if cache:
         verdicts.store(path, result)

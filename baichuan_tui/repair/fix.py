@@ -34,9 +34,32 @@ if TYPE_CHECKING:
     from baichuan_tui.engine.gguf_check import TensorInfo
 
 SUFFIX = ".normhead.gguf"
-WRITABLE = frozenset({
-    "F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K",
-    "Q6_K", "IQ4_NL", "IQ4_XS", "IQ3_S", "IQ3_XXS", "IQ2_S", "IQ1_M", "TQ1_0", "TQ2_0", "MXFP4"})
+WRITABLE = frozenset(
+    {
+        "F32",
+        "F16",
+        "BF16",
+        "Q4_0",
+        "Q4_1",
+        "Q5_0",
+        "Q5_1",
+        "Q8_0",
+        "Q2_K",
+        "Q3_K",
+        "Q4_K",
+        "Q5_K",
+        "Q6_K",
+        "IQ4_NL",
+        "IQ4_XS",
+        "IQ3_S",
+        "IQ3_XXS",
+        "IQ2_S",
+        "IQ1_M",
+        "TQ1_0",
+        "TQ2_0",
+        "MXFP4",
+    }
+)
 """Types ggml's quantizer writes without an importance matrix and ``gguf`` reads back."""
 FALLBACKS = ("Q2_K", "Q3_K", "Q4_K", "Q4_0", "Q5_K", "Q5_0", "Q6_K", "Q8_0", "F16")
 """Writable head types by bits per weight (K-quants first on ties), for the others."""
@@ -62,8 +85,12 @@ class Repaired:
 
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
-        doc.update(path=str(self.path), source=str(self.source), before=self.before.to_dict(),
-                   after=self.after.to_dict())
+        doc.update(
+            path=str(self.path),
+            source=str(self.source),
+            before=self.before.to_dict(),
+            after=self.after.to_dict(),
+        )
         return doc
 
 
@@ -87,8 +114,10 @@ def head_type_for(type_name: str, n_per_row: int) -> tuple[str, str | None]:
 
     want = bpw(type_name)
     new = next((t for t in FALLBACKS if bpw(t) >= want and _writable(t, n_per_row)), "F16")
-    return new, (f"ggml cannot write {type_name} here (it needs an importance matrix or is "
-                 f"not supported); the repaired head is {new}, the nearest type it can write")
+    return new, (
+        f"ggml cannot write {type_name} here (it needs an importance matrix or is "
+        f"not supported); the repaired head is {new}, the nearest type it can write"
+    )
 
 
 def default_output(src: Path) -> Path:
@@ -125,8 +154,13 @@ def _head_plan(head: HeadRows, type_name: str, norms: list, threads: int) -> Ten
     return TensorPlan(HEAD, (head.n_rows, head.n_per_row), qtype, chunks)
 
 
-def _copy_around(src: Path, dst: Path, t: TensorInfo, head: TensorPlan,
-                 progress: Callable[[int, int], None] | None) -> None:
+def _copy_around(
+    src: Path,
+    dst: Path,
+    t: TensorInfo,
+    head: TensorPlan,
+    progress: Callable[[int, int], None] | None,
+) -> None:
     """``src`` byte for byte into ``dst``, with the head's data taken from ``head``."""
     import numpy as np
 
@@ -158,8 +192,9 @@ def _copy_around(src: Path, dst: Path, t: TensorInfo, head: TensorPlan,
         fout.flush()
 
 
-def _rewrite(src: Path, dst: Path, head: TensorPlan,
-             progress: Callable[[int, int], None] | None) -> None:
+def _rewrite(
+    src: Path, dst: Path, head: TensorPlan, progress: Callable[[int, int], None] | None
+) -> None:
     """A new GGUF with the same keys and tensors, ``head`` planned anew (its type changes)."""
     import gguf
 
@@ -173,13 +208,17 @@ def _rewrite(src: Path, dst: Path, head: TensorPlan,
 
 def _refuse(src: Path, before: HeadCheck, force: bool) -> None:
     if not before.applicable and not force:
-        raise UserError(f"{src} is {before.reason}; NormHead does not apply to it",
-                        "nothing to repair (--force normalises its head anyway)")
+        raise UserError(
+            f"{src} is {before.reason}; NormHead does not apply to it",
+            "nothing to repair (--force normalises its head anyway)",
+        )
     if before.applicable and before.normalized is None:
         raise UserError(f"cannot repair {src}: {before.reason}")
     if before.normalized and not force:
-        raise UserError(f"{src} already has a normalised output head",
-                        "nothing to repair (--force rewrites it anyway)")
+        raise UserError(
+            f"{src} already has a normalised output head",
+            "nothing to repair (--force rewrites it anyway)",
+        )
 
 
 def _target(src: Path, out: str | os.PathLike[str] | None) -> Path:
@@ -187,14 +226,22 @@ def _target(src: Path, out: str | os.PathLike[str] | None) -> Path:
     if target.is_dir():
         target = target / default_output(src).name
     if target.absolute() == src.absolute() or (target.exists() and target.samefile(src)):
-        raise UserError(f"{target} is the file being repaired",
-                        "write the repaired copy elsewhere (--out); the original is kept")
+        raise UserError(
+            f"{target} is the file being repaired",
+            "write the repaired copy elsewhere (--out); the original is kept",
+        )
     return target
 
 
-def repair_file(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
-                progress: Stage | None = None, *, force: bool = False,
-                threads: int | None = None, head_type: str | None = None) -> Repaired:
+def repair_file(
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    progress: Stage | None = None,
+    *,
+    force: bool = False,
+    threads: int | None = None,
+    head_type: str | None = None,
+) -> Repaired:
     """Write the repaired copy of ``src`` (see the module docstring) and describe it.
 
     ``force`` repairs files that do not need it; ``head_type`` overrides the head's type.
@@ -228,21 +275,41 @@ def repair_file(src: str | os.PathLike[str], out: str | os.PathLike[str] | None 
             _copy_around(src, tmp, t, plan, write)
         else:
             _rewrite(src, tmp, plan, write)
-        after = verdict(np.concatenate(norms), method="exact", type_name=type_name,
-                        rows=head.n_rows)
+        after = verdict(
+            np.concatenate(norms), method="exact", type_name=type_name, rows=head.n_rows
+        )
         if after.normalized is False:  # pragma: no cover - normalize_rows makes unit rows
             raise UserError(f"repairing {src} failed: {after.reason}")
         inspect_gguf(tmp, allow_vocab_only=False)
         sha = sha256_file(tmp, (lambda d, n: progress("sha256", d, n or 0)) if progress else None)
     outtype = (info.file_type or type_name).replace(" (guessed)", "")
-    record_converted(target, source=str(src.absolute()), outtype=outtype, sha256=sha,
-                     name=info.name, kind="repaired")
+    record_converted(
+        target,
+        source=str(src.absolute()),
+        outtype=outtype,
+        sha256=sha,
+        name=info.name,
+        kind="repaired",
+    )
     verdicts.store(target, after)
-    return Repaired(target, src, type_name, t.type_name, note, target.stat().st_size, sha,
-                    before, after, round(time.perf_counter() - t0, 3))
+    return Repaired(
+        target,
+        src,
+        type_name,
+        t.type_name,
+        note,
+        target.stat().st_size,
+        sha,
+        before,
+        after,
+        round(time.perf_counter() - t0, 3),
+    )
 
 
-def repair(src: str | os.PathLike[str], out: str | os.PathLike[str] | None = None,
-           progress: Stage | None = None) -> Path:
+def repair(
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    progress: Stage | None = None,
+) -> Path:
     """Write a copy of ``src`` with its output head's rows L2-normalised; its path."""
     return repair_file(src, out, progress).path

@@ -19,8 +19,7 @@ def fix_command(path: str | os.PathLike[str]) -> str:
 
 
 def warning_text(path: str | os.PathLike[str]) -> str:
-    return (f"{path} has an unnormalised Baichuan2 output head (NormHead); "
-            f"run '{fix_command(path)}'")
+    return f"{path} has an unnormalised Baichuan2 output head (NormHead); run '{fix_command(path)}'"
 
 
 def normhead_notice(path: str | os.PathLike[str], info: GGUFInfo | None = None) -> str | None:

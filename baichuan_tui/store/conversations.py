@@ -62,8 +62,12 @@ class StoredMessage:
     stats: dict[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "content": self.content, "created_at": self.created_at,
-                "finish_reason": self.finish_reason}
+        return {
+            "role": self.role,
+            "content": self.content,
+            "created_at": self.created_at,
+            "finish_reason": self.finish_reason,
+        }
 
 
 @dataclass
@@ -75,16 +79,29 @@ class SearchHit:
 
 def _conversation(row: sqlite3.Row) -> Conversation:
     return Conversation(
-        id=row["id"], title=row["title"], model=row["model"], system=row["system"],
-        settings=json.loads(row["settings"] or "{}"), template=row["template"],
-        created_at=row["created_at"], updated_at=row["updated_at"],
-        message_count=row["n"])
+        id=row["id"],
+        title=row["title"],
+        model=row["model"],
+        system=row["system"],
+        settings=json.loads(row["settings"] or "{}"),
+        template=row["template"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        message_count=row["n"],
+    )
 
 
 def _message(row: sqlite3.Row) -> StoredMessage:
     stats = json.loads(row["stats"]) if row["stats"] else None
-    return StoredMessage(row["id"], row["conversation_id"], row["role"], row["content"],
-                         row["created_at"], row["finish_reason"], stats)
+    return StoredMessage(
+        row["id"],
+        row["conversation_id"],
+        row["role"],
+        row["content"],
+        row["created_at"],
+        row["finish_reason"],
+        stats,
+    )
 
 
 def _like(text: str) -> str:
@@ -94,7 +111,7 @@ def _like(text: str) -> str:
 def _snippet(text: str, needle: str, width: int = 80) -> str:
     at = text.lower().find(needle.lower())
     start = max(0, at - width // 3) if at >= 0 else 0
-    cut = " ".join(text[start: start + width].split())
+    cut = " ".join(text[start : start + width].split())
     return ("…" if start else "") + cut + ("…" if start + width < len(text) else "")
 
 
@@ -130,15 +147,29 @@ class Store:
             return self.conn.execute(sql, params).fetchall()
 
     # -- conversations ----------------------------------------------------------------------
-    def create(self, *, title: str = "", model: str = "", system: str | None = None,
-               settings: dict[str, Any] | None = None, template: str | None = None
-               ) -> Conversation:
+    def create(
+        self,
+        *,
+        title: str = "",
+        model: str = "",
+        system: str | None = None,
+        settings: dict[str, Any] | None = None,
+        template: str | None = None,
+    ) -> Conversation:
         ts = now()
         cur = self._exec(
             "INSERT INTO conversations (title, model, system, settings, template, created_at,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (title, model, system, json.dumps(settings or {}, ensure_ascii=False), template,
-             ts, ts))
+            (
+                title,
+                model,
+                system,
+                json.dumps(settings or {}, ensure_ascii=False),
+                template,
+                ts,
+                ts,
+            ),
+        )
         return self.require(int(cur.lastrowid or 0))
 
     def get(self, conv_id: int) -> Conversation | None:
@@ -169,8 +200,10 @@ class Store:
         if not fields:
             return
         sets = ", ".join(f"{k} = :{k}" for k in fields)
-        self._exec(f"UPDATE conversations SET {sets}, updated_at = :ts WHERE id = :id",
-                   {**fields, "ts": now(), "id": conv_id})
+        self._exec(
+            f"UPDATE conversations SET {sets}, updated_at = :ts WHERE id = :id",
+            {**fields, "ts": now(), "id": conv_id},
+        )
 
     def rename(self, conv_id: int, title: str) -> None:
         self.update(conv_id, title=title.strip())
@@ -190,50 +223,70 @@ class Store:
     def purge_deleted(self, older_than: timedelta = timedelta(days=7)) -> int:
         """Remove soft-deleted conversations deleted longer ago than ``older_than``."""
         cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="microseconds")
-        return self._exec("DELETE FROM conversations WHERE deleted_at IS NOT NULL "
-                          "AND deleted_at <= ?", (cutoff,)).rowcount
+        return self._exec(
+            "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)
+        ).rowcount
 
     # -- messages ---------------------------------------------------------------------------
     def messages(self, conv_id: int) -> list[StoredMessage]:
-        rows = self._rows("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
-                          (conv_id,))
+        rows = self._rows(
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conv_id,)
+        )
         return [_message(r) for r in rows]
 
-    def add_message(self, conv_id: int, role: str, content: str, *,
-                    finish_reason: str | None = None) -> int:
+    def add_message(
+        self, conv_id: int, role: str, content: str, *, finish_reason: str | None = None
+    ) -> int:
         """Append a message (committed at once); the first user message names the chat."""
         ts = now()
         with self._lock:
             cur = self.conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, created_at, finish_reason)"
-                " VALUES (?, ?, ?, ?, ?)", (conv_id, role, content, ts, finish_reason))
+                " VALUES (?, ?, ?, ?, ?)",
+                (conv_id, role, content, ts, finish_reason),
+            )
             title = title_from(content) if role == "user" else ""
             self.conn.execute(
                 "UPDATE conversations SET updated_at = ?, "
                 "title = CASE WHEN title = '' THEN ? ELSE title END WHERE id = ?",
-                (ts, title, conv_id))
+                (ts, title, conv_id),
+            )
         return int(cur.lastrowid or 0)
 
-    def update_message(self, msg_id: int, content: str, *, finish_reason: str | None = None,
-                       stats: dict[str, Any] | None = None) -> None:
+    def update_message(
+        self,
+        msg_id: int,
+        content: str,
+        *,
+        finish_reason: str | None = None,
+        stats: dict[str, Any] | None = None,
+    ) -> None:
         """Replace a message's text (a reply as it streams; ``finish_reason`` when done)."""
         with self._lock:
             self.conn.execute(
                 "UPDATE messages SET content = ?, finish_reason = ?, "
                 "stats = COALESCE(?, stats) WHERE id = ?",
-                (content, finish_reason,
-                 json.dumps(stats, ensure_ascii=False) if stats else None, msg_id))
+                (
+                    content,
+                    finish_reason,
+                    json.dumps(stats, ensure_ascii=False) if stats else None,
+                    msg_id,
+                ),
+            )
             self.conn.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = "
-                "(SELECT conversation_id FROM messages WHERE id = ?)", (now(), msg_id))
+                "(SELECT conversation_id FROM messages WHERE id = ?)",
+                (now(), msg_id),
+            )
 
     def delete_message(self, msg_id: int) -> None:
         self._exec("DELETE FROM messages WHERE id = ?", (msg_id,))
 
     def truncate(self, conv_id: int, from_msg_id: int) -> int:
         """Delete message ``from_msg_id`` and every later one (edit / regenerate)."""
-        return self._exec("DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
-                          (conv_id, from_msg_id)).rowcount
+        return self._exec(
+            "DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conv_id, from_msg_id)
+        ).rowcount
 
     # -- search and export ------------------------------------------------------------------
     def search(self, text: str, limit: int = 100) -> list[SearchHit]:
@@ -244,7 +297,9 @@ class Store:
             f"{_SELECT} WHERE c.deleted_at IS NULL AND (c.title LIKE :p ESCAPE '\\' OR EXISTS "
             "(SELECT 1 FROM messages m WHERE m.conversation_id = c.id "
             "AND m.content LIKE :p ESCAPE '\\')) ORDER BY c.updated_at DESC, c.id DESC "
-            f"LIMIT {int(limit)}", {"p": pattern})
+            f"LIMIT {int(limit)}",
+            {"p": pattern},
+        )
         hits = []
         for row in rows:
             conv = _conversation(row)
@@ -252,7 +307,9 @@ class Store:
             if text.lower() not in conv.title.lower():
                 hit = self._rows(
                     "SELECT content FROM messages WHERE conversation_id = ? AND content LIKE ? "
-                    "ESCAPE '\\' ORDER BY id LIMIT 1", (conv.id, pattern))
+                    "ESCAPE '\\' ORDER BY id LIMIT 1",
+                    (conv.id, pattern),
+                )
                 snippet = _snippet(hit[0]["content"], text) if hit else ""
             hits.append(SearchHit(conv, snippet))
         return hits
@@ -261,10 +318,14 @@ class Store:
         """The ``history show --json`` document."""
         conv = self.require(conv_id)
         return {
-            "id": conv.id, "title": conv.title, "model": conv.model, "system": conv.system,
+            "id": conv.id,
+            "title": conv.title,
+            "model": conv.model,
+            "system": conv.system,
             "settings": conv.settings,
             "messages": [m.to_dict() for m in self.messages(conv_id)],
-            "template": conv.template, "created_at": conv.created_at,
+            "template": conv.template,
+            "created_at": conv.created_at,
             "updated_at": conv.updated_at,
         }
 
@@ -273,14 +334,20 @@ class Store:
 
     def export_markdown(self, conv_id: int) -> str:
         doc = self.document(conv_id)
-        lines = [f"# {doc['title'] or 'Untitled chat'}", "",
-                 f"- model: `{doc['model']}`", f"- created: {doc['created_at']}", ""]
+        lines = [
+            f"# {doc['title'] or 'Untitled chat'}",
+            "",
+            f"- model: `{doc['model']}`",
+            f"- created: {doc['created_at']}",
+            "",
+        ]
         if doc["system"]:
             lines += ["## System", "", doc["system"], ""]
         for m in doc["messages"]:
             lines += [f"## {m['role'].capitalize()}", "", m["content"], ""]
-            note = {"cancelled": "stopped", "length": "cut at max_tokens",
-                    None: "incomplete"}.get(m["finish_reason"])
+            note = {"cancelled": "stopped", "length": "cut at max_tokens", None: "incomplete"}.get(
+                m["finish_reason"]
+            )
             if m["role"] == "assistant" and note:
                 lines += [f"*({note})*", ""]
         return "\n".join(lines)
@@ -290,8 +357,15 @@ class ReplyWriter:
     """Stores a reply while it streams: the row is rewritten at most every ``interval``
     seconds (and at once on the first text), so a killed process loses under a second."""
 
-    def __init__(self, store: Store, msg_id: int, *, prefix: str = "", interval: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: Store,
+        msg_id: int,
+        *,
+        prefix: str = "",
+        interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.msg_id = msg_id
         self.interval = interval
@@ -308,8 +382,7 @@ class ReplyWriter:
         if self._clock() - self._flushed >= self.interval:
             self.flush()
 
-    def flush(self, finish_reason: str | None = None,
-              stats: dict[str, Any] | None = None) -> None:
+    def flush(self, finish_reason: str | None = None, stats: dict[str, Any] | None = None) -> None:
         text = self.text
         self._parts = [text]
         self.store.update_message(self.msg_id, text, finish_reason=finish_reason, stats=stats)

@@ -24,7 +24,9 @@ def _script(conn: sqlite3.Connection, sql: str) -> None:
 
 def _v1(conn: sqlite3.Connection) -> None:
     """Conversations and their messages; soft delete via ``deleted_at``."""
-    _script(conn, """
+    _script(
+        conn,
+        """
         CREATE TABLE conversations (
             id          INTEGER PRIMARY KEY AUTOINCREMENT,
             title       TEXT NOT NULL DEFAULT '',
@@ -45,7 +47,8 @@ def _v1(conn: sqlite3.Connection) -> None:
             finish_reason   TEXT
         );
         CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
-    """)
+    """,
+    )
 
 
 def _v2(conn: sqlite3.Connection) -> None:
@@ -69,9 +72,11 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     if version > SCHEMA_VERSION:
         from baichuan_tui.errors import UserError
 
-        raise UserError(f"the history database is from a newer baichuan-chat "
-                        f"(schema {version}, this one knows {SCHEMA_VERSION})",
-                        "upgrade baichuan-chat")
+        raise UserError(
+            f"the history database is from a newer baichuan-chat "
+            f"(schema {version}, this one knows {SCHEMA_VERSION})",
+            "upgrade baichuan-chat",
+        )
     while version < target:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -87,8 +92,9 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     return version
 
 
-def connect(path: str | Path | None = None, *, migrate_to: int = SCHEMA_VERSION
-            ) -> sqlite3.Connection:
+def connect(
+    path: str | Path | None = None, *, migrate_to: int = SCHEMA_VERSION
+) -> sqlite3.Connection:
     """Open (creating) the history database, in autocommit mode with WAL on."""
     if path is None:
         from baichuan_tui import locations
@@ -96,8 +102,9 @@ def connect(path: str | Path | None = None, *, migrate_to: int = SCHEMA_VERSION
         path = locations.database_file()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                           check_same_thread=False)
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")

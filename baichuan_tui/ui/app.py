@@ -33,8 +33,13 @@ if TYPE_CHECKING:
 
 
 class ModelLoaded(Message):
-    def __init__(self, spec: str, engine: EngineProcess | None, error: str | None = None,
-                 notice: str | None = None) -> None:
+    def __init__(
+        self,
+        spec: str,
+        engine: EngineProcess | None,
+        error: str | None = None,
+        notice: str | None = None,
+    ) -> None:
         super().__init__()
         self.spec = spec
         self.engine = engine
@@ -59,8 +64,13 @@ class ChatApp(App):
         Binding("f4", "quiz", "Quiz", id="quiz", show=False),
     ]
 
-    def __init__(self, options: LaunchOptions | None = None, *, settings: Settings | None = None,
-                 store: Store | None = None) -> None:
+    def __init__(
+        self,
+        options: LaunchOptions | None = None,
+        *,
+        settings: Settings | None = None,
+        store: Store | None = None,
+    ) -> None:
         super().__init__()
         self.options = options or LaunchOptions()
         self.settings = settings or Settings()
@@ -95,8 +105,7 @@ class ChatApp(App):
             self.load_model(self.options.model)
         else:
             problem = self.options.model_error or "no model chosen"
-            self.notify(f"{problem} — pick or download one here", severity="warning",
-                        timeout=12)
+            self.notify(f"{problem} — pick or download one here", severity="warning", timeout=12)
             self.chat.refresh_status()
             self.call_after_refresh(self.chat.action_models)
 
@@ -134,8 +143,12 @@ class ChatApp(App):
         self.loading = None
         self.chat.status.set(busy=None)
         if message.engine is None:
-            self.notify(message.error or "the model could not be loaded", severity="error",
-                        title="model not loaded", timeout=15)
+            self.notify(
+                message.error or "the model could not be loaded",
+                severity="error",
+                title="model not loaded",
+                timeout=15,
+            )
             self.chat.refresh_status()
             return
         old, self.engine = self.engine, message.engine
@@ -153,8 +166,9 @@ class ChatApp(App):
 
     def set_load_options(self, load: LoadValues) -> None:
         """New n_ctx / GPU layers / threads: reload the current model with them."""
-        self.options = replace(self.options, n_ctx=load.n_ctx, gpu_layers=load.gpu_layers,
-                               threads=load.threads)
+        self.options = replace(
+            self.options, n_ctx=load.n_ctx, gpu_layers=load.gpu_layers, threads=load.threads
+        )
         if self.model_spec:
             self.load_model(self.model_spec)
 
@@ -165,11 +179,14 @@ class ChatApp(App):
         from baichuan_tui.ui.widgets.prompt_input import PromptInput
         from baichuan_tui.ui.widgets.sidebar import ConversationList
 
-        groups = [("app", list(self.BINDINGS)), ("chat", list(ChatScreen.BINDINGS)),
-                  ("input", list(PromptInput.BINDINGS)),
-                  ("chat list", list(ConversationList.BINDINGS)),
-                  ("message", list(MessageView.BINDINGS)),
-                  ("app", [Binding("ctrl+p", "command_palette", "Command palette")])]
+        groups = [
+            ("app", list(self.BINDINGS)),
+            ("chat", list(ChatScreen.BINDINGS)),
+            ("input", list(PromptInput.BINDINGS)),
+            ("chat list", list(ConversationList.BINDINGS)),
+            ("message", list(MessageView.BINDINGS)),
+            ("app", [Binding("ctrl+p", "command_palette", "Command palette")]),
+        ]
         rows = binding_rows(groups, dict(self.settings.keymap))  # type: ignore[arg-type]
         self.push_screen(HelpScreen(rows))
 
@@ -189,32 +206,62 @@ class ChatApp(App):
             ("New chat", "Start an empty chat with the launch settings", partial(run, "new_chat")),
             ("Stop reply", "Stop the reply being generated (keeps it)", partial(run, "stop")),
             ("Regenerate reply", "Replace the last reply", partial(run, "regenerate")),
-            ("Continue reply", "Continue a reply cut at max_tokens or stopped",
-             partial(run, "continue_reply")),
-            ("Edit last message", "Edit your last message and resend from there",
-             partial(run, "edit_last")),
+            (
+                "Continue reply",
+                "Continue a reply cut at max_tokens or stopped",
+                partial(run, "continue_reply"),
+            ),
+            (
+                "Edit last message",
+                "Edit your last message and resend from there",
+                partial(run, "edit_last"),
+            ),
             ("Rename chat", "Give the open chat a new title", partial(run, "rename")),
-            ("Delete chat", "Delete the open chat (undo available)",
-             partial(run, "delete_current")),
+            (
+                "Delete chat",
+                "Delete the open chat (undo available)",
+                partial(run, "delete_current"),
+            ),
             ("Undo delete", "Bring back the last deleted chat", partial(run, "undo_delete")),
             ("Search chats", "Search titles and messages", partial(run, "search")),
             ("Toggle sidebar", "Show or hide the chat list", partial(run, "toggle_sidebar")),
-            ("Settings", "Sampling, system prompt, context and GPU layers",
-             partial(run, "settings")),
+            (
+                "Settings",
+                "Sampling, system prompt, context and GPU layers",
+                partial(run, "settings"),
+            ),
             ("Models", "Switch, download or open a model", partial(run, "models")),
-            ("Export chat as Markdown", "Write the open chat to the data directory",
-             partial(chat.export, "md")),
-            ("Export chat as JSON", "Write the open chat to the data directory",
-             partial(chat.export, "json")),
-            ("Open message in $EDITOR", "Write a long message in your editor",
-             lambda: chat.input.action_editor()),
-            ("Quiz: run a benchmark", "Score the loaded model on C-Eval, CMMLU, MMLU, ...",
-             self.action_quiz),
-            ("Quiz: take the quiz", "Answer benchmark questions yourself beside the model",
-             partial(self.action_quiz, True)),
+            (
+                "Export chat as Markdown",
+                "Write the open chat to the data directory",
+                partial(chat.export, "md"),
+            ),
+            (
+                "Export chat as JSON",
+                "Write the open chat to the data directory",
+                partial(chat.export, "json"),
+            ),
+            (
+                "Open message in $EDITOR",
+                "Write a long message in your editor",
+                lambda: chat.input.action_editor(),
+            ),
+            (
+                "Quiz: run a benchmark",
+                "Score the loaded model on C-Eval, CMMLU, MMLU, ...",
+                self.action_quiz,
+            ),
+            (
+                "Quiz: take the quiz",
+                "Answer benchmark questions yourself beside the model",
+                partial(self.action_quiz, True),
+            ),
             ("Help: keys", "Every key and its keymap id", self.action_help),
-            ("Light / dark theme", "Switch between the light and dark theme",
-             self.action_toggle_theme),
+            (
+                "Light / dark theme",
+                "Switch between the light and dark theme",
+                self.action_toggle_theme,
+            ),
         ]
         for title, help_text, callback in entries:
             yield SystemCommand(title, help_text, callback)

@@ -28,8 +28,9 @@ def _in_fence(text: str, start: int, pos: int) -> bool:
     return len(_FENCE.findall(text, start, pos)) % 2 == 1
 
 
-def cut_point(text: str, seg_start: int, new_from: int,
-              size: int = SEGMENT_CHARS) -> tuple[int, bool] | None:
+def cut_point(
+    text: str, seg_start: int, new_from: int, size: int = SEGMENT_CHARS
+) -> tuple[int, bool] | None:
     """Where to start a new segment in ``text[new_from:]``, or None.
 
     ``seg_start`` is where the live segment begins. Returns ``(pos, joined)``: ``joined`` is
@@ -49,9 +50,12 @@ def cut_point(text: str, seg_start: int, new_from: int,
         block = text.rfind("\n\n", seg_start, pos)
         block_start = seg_start if block < 0 else block + 2
         para = text[block_start:pos]
-        if (any(_NOT_PARAGRAPH.match(line) for line in para.split("\n"))
-                or para.count("`") % 2 or para.count("**") % 2
-                or _in_fence(text, seg_start, pos)):
+        if (
+            any(_NOT_PARAGRAPH.match(line) for line in para.split("\n"))
+            or para.count("`") % 2
+            or para.count("**") % 2
+            or _in_fence(text, seg_start, pos)
+        ):
             continue
         while pos < len(text) and text[pos] in " \t":  # the next segment must not start
             pos += 1  # indented (four spaces would make it a code block)

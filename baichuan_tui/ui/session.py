@@ -48,8 +48,9 @@ def load_engine(spec: str, opts: LaunchOptions) -> tuple[EngineProcess, Path]:
 
     path = resolve_model(spec, offline=opts.offline)
     layers = gpu_layers(SimpleNamespace(gpu_layers=opts.gpu_layers), path, opts.n_ctx)
-    options = LoadOptions(n_ctx=opts.n_ctx, n_threads=opts.threads, n_gpu_layers=layers,
-                          use_mmap=opts.use_mmap)
+    options = LoadOptions(
+        n_ctx=opts.n_ctx, n_threads=opts.threads, n_gpu_layers=layers, use_mmap=opts.use_mmap
+    )
     return EngineProcess(path, options, template=opts.template), path
 
 
@@ -76,8 +77,11 @@ class ChatState:
     """``chat``, or ``completion`` for base models (a document the model continues)."""
 
     def settings_dict(self) -> dict[str, Any]:
-        return {"sampling": self.sampling.as_dict() if self.sampling else None,
-                "stop": list(self.stop), "mode": self.mode}
+        return {
+            "sampling": self.sampling.as_dict() if self.sampling else None,
+            "stop": list(self.stop),
+            "mode": self.mode,
+        }
 
     @classmethod
     def from_conversation(cls, conv: Conversation, messages: list[StoredMessage]) -> ChatState:
@@ -86,8 +90,14 @@ class ChatState:
         if isinstance(raw.get("sampling"), dict):
             known = {k: v for k, v in raw["sampling"].items() if k in SAMPLING_FIELDS}
             sampling = Sampling(**known)
-        return cls(conv, messages, sampling, conv.system, tuple(raw.get("stop") or ()),
-                   raw.get("mode") or "chat")
+        return cls(
+            conv,
+            messages,
+            sampling,
+            conv.system,
+            tuple(raw.get("stop") or ()),
+            raw.get("mode") or "chat",
+        )
 
     def prompt_messages(self, upto: int | None = None) -> list[Message]:
         """The engine's view: system first, then the stored turns (``upto`` excludes)."""

@@ -41,11 +41,25 @@ def train_tokenizer(add_dummy_prefix: bool = False, vocab_size: int = 1000) -> b
     symbols = [f"<extra_{i}>" for i in range(N_EXTRA)]
     symbols += [f"<reserved_{i}>" for i in range(N_RESERVED)]
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(CORPUS * 20), model_writer=buf, model_type="bpe",
-        vocab_size=vocab_size, hard_vocab_limit=False, byte_fallback=True,
-        character_coverage=1.0, user_defined_symbols=symbols, add_dummy_prefix=add_dummy_prefix,
-        normalization_rule_name="identity", remove_extra_whitespaces=False, split_digits=True,
-        unk_id=0, bos_id=1, eos_id=2, pad_id=-1, minloglevel=2, num_threads=1)
+        sentence_iterator=iter(CORPUS * 20),
+        model_writer=buf,
+        model_type="bpe",
+        vocab_size=vocab_size,
+        hard_vocab_limit=False,
+        byte_fallback=True,
+        character_coverage=1.0,
+        user_defined_symbols=symbols,
+        add_dummy_prefix=add_dummy_prefix,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+        split_digits=True,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        minloglevel=2,
+        num_threads=1,
+    )
     return buf.getvalue()
 
 
@@ -83,8 +97,11 @@ def _save(path: Path, tensors: dict[str, np.ndarray], dtype: str) -> None:
     header, offset, blobs = {}, 0, []
     for name, arr in tensors.items():
         data = np.ascontiguousarray(arr).tobytes()
-        header[name] = {"dtype": "BF16", "shape": list(arr.shape),
-                        "data_offsets": [offset, offset + len(data)]}
+        header[name] = {
+            "dtype": "BF16",
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
         offset += len(data)
         blobs.append(data)
     raw = json.dumps(header).encode()
@@ -92,12 +109,23 @@ def _save(path: Path, tensors: dict[str, np.ndarray], dtype: str) -> None:
     path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"".join(blobs))
 
 
-def write_checkpoint(folder: Path, *, layers: int = 32, hidden: int = 64, heads: int = 4,
-                     ff: int = 128, vocab_size: int | None = None, dtype: str = "F32",
-                     shards: int = 1, arch: str = "BaichuanForCausalLM", seed: int = 0,
-                     norm_head_code: bool = False, head_norms: bool = False,
-                     add_dummy_prefix: bool = False, tokenizer_config: dict | None = None,
-                     ) -> Checkpoint:
+def write_checkpoint(
+    folder: Path,
+    *,
+    layers: int = 32,
+    hidden: int = 64,
+    heads: int = 4,
+    ff: int = 128,
+    vocab_size: int | None = None,
+    dtype: str = "F32",
+    shards: int = 1,
+    arch: str = "BaichuanForCausalLM",
+    seed: int = 0,
+    norm_head_code: bool = False,
+    head_norms: bool = False,
+    add_dummy_prefix: bool = False,
+    tokenizer_config: dict | None = None,
+) -> Checkpoint:
     """Write a checkpoint; ``vocab_size`` beyond the tokenizer pads the vocabulary (as
     Baichuan2's 125696 does for llama.cpp), ``norm_head_code`` adds a modeling_baichuan.py
     defining NormHead, ``head_norms`` spreads lm_head row norms over 0.3..3."""
@@ -109,20 +137,33 @@ def write_checkpoint(folder: Path, *, layers: int = 32, hidden: int = 64, heads:
     n_tok = spm.SentencePieceProcessor(model_proto=proto).vocab_size()
     vocab = vocab_size or n_tok
     config = {
-        "architectures": [arch], "model_type": "baichuan", "hidden_size": hidden,
-        "intermediate_size": ff, "num_attention_heads": heads, "num_hidden_layers": layers,
-        "rms_norm_eps": 1e-6, "vocab_size": vocab, "bos_token_id": 1, "eos_token_id": 2,
-        "pad_token_id": 0, "tie_word_embeddings": False, "torch_dtype": "float32",
+        "architectures": [arch],
+        "model_type": "baichuan",
+        "hidden_size": hidden,
+        "intermediate_size": ff,
+        "num_attention_heads": heads,
+        "num_hidden_layers": layers,
+        "rms_norm_eps": 1e-6,
+        "vocab_size": vocab,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "pad_token_id": 0,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
         ("max_position_embeddings" if layers == 32 else "model_max_length"): 4096,
     }
     (folder / "config.json").write_text(json.dumps(config, indent=2))
-    tok_config = {"add_bos_token": False, "add_eos_token": False,
-                  "tokenizer_class": "BaichuanTokenizer"}
+    tok_config = {
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "tokenizer_class": "BaichuanTokenizer",
+    }
     tok_config.update(tokenizer_config or {})
     (folder / "tokenizer_config.json").write_text(json.dumps(tok_config))
     if norm_head_code:
         (folder / "modeling_baichuan.py").write_text(
-            "import torch\n\n\nclass NormHead(torch.nn.Module):\n    pass\n")
+            "import torch\n\n\nclass NormHead(torch.nn.Module):\n    pass\n"
+        )
 
     rng = np.random.default_rng(seed)
 
@@ -134,8 +175,13 @@ def write_checkpoint(folder: Path, *, layers: int = 32, hidden: int = 64, heads:
     for i in range(layers):
         p = f"model.layers.{i}."
         raw[p + "input_layernorm.weight"] = 1 + normal((hidden,), 0.1)
-        qkv = np.concatenate([normal((hidden, hidden), 2.5 * s), normal((hidden, hidden), 2.5 * s),
-                              normal((hidden, hidden), s)])
+        qkv = np.concatenate(
+            [
+                normal((hidden, hidden), 2.5 * s),
+                normal((hidden, hidden), 2.5 * s),
+                normal((hidden, hidden), s),
+            ]
+        )
         raw[p + "self_attn.W_pack.weight"] = qkv
         raw[p + "self_attn.o_proj.weight"] = normal((hidden, hidden), 0.4 * s)
         raw[p + "post_attention_layernorm.weight"] = 1 + normal((hidden,), 0.1)
@@ -164,5 +210,6 @@ def write_checkpoint(folder: Path, *, layers: int = 32, hidden: int = 64, heads:
             weight_map.update(dict.fromkeys(part, file))
         total = sum(a.nbytes for a in stored.values())
         (folder / "model.safetensors.index.json").write_text(
-            json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}))
+            json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map})
+        )
     return Checkpoint(folder, config, exact, n_tok)

@@ -15,6 +15,7 @@ import numpy as np
 
 def alibi_slopes(n: int) -> list[float]:
     """``_get_interleave`` of Baichuan-13B's modeling_baichuan.py."""
+
     def power_of_2(m: int) -> list[float]:
         start = 2 ** (-(2 ** -(math.log2(m) - 3)))
         return [start * start**i for i in range(m)]
@@ -38,7 +39,7 @@ def _rope(x: np.ndarray, style: str) -> np.ndarray:
     cos, sin = np.cos(ang), np.sin(ang)
     if style == "half":
         cos2, sin2 = np.concatenate([cos, cos], -1), np.concatenate([sin, sin], -1)
-        rot = np.concatenate([-x[..., d // 2:], x[..., : d // 2]], -1)
+        rot = np.concatenate([-x[..., d // 2 :], x[..., : d // 2]], -1)
         return x * cos2 + rot * sin2
     a, b = x[..., 0::2], x[..., 1::2]
     out = np.empty_like(x)
@@ -47,8 +48,15 @@ def _rope(x: np.ndarray, style: str) -> np.ndarray:
     return out
 
 
-def forward(w: dict[str, np.ndarray], config: dict, ids: list[int], *, positions: str,
-            norm_head: bool, rope_style: str = "half") -> np.ndarray:
+def forward(
+    w: dict[str, np.ndarray],
+    config: dict,
+    ids: list[int],
+    *,
+    positions: str,
+    norm_head: bool,
+    rope_style: str = "half",
+) -> np.ndarray:
     """Logits (float64, vocab) of the token after ``ids``."""
     f = {k: v.astype(np.float64) for k, v in w.items()}
     h, n_head, eps = config["hidden_size"], config["num_attention_heads"], config["rms_norm_eps"]

@@ -13,8 +13,15 @@ from hf_checkpoint import Checkpoint
 def llama_logits(path: Path, ids: list[int]) -> np.ndarray:
     """llama.cpp's logits after ``ids`` (F32 KV cache, so only the weights' type matters)."""
     f32 = llama_cpp.GGML_TYPE_F32
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=64, n_threads=2, type_k=f32, type_v=f32,
-                          flash_attn=False, verbose=False)
+    llm = llama_cpp.Llama(
+        model_path=str(path),
+        n_ctx=64,
+        n_threads=2,
+        type_k=f32,
+        type_v=f32,
+        flash_attn=False,
+        verbose=False,
+    )
     try:
         llm.eval(ids)
         row = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
@@ -34,5 +41,6 @@ def tensor_f32(path: Path, name: str) -> np.ndarray:
 
     t = next(t for t in inspect_gguf(path, check_vocab=False).tensors if t.name == name)
     assert t.type_name == "F32"
-    return np.memmap(path, dtype=np.float32, mode="r", offset=t.offset,
-                     shape=tuple(reversed(t.shape)))
+    return np.memmap(
+        path, dtype=np.float32, mode="r", offset=t.offset, shape=tuple(reversed(t.shape))
+    )

@@ -47,8 +47,9 @@ def test_interrupted_quantize_leaves_nothing(checkpoint, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        convert(checkpoint("b1-7b").folder, tmp_path / "out.gguf", outtype="q8_0",
-                progress=progress)
+        convert(
+            checkpoint("b1-7b").folder, tmp_path / "out.gguf", outtype="q8_0", progress=progress
+        )
     assert "write" in seen and "quantize" in seen
     assert _only(tmp_path) == []
 

@@ -33,8 +33,21 @@ def _args(*argv: str) -> argparse.Namespace:
 
 def test_convert_json_and_registry(checkpoint, tmp_path, capsys):
     out = tmp_path / "b2.gguf"
-    assert run(_args(str(checkpoint("b2-13b").folder), "--out", str(out), "--outtype", "Q8_0",
-                     "--name", "Baichuan2-13B-Tiny-Chat", "--json")) == 0
+    assert (
+        run(
+            _args(
+                str(checkpoint("b2-13b").folder),
+                "--out",
+                str(out),
+                "--outtype",
+                "Q8_0",
+                "--name",
+                "Baichuan2-13B-Tiny-Chat",
+                "--json",
+            )
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert doc["path"] == str(out.absolute()) and doc["outtype"] == "Q8_0"
     assert doc["norm_head"] is True and doc["positions"] == "alibi"
@@ -48,8 +61,9 @@ def test_convert_json_and_registry(checkpoint, tmp_path, capsys):
 
 
 def test_default_output_and_norm_head_override(checkpoint, capsys):
-    assert run(_args(str(checkpoint("b2-13b").folder), "--outtype", "f32",
-                     "--norm-head", "no")) == 0
+    assert (
+        run(_args(str(checkpoint("b2-13b").folder), "--outtype", "f32", "--norm-head", "no")) == 0
+    )
     text = capsys.readouterr().out
     out = locations.data_dir() / "models" / "b2-13b.F32.gguf"
     assert f"wrote {out} (F32," in text and "normalised" not in text
@@ -86,12 +100,13 @@ def test_registry_roundtrip(tmp_path):
 
 
 def test_parser_is_import_light():
-    code = ("import sys, baichuan_tui.commands.convert as c, argparse; "
-            "p = argparse.ArgumentParser(); c.add_convert_parser(p.add_subparsers()); "
-            "print(sorted(m for m in ('numpy', 'gguf', 'llama_cpp', 'textual', 'rich', "
-            "'huggingface_hub', 'sentencepiece') if m in sys.modules))")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, baichuan_tui.commands.convert as c, argparse; "
+        "p = argparse.ArgumentParser(); c.add_convert_parser(p.add_subparsers()); "
+        "print(sorted(m for m in ('numpy', 'gguf', 'llama_cpp', 'textual', 'rich', "
+        "'huggingface_hub', 'sentencepiece') if m in sys.modules))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]"
 
 
@@ -129,8 +144,7 @@ def test_hub_repo_id_is_downloaded(checkpoint, monkeypatch, capsys):
         args.offline = False
         assert run(args) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert (doc["name"], doc["norm_head"], doc["source"]) == (
-        "Baichuan2-13B-Tiny-Chat", True, repo)
+    assert (doc["name"], doc["norm_head"], doc["source"]) == ("Baichuan2-13B-Tiny-Chat", True, repo)
     snapshot = next(locations.hf_hub_cache().glob("models--tiny-org--*/snapshots/*"))
     got = sorted(p.name for p in snapshot.iterdir())
     assert "model.safetensors" in got and "modeling_baichuan.py" in got
@@ -146,8 +160,13 @@ def test_converted_model_is_listed_as_local(cli, tmp_path):
 
     out = tmp_path / "m.gguf"
     out.write_bytes(b"GGUF")
-    record_converted(out, source="baichuan-inc/Baichuan-13B-Base", outtype="Q8_0",
-                     sha256="0" * 64, name="Baichuan-13B-Base")
+    record_converted(
+        out,
+        source="baichuan-inc/Baichuan-13B-Base",
+        outtype="Q8_0",
+        sha256="0" * 64,
+        name="Baichuan-13B-Base",
+    )
     doc = json.loads(cli("--offline", "models", "list", "--json").stdout)
     assert [m["path"] for m in doc["local"]] == [str(out.resolve())]
     row = next(m for m in doc["models"] if m["hf_repo"] == "baichuan-inc/Baichuan-13B-Base")

@@ -46,11 +46,14 @@ def test_unsupported_layer_count(ckpt):
     _fails(ckpt, "has 12 layers; llama.cpp runs Baichuan only with 32")
 
 
-@pytest.mark.parametrize(("name", "match"), [
-    ("config.json", "has no config.json"),
-    ("tokenizer.model", "has no tokenizer.model"),
-    ("model.safetensors", r"has no weights \(\*.safetensors or pytorch_model\*.bin\)"),
-])
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [
+        ("config.json", "has no config.json"),
+        ("tokenizer.model", "has no tokenizer.model"),
+        ("model.safetensors", r"has no weights \(\*.safetensors or pytorch_model\*.bin\)"),
+    ],
+)
 def test_missing_file(ckpt, name, match):
     (ckpt / name).unlink()
     _fails(ckpt, match)
@@ -145,6 +148,7 @@ def test_pytorch_bin_goes_through_torch_load(checkpoint, converted, tmp_path, mo
     fake.load, fake.float32, fake.float16, fake.bfloat16 = load, "float32", "float16", "bf16"
     monkeypatch.setitem(sys.modules, "torch", fake)
     res = convert(folder, tmp_path / "bin.gguf", outtype="f32", record=False)
-    assert sorted(calls) == [(f"pytorch_model-0000{k}-of-00002.bin", "cpu", True, True)
-                             for k in (1, 2)]
+    assert sorted(calls) == [
+        (f"pytorch_model-0000{k}-of-00002.bin", "cpu", True, True) for k in (1, 2)
+    ]
     assert res.path.read_bytes() == converted("b1-7b").read_bytes()

@@ -34,11 +34,14 @@ def test_f32_logits_match_reference(kind, checkpoint, converted):
     np.testing.assert_allclose(got, want, atol=ATOL, rtol=RTOL)
 
 
-@pytest.mark.parametrize(("kind", "wrong"), [
-    ("b1-7b", {"positions": "rope", "rope_style": "pairs", "norm_head": False}),
-    ("b1-13b", {"positions": "none", "norm_head": False}),
-    ("b2-7b", {"positions": "rope", "norm_head": False}),
-])
+@pytest.mark.parametrize(
+    ("kind", "wrong"),
+    [
+        ("b1-7b", {"positions": "rope", "rope_style": "pairs", "norm_head": False}),
+        ("b1-13b", {"positions": "none", "norm_head": False}),
+        ("b2-7b", {"positions": "rope", "norm_head": False}),
+    ],
+)
 def test_reference_is_sensitive(kind, wrong, checkpoint, converted):
     """The comparison has teeth: skipping the q/k un-permutation, ALiBi or NormHead would
     change the logits far beyond the tolerance."""
@@ -62,17 +65,29 @@ def test_engine_logits_match_reference(checkpoint, converted):
 def test_metadata_like_llama_cpp(checkpoint, converted):
     info = inspect_gguf(converted("b1-7b"))
     assert info.architecture == "baichuan"
-    assert (info.block_count, info.embedding_length, info.head_count, info.head_count_kv,
-            info.feed_forward_length, info.context_length) == (32, 64, 4, 4, 128, 4096)
+    assert (
+        info.block_count,
+        info.embedding_length,
+        info.head_count,
+        info.head_count_kv,
+        info.feed_forward_length,
+        info.context_length,
+    ) == (32, 64, 4, 4, 128, 4096)
     assert info.file_type == "F32" and info.metadata["general.file_type"] == 0
     assert info.name == "b1-7b"
     assert (info.bos_id, info.eos_id, info.add_bos, info.add_space_prefix) == (1, 2, False, False)
     assert info.metadata["baichuan.rope.dimension_count"] == 16
     assert info.metadata["baichuan.tensor_data_layout"] == "Meta AI original pth"
     names = {t.name for t in info.tensors}
-    assert {"token_embd.weight", "output_norm.weight", "output.weight",
-            "blk.31.attn_q.weight", "blk.31.attn_k.weight", "blk.31.attn_v.weight",
-            "blk.31.ffn_gate.weight"} <= names
+    assert {
+        "token_embd.weight",
+        "output_norm.weight",
+        "output.weight",
+        "blk.31.attn_q.weight",
+        "blk.31.attn_k.weight",
+        "blk.31.attn_v.weight",
+        "blk.31.ffn_gate.weight",
+    } <= names
     assert len(names) == 3 + 32 * 9
     assert inspect_gguf(converted("b1-13b")).add_space_prefix is True
 
@@ -95,8 +110,7 @@ def test_vocabulary_typed_like_llama_cpp(checkpoint, converted):
     assert text[n] == f"[PAD{n}]" and types[n] == tt.UNUSED and types[-1] == tt.UNUSED
 
 
-@pytest.mark.parametrize(("kind", "unit"), [("b2-7b", True), ("b2-13b", True),
-                                            ("b1-7b", False)])
+@pytest.mark.parametrize(("kind", "unit"), [("b2-7b", True), ("b2-13b", True), ("b1-7b", False)])
 def test_normhead_rows_are_unit(kind, unit, converted):
     norms = np.linalg.norm(tensor_f32(converted(kind), "output.weight").astype(np.float64), axis=1)
     assert np.allclose(norms, 1.0, atol=1e-5) == unit
@@ -108,8 +122,13 @@ def test_tokenizer_matches_sentencepiece(checkpoint, converted):
     for kind in ("b1-7b", "b1-13b"):  # add_dummy_prefix off / on
         sp = spm.SentencePieceProcessor(model_file=str(checkpoint(kind).folder / "tokenizer.model"))
         with Engine(converted(kind), LoadOptions(vocab_only=True)) as engine:
-            for text in ("hello world", "百川大模型是一个中文语言模型。", "猫 and 狗 ok",
-                         " leading space", "1234 tiny\ncorpus"):
+            for text in (
+                "hello world",
+                "百川大模型是一个中文语言模型。",
+                "猫 and 狗 ok",
+                " leading space",
+                "1234 tiny\ncorpus",
+            ):
                 assert engine.call(lambda t=text: engine.tokenizer.encode(t)) == sp.encode(text)
             # the role piece is NORMAL: its text is ordinary pieces, never id 195
             assert 195 not in engine.call(lambda: engine.tokenizer.encode("<reserved_102>"))

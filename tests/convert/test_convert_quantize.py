@@ -63,8 +63,19 @@ def test_q8_0_loads_and_generates(kind, checkpoint, converted):
 
 
 def test_ask_runs_on_q8_0(cli, converted):
-    res = cli("ask", "--model", str(converted("b2-7b", "q8_0")), "--json", "--max-tokens", "6",
-              "--temperature", "0", "--n-ctx", "256", "hello world")
+    res = cli(
+        "ask",
+        "--model",
+        str(converted("b2-7b", "q8_0")),
+        "--json",
+        "--max-tokens",
+        "6",
+        "--temperature",
+        "0",
+        "--n-ctx",
+        "256",
+        "hello world",
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["template"] == "baichuan2-chat"  # the family is detected from the vocabulary

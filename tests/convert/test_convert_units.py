@@ -66,13 +66,20 @@ def test_streaming_writes_chunk_by_chunk(tmp_path):
     plan = float_tensor("token_embd.weight", big.shape, QT.Q8_0, rows, chunk_bytes=64 * 4 * 100)
     vec = float_tensor("output_norm.weight", (64,), QT.F32, lambda a, b: np.ones(64))
     done = []
-    write_gguf(tmp_path / "t.gguf", "llama", lambda w: w.add_name("t"), [plan, vec],
-               lambda d, t: done.append((d, t)))
+    write_gguf(
+        tmp_path / "t.gguf",
+        "llama",
+        lambda w: w.add_name("t"),
+        [plan, vec],
+        lambda d, t: done.append((d, t)),
+    )
     assert calls == [(a, a + 100) for a in range(0, 1000, 100)]  # 10 chunks of 100 rows
     assert done[-1] == (plan.nbytes + 256, plan.nbytes + 256)
     info = inspect_gguf(tmp_path / "t.gguf", check_vocab=False)
     assert [(t.name, t.type_name, t.shape) for t in info.tensors] == [
-        ("token_embd.weight", "Q8_0", (64, 1000)), ("output_norm.weight", "F32", (64,))]
+        ("token_embd.weight", "Q8_0", (64, 1000)),
+        ("output_norm.weight", "F32", (64,)),
+    ]
 
 
 def test_memory_stays_bounded(checkpoint, tmp_path, monkeypatch):
@@ -105,6 +112,10 @@ def test_copy_is_byte_identical(outtype, converted, tmp_path):
 
     src = converted("b1-7b", outtype)
     reader = gguf.GGUFReader(src)
-    write_gguf(tmp_path / "copy.gguf", "baichuan", copy_metadata(reader),
-               [copied_tensor(t) for t in reader.tensors])
+    write_gguf(
+        tmp_path / "copy.gguf",
+        "baichuan",
+        copy_metadata(reader),
+        [copied_tensor(t) for t in reader.tensors],
+    )
     assert (tmp_path / "copy.gguf").read_bytes() == src.read_bytes()

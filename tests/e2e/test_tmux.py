@@ -20,8 +20,13 @@ import pytest
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 APP = Path(sys.executable).with_name("baichuan-chat")
-ENV_VARS = ("BAICHUAN_CHAT_DATA_DIR", "BAICHUAN_CHAT_CONFIG_DIR", "BAICHUAN_CHAT_CACHE_DIR",
-            "HF_HOME", "HF_HUB_OFFLINE")
+ENV_VARS = (
+    "BAICHUAN_CHAT_DATA_DIR",
+    "BAICHUAN_CHAT_CONFIG_DIR",
+    "BAICHUAN_CHAT_CACHE_DIR",
+    "HF_HOME",
+    "HF_HUB_OFFLINE",
+)
 
 
 class Tmux:
@@ -31,8 +36,12 @@ class Tmux:
         self.socket = f"bc-test-{uuid.uuid4().hex[:8]}"
 
     def tmux(self, *args: str, check: bool = True) -> str:
-        res = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
-                             capture_output=True, text=True, timeout=20)
+        res = subprocess.run(
+            ["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         if check and res.returncode:
             raise RuntimeError(res.stderr)
         return res.stdout
@@ -44,8 +53,12 @@ class Tmux:
         self.tmux("new-session", "-d", "-s", "app", "-x", "120", "-y", "36", cmd)
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "app"],
-                              capture_output=True).returncode == 0
+        return (
+            subprocess.run(
+                ["tmux", "-L", self.socket, "has-session", "-t", "app"], capture_output=True
+            ).returncode
+            == 0
+        )
 
     def pid(self) -> int:
         return int(self.tmux("display-message", "-p", "-t", "app", "#{pane_pid}").strip())
@@ -98,8 +111,20 @@ def history_json(cli, *args: str) -> dict:
 
 
 def model_args(path: Path) -> tuple[str, ...]:
-    return ("--model", str(path), "--n-ctx", "4096", "--max-tokens", "3000", "--threads", "1",
-            "--gpu-layers", "0", "--temperature", "0")
+    return (
+        "--model",
+        str(path),
+        "--n-ctx",
+        "4096",
+        "--max-tokens",
+        "3000",
+        "--threads",
+        "1",
+        "--gpu-layers",
+        "0",
+        "--temperature",
+        "0",
+    )
 
 
 READY = r"Baichuan2-7B-Chat │ baichuan2-chat"
@@ -142,8 +167,10 @@ def test_chat_quit_relaunch_find_it(term, cli, tiny):
     assert [c["title"] for c in listed] == ["second chat", "hello from tmux"]
     first = history_json(cli, "show", str(listed[1]["id"]))
     msgs = first["messages"]
-    assert [(m["role"], m["finish_reason"]) for m in msgs] == [("user", None),
-                                                             ("assistant", "cancelled")]
+    assert [(m["role"], m["finish_reason"]) for m in msgs] == [
+        ("user", None),
+        ("assistant", "cancelled"),
+    ]
     assert msgs[0]["content"] == "hello from tmux" and msgs[1]["content"]
 
     term.launch(*model_args(model))  # relaunch: the chats are in the sidebar

@@ -14,6 +14,7 @@ import numpy as np
 def ref_ceval(zh: str, dev: list[dict], item: dict, k: int) -> tuple[str, str]:
     def example(d: dict, ans: str) -> str:
         return f"{d['question']}\nA. {d['A']}\nB. {d['B']}\nC. {d['C']}\nD. {d['D']}\n答案：{ans}"
+
     prompt = f"以下是中国关于{zh}考试的单项选择题，请选出其中的正确答案。\n"
     for d in dev[:k]:
         prompt += "\n" + example(d, d["answer"].strip().upper())
@@ -24,8 +25,11 @@ def ref_mmlu(subject: str, dev: list[dict], item: dict, k: int) -> tuple[str, st
     def example(d: dict, ans: str | None) -> str:
         opts = "".join(f"\n{L}. {c}" for L, c in zip("ABCD", d["choices"], strict=True))
         return d["question"] + opts + "\nAnswer:" + (f" {ans}\n\n" if ans else "")
-    prompt = ("The following are multiple choice questions (with answers) about "
-              f"{' '.join(subject.split('_'))}.\n\n")
+
+    prompt = (
+        "The following are multiple choice questions (with answers) about "
+        f"{' '.join(subject.split('_'))}.\n\n"
+    )
     for d in dev[:k]:
         prompt += example(d, "ABCD"[d["answer"]])
     return prompt + example(item, None), " "
@@ -35,6 +39,7 @@ def ref_cmmlu(zh: str, dev: list[dict], item: dict, k: int) -> tuple[str, str]:
     def example(d: dict, ans: str) -> str:
         opts = f"\nA. {d['A']}\nB. {d['B']}\nC. {d['C']}\nD. {d['D']}"
         return f"题目：{d['Question']}{opts}\n答案是：{ans}"
+
     prompt = f"以下是关于{zh}的单项选择题，请直接给出正确答案的选项。\n\n"
     for d in dev[:k]:
         prompt += example(d, d["Answer"]) + "\n\n"
@@ -43,8 +48,7 @@ def ref_cmmlu(zh: str, dev: list[dict], item: dict, k: int) -> tuple[str, str]:
 
 class Reference:
     def __init__(self, path, n_ctx: int = 4096) -> None:
-        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512,
-                                   verbose=False)
+        self.llm = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512, verbose=False)
         self.n_ctx = n_ctx
 
     def tokens(self, text: str) -> list[int]:

@@ -27,7 +27,12 @@ def test_ceval_layout(tmp_path):
     row = written["computer_network"]["val"][2]
     item = s.items[2]
     assert (item.index, item.question, item.options, item.answer, item.id) == (
-        2, row["question"], tuple(row[L] for L in "ABCD"), row["answer"], "2")
+        2,
+        row["question"],
+        tuple(row[L] for L in "ABCD"),
+        row["answer"],
+        "2",
+    )
     assert s.shots[0].question == written["computer_network"]["dev"][0]["question"]
     assert s.shots[0].explanation.startswith("因为")
     test = datasets.load("ceval", split="test", data=tmp_path, subject_names=["logic"], shots=2)

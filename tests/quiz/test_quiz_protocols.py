@@ -10,15 +10,19 @@ from baichuan_tui.quiz.datasets import Item, Subject
 
 
 def _zh_subject(name: str = "computer_network", title: str = "计算机网络") -> Subject:
-    shots = [Item(name, 0, "甲是什么", ("一", "二", "三", "四"), " b "),
-             Item(name, 1, " 乙在哪里 ", ("东", "西", "南", "北"), "C")]
+    shots = [
+        Item(name, 0, "甲是什么", ("一", "二", "三", "四"), " b "),
+        Item(name, 1, " 乙在哪里 ", ("东", "西", "南", "北"), "C"),
+    ]
     item = Item(name, 7, "丙多少\n钱", ("1", "2", "3", "4"), "A")
     return Subject(name, title, [item], shots)
 
 
 def _en_subject() -> Subject:
-    shots = [Item("high_school_physics", 0, "What is x?", ("one", "two", "three", "four"), "B"),
-             Item("high_school_physics", 1, " Why y? ", ("a", "b", "c", "d"), "D")]
+    shots = [
+        Item("high_school_physics", 0, "What is x?", ("one", "two", "three", "four"), "B"),
+        Item("high_school_physics", 1, " Why y? ", ("a", "b", "c", "d"), "D"),
+    ]
     item = Item("high_school_physics", 3, "Where is z?", ("up", "down", "left", "right"), "A")
     return Subject("high_school_physics", "high school physics", [item], shots)
 
@@ -32,14 +36,17 @@ def test_ceval_baichuan_byte_exact():
         "以下是中国关于计算机网络考试的单项选择题，请选出其中的正确答案。\n"
         "\n甲是什么\nA. 一\nB. 二\nC. 三\nD. 四\n答案：B"
         "\n 乙在哪里 \nA. 东\nB. 西\nC. 南\nD. 北\n答案：C"
-        "\n丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案：")
+        "\n丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案："
+    )
 
 
 def test_ceval_zero_shot_is_the_scripts_zero_shot_form():
     s = _zh_subject()
     text = protocols.get_protocol("ceval").prompt(s, [], s.items[0])
-    assert text == ("以下是中国关于计算机网络考试的单项选择题，请选出其中的正确答案。\n\n"
-                    "丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案：")
+    assert text == (
+        "以下是中国关于计算机网络考试的单项选择题，请选出其中的正确答案。\n\n"
+        "丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案："
+    )
 
 
 def test_ceval_lm_eval_byte_exact():
@@ -48,7 +55,8 @@ def test_ceval_lm_eval_byte_exact():
         "以下是中国关于毛泽东思想和中国特色社会主义理论体系概论的单项选择题，请选出其中的正确答案。\n\n"
         "甲是什么\nA. 一\nB. 二\nC. 三\nD. 四\n答案： B\n\n"
         "乙在哪里\nA. 东\nB. 西\nC. 南\nD. 北\n答案： C\n\n"
-        "丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案：")
+        "丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案："
+    )
 
 
 def test_cmmlu_byte_exact():
@@ -57,7 +65,8 @@ def test_cmmlu_byte_exact():
         "以下是关于农学的单项选择题，请直接给出正确答案的选项。\n\n"
         "题目：甲是什么\nA. 一\nB. 二\nC. 三\nD. 四\n答案是： b \n\n"
         "题目： 乙在哪里 \nA. 东\nB. 西\nC. 南\nD. 北\n答案是：C\n\n"
-        "题目：丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案是：")
+        "题目：丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案是："
+    )
 
 
 def test_cmmlu_lm_eval_byte_exact():
@@ -66,7 +75,8 @@ def test_cmmlu_lm_eval_byte_exact():
         "以下是关于农学的单项选择题，请直接给出正确答案的选项。\n\n"
         "甲是什么\nA. 一\nB. 二\nC. 三\nD. 四\n答案： B\n\n"
         "乙在哪里\nA. 东\nB. 西\nC. 南\nD. 北\n答案： C\n\n"
-        "丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案：")
+        "丙多少\n钱\nA. 1\nB. 2\nC. 3\nD. 4\n答案："
+    )
 
 
 def test_mmlu_hendrycks_byte_exact():
@@ -75,7 +85,8 @@ def test_mmlu_hendrycks_byte_exact():
         "\n\n"
         "What is x?\nA. one\nB. two\nC. three\nD. four\nAnswer: B\n\n"
         " Why y? \nA. a\nB. b\nC. c\nD. d\nAnswer: D\n\n"
-        "Where is z?\nA. up\nB. down\nC. left\nD. right\nAnswer:")
+        "Where is z?\nA. up\nB. down\nC. left\nD. right\nAnswer:"
+    )
 
 
 def test_mmlu_lm_eval_byte_exact():
@@ -84,30 +95,39 @@ def test_mmlu_lm_eval_byte_exact():
         "\n\n"
         "What is x?\nA. one\nB. two\nC. three\nD. four\nAnswer: B\n\n"
         "Why y?\nA. a\nB. b\nC. c\nD. d\nAnswer: D\n\n"
-        "Where is z?\nA. up\nB. down\nC. left\nD. right\nAnswer:")
+        "Where is z?\nA. up\nB. down\nC. left\nD. right\nAnswer:"
+    )
 
 
 def test_agieval_first5_byte_exact():
     q = "问题：{}？ 选项：(A)一 (B)二 (C)三 (D)四\n答案：从A到D, 我们应选择"
-    shots = [Item("logiqa-zh", 0, q.format("甲"), (), "B"),
-             Item("logiqa-zh", 1, q.format("乙"), (), "D")]
+    shots = [
+        Item("logiqa-zh", 0, q.format("甲"), (), "B"),
+        Item("logiqa-zh", 1, q.format("乙"), (), "D"),
+    ]
     s = Subject("logiqa-zh", "逻辑推理", [Item("logiqa-zh", 9, q.format("丙"), (), "A")], shots)
     assert _prompt("agieval", "first5", s) == (
         "以下是中国关于逻辑推理考试的单项选择题，请选出其中的正确答案。\n"
         "\n问题：甲？ 选项：(A)一 (B)二 (C)三 (D)四\n答案：从A到D, 我们应选择B"
         "\n问题：乙？ 选项：(A)一 (B)二 (C)三 (D)四\n答案：从A到D, 我们应选择D"
-        "\n问题：丙？ 选项：(A)一 (B)二 (C)三 (D)四\n答案：从A到D, 我们应选择")
+        "\n问题：丙？ 选项：(A)一 (B)二 (C)三 (D)四\n答案：从A到D, 我们应选择"
+    )
 
 
 def test_gaokao_first5_byte_exact():
     name = "2010-2022_Geography_MCQs"
     shots = [Item(name, 0, "1．甲（　　）\nA．一 B．二 C．三 D．四\n", (), "C")]
-    s = Subject(name, "高考地理", [Item(name, 6, "7．乙（　　）\nA．东 B．西 C．南 D．北\n", (),
-                                    "D")], shots)
+    s = Subject(
+        name,
+        "高考地理",
+        [Item(name, 6, "7．乙（　　）\nA．东 B．西 C．南 D．北\n", (), "D")],
+        shots,
+    )
     assert _prompt("gaokao", "first5", s) == (
         "以下是中国关于高考地理考试的单项选择题，请选出其中的正确答案。\n"
         "\n1．甲（　　）\nA．一 B．二 C．三 D．四\n答案：C"
-        "\n7．乙（　　）\nA．东 B．西 C．南 D．北\n答案：")
+        "\n7．乙（　　）\nA．东 B．西 C．南 D．北\n答案："
+    )
 
 
 def test_unknown_protocol_is_one_line():
@@ -151,8 +171,9 @@ def _chars(text: str) -> list[int]:
 
 
 def _long_subject(lengths: list[int]) -> Subject:
-    shots = [Item("s", i, "问" * n, ("a", "b", "c", "d"), "ABCD"[i % 4])
-             for i, n in enumerate(lengths)]
+    shots = [
+        Item("s", i, "问" * n, ("a", "b", "c", "d"), "ABCD"[i % 4]) for i, n in enumerate(lengths)
+    ]
     return Subject("s", "科目", [Item("s", 9, "问题", ("a", "b", "c", "d"), "A")], shots)
 
 

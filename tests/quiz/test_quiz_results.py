@@ -13,13 +13,16 @@ from baichuan_tui.errors import UserError
 from baichuan_tui.quiz import results
 
 
-@pytest.mark.parametrize(("names", "expected"), [
-    (("Baichuan2-7B-Chat", "x.gguf"), "Baichuan2-7B-Chat"),
-    ((None, "baichuan2-13b-chat.Q4_K_M.gguf"), "Baichuan2-13B-Chat"),
-    (("baichuan-7B", None), "baichuan-7B"),
-    (("Baichuan-13B-Base", None), "Baichuan-13B-Base"),
-    (("llama-2-7b", "llama.gguf"), None),
-])
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (("Baichuan2-7B-Chat", "x.gguf"), "Baichuan2-7B-Chat"),
+        ((None, "baichuan2-13b-chat.Q4_K_M.gguf"), "Baichuan2-13B-Chat"),
+        (("baichuan-7B", None), "baichuan-7B"),
+        (("Baichuan-13B-Base", None), "Baichuan-13B-Base"),
+        (("llama-2-7b", "llama.gguf"), None),
+    ],
+)
 def test_published_model(names, expected):
     assert results.published_model(*names) == expected
 
@@ -42,9 +45,14 @@ def test_model_sha256_is_remembered(tmp_path):
 
 
 def _record(bench: str, model: str = "a.gguf") -> dict:
-    return {"version": results.VERSION, "id": None, "created_at": "2024-01-01T00:00:00",
-            "benchmark": bench, "model": {"file": model, "path": model, "quant": None,
-                                          "sha256": "0"}, "questions": []}
+    return {
+        "version": results.VERSION,
+        "id": None,
+        "created_at": "2024-01-01T00:00:00",
+        "benchmark": bench,
+        "model": {"file": model, "path": model, "quant": None, "sha256": "0"},
+        "questions": [],
+    }
 
 
 def test_load_run_by_id_prefix_last_and_path():
@@ -61,8 +69,12 @@ def test_load_run_by_id_prefix_last_and_path():
 
 
 def test_ceval_submission_uses_the_question_ids():
-    rec = {"questions": [{"subject": "law", "index": 0, "id": "17", "prediction": "B"},
-                         {"subject": "law", "index": 1, "id": None, "prediction": "D"}]}
+    rec = {
+        "questions": [
+            {"subject": "law", "index": 0, "id": "17", "prediction": "B"},
+            {"subject": "law", "index": 1, "id": None, "prediction": "D"},
+        ]
+    }
     assert results.ceval_submission(rec) == {"law": {"17": "B", "1": "D"}}
 
 
@@ -70,9 +82,24 @@ def test_bench_script_runs(tiny):
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[2] / "scripts" / "bench_quiz.py"
-    res = subprocess.run([sys.executable, str(script), "--model", str(tiny("b2-7b-chat")),
-                          "--subjects", "1", "--questions", "4", "--threads", "1", "--json"],
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--model",
+            str(tiny("b2-7b-chat")),
+            "--subjects",
+            "1",
+            "--questions",
+            "4",
+            "--threads",
+            "1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["identical_predictions"] and doc["questions"] == 4 and doc["speedup"] > 0

@@ -38,8 +38,9 @@ def model(tiny):
     ref.close()
 
 
-def _check_accuracy(outcome: runner.RunOutcome, refs: dict[str, list[np.ndarray]],
-                    answers: dict[str, list[str]]) -> None:
+def _check_accuracy(
+    outcome: runner.RunOutcome, refs: dict[str, list[np.ndarray]], answers: dict[str, list[str]]
+) -> None:
     per = {}
     for s in outcome.subjects:
         preds = ["ABCD"[int(np.argmax(p))] for p in refs[s.name]]
@@ -48,8 +49,7 @@ def _check_accuracy(outcome: runner.RunOutcome, refs: dict[str, list[np.ndarray]
         assert s.accuracy == pytest.approx(per[s.name], abs=1 / s.n + 1e-9)  # a near-tie at most
     weighted = sum(s.correct for s in outcome.subjects) / sum(s.n for s in outcome.subjects)
     assert outcome.accuracy == pytest.approx(weighted)
-    assert outcome.subject_average == pytest.approx(np.mean([s.accuracy for s in
-                                                             outcome.subjects]))
+    assert outcome.subject_average == pytest.approx(np.mean([s.accuracy for s in outcome.subjects]))
 
 
 def test_ceval_val_matches_the_reference(model, tmp_path):
@@ -58,13 +58,14 @@ def test_ceval_val_matches_the_reference(model, tmp_path):
     ds = datasets.load("ceval", split="val", data=tmp_path)
     outcome = runner.run_quiz(ds, protocols.get_protocol("ceval"), scorer)
     assert [s.name for s in outcome.subjects] == ["computer_network", "law", "logic"]
-    refs = {s: [ref.score(*ref_ceval(CEVAL[s], w["dev"], item, 5)) for item in w["val"]]
-            for s, w in written.items()}
+    refs = {
+        s: [ref.score(*ref_ceval(CEVAL[s], w["dev"], item, 5)) for item in w["val"]]
+        for s, w in written.items()
+    }
     for s in outcome.subjects:
         agree(s.questions, refs[s.name])
         assert s.shots_used == 5 and s.n == len(written[s.name]["val"])
-    _check_accuracy(outcome, refs, {s: [r["answer"] for r in w["val"]]
-                                    for s, w in written.items()})
+    _check_accuracy(outcome, refs, {s: [r["answer"] for r in w["val"]] for s, w in written.items()})
 
 
 def test_mmlu_test_matches_the_reference(model, tmp_path):
@@ -72,23 +73,29 @@ def test_mmlu_test_matches_the_reference(model, tmp_path):
     written = quizdata.write_mmlu(tmp_path, {"high_school_physics": 6, "virology": 6})
     ds = datasets.load("mmlu", split="test", data=tmp_path)
     outcome = runner.run_quiz(ds, protocols.get_protocol("mmlu"), scorer)
-    refs = {s: [ref.score(*ref_mmlu(s, w["dev"], item, 5)) for item in w["test"]]
-            for s, w in written.items()}
+    refs = {
+        s: [ref.score(*ref_mmlu(s, w["dev"], item, 5)) for item in w["test"]]
+        for s, w in written.items()
+    }
     for s in outcome.subjects:
         agree(s.questions, refs[s.name])
-    _check_accuracy(outcome, refs, {s: ["ABCD"[r["answer"]] for r in w["test"]]
-                                    for s, w in written.items()})
+    _check_accuracy(
+        outcome, refs, {s: ["ABCD"[r["answer"]] for r in w["test"]] for s, w in written.items()}
+    )
 
 
 def test_cmmlu_matches_the_reference(model, tmp_path):
     _, scorer, ref = model
     written = quizdata.write_cmmlu(tmp_path, {"agronomy": 5, "arts": 4})
-    outcome = runner.run_quiz(datasets.load("cmmlu", data=tmp_path),
-                              protocols.get_protocol("cmmlu"), scorer)
+    outcome = runner.run_quiz(
+        datasets.load("cmmlu", data=tmp_path), protocols.get_protocol("cmmlu"), scorer
+    )
     for s in outcome.subjects:
         w = written[s.name]
-        agree(s.questions, [ref.score(*ref_cmmlu(CMMLU[s.name], w["dev"], item, 5))
-                            for item in w["test"]])
+        agree(
+            s.questions,
+            [ref.score(*ref_cmmlu(CMMLU[s.name], w["dev"], item, 5)) for item in w["test"]],
+        )
 
 
 def test_agieval_and_gaokao_first5_match_the_reference(model, tmp_path):
@@ -98,19 +105,21 @@ def test_agieval_and_gaokao_first5_match_the_reference(model, tmp_path):
     header = "以下是中国关于逻辑推理考试的单项选择题，请选出其中的正确答案。\n"
     shots = "".join("\n" + r["query"] + "ABCD"[r["gold"][0]] for r in kept[:5])
     theirs = [ref.score(header + shots + "\n" + r["query"], "") for r in kept[5:]]
-    outcome = runner.run_quiz(datasets.load("agieval", data=tmp_path / "a"),
-                              protocols.get_protocol("agieval"), scorer)
+    outcome = runner.run_quiz(
+        datasets.load("agieval", data=tmp_path / "a"), protocols.get_protocol("agieval"), scorer
+    )
     agree(outcome.subjects[0].questions, theirs)
 
     items = quizdata.write_gaokao(tmp_path / "g", {"2010-2022_History_MCQs": 5})
     kept = [q for q in items["2010-2022_History_MCQs"] if len(q["standard_answer"]) == 1]
     header = "以下是中国关于高考历史考试的单项选择题，请选出其中的正确答案。\n"
-    shots = "".join(f"\n{q['question'].strip()}\n答案：{q['standard_answer'][0]}"
-                    for q in kept[:5])
-    theirs = [ref.score(header + shots + f"\n{q['question'].strip()}\n答案：", "")
-              for q in kept[5:]]
-    outcome = runner.run_quiz(datasets.load("gaokao", data=tmp_path / "g"),
-                              protocols.get_protocol("gaokao"), scorer)
+    shots = "".join(f"\n{q['question'].strip()}\n答案：{q['standard_answer'][0]}" for q in kept[:5])
+    theirs = [
+        ref.score(header + shots + f"\n{q['question'].strip()}\n答案：", "") for q in kept[5:]
+    ]
+    outcome = runner.run_quiz(
+        datasets.load("gaokao", data=tmp_path / "g"), protocols.get_protocol("gaokao"), scorer
+    )
     agree(outcome.subjects[0].questions, theirs)
 
 
@@ -118,13 +127,18 @@ def test_other_family_matches_the_reference(tiny, tmp_path):
     path = tiny("b1-7b-base")
     written = quizdata.write_ceval(tmp_path, {"accountant": 5}, seed=9)
     with Engine(path, LoadOptions(n_ctx=4096)) as engine:
-        outcome = runner.run_quiz(datasets.load("ceval", data=tmp_path),
-                                  protocols.get_protocol("ceval"), runner.EngineScorer(engine))
+        outcome = runner.run_quiz(
+            datasets.load("ceval", data=tmp_path),
+            protocols.get_protocol("ceval"),
+            runner.EngineScorer(engine),
+        )
     ref = Reference(path)
     try:
         w = written["accountant"]
-        agree(outcome.subjects[0].questions,
-              [ref.score(*ref_ceval(CEVAL["accountant"], w["dev"], i, 5)) for i in w["val"]])
+        agree(
+            outcome.subjects[0].questions,
+            [ref.score(*ref_ceval(CEVAL["accountant"], w["dev"], i, 5)) for i in w["val"]],
+        )
     finally:
         ref.close()
 
@@ -154,12 +168,16 @@ def test_shots_are_reduced_when_the_context_is_small(tiny, tmp_path):
     ref.close()
     ref = Reference(path, n_ctx=n_ctx)
     with Engine(path, LoadOptions(n_ctx=n_ctx)) as engine:
-        outcome = runner.run_quiz(datasets.load("mmlu", data=tmp_path),
-                                  protocols.get_protocol("mmlu"), runner.EngineScorer(engine))
+        outcome = runner.run_quiz(
+            datasets.load("mmlu", data=tmp_path),
+            protocols.get_protocol("mmlu"),
+            runner.EngineScorer(engine),
+        )
     try:
         s = outcome.subjects[0]
-        fitted = [ref.fitted(lambda k, it=item: ref_mmlu("anatomy", dev, it, k), 5)
-                  for item in test]
+        fitted = [
+            ref.fitted(lambda k, it=item: ref_mmlu("anatomy", dev, it, k), 5) for item in test
+        ]
         assert [q.shots for q in s.questions] == [k for _, k in fitted]
         assert all(0 < q.shots < 5 and q.tokens <= n_ctx for q in s.questions)
         assert s.shots_used == min(q.shots for q in s.questions)
@@ -194,8 +212,14 @@ def test_ctrl_c_keeps_the_finished_subjects(model, tmp_path, isolated_home):
     outcome = runner.run_quiz(ds, p, Interrupting(scorer, at=5))  # 2nd question of subject 2
     assert outcome.interrupted and [s.name for s in outcome.subjects] == ["law"]
     assert outcome.subjects[0].n == 3 and outcome.n == 3
-    record = results.build_record(ds, p, outcome, shots=5, n_ctx=4096,
-                                  model=results.model_facts(path, "Baichuan2-7B-Chat", "Q4_0"))
+    record = results.build_record(
+        ds,
+        p,
+        outcome,
+        shots=5,
+        n_ctx=4096,
+        model=results.model_facts(path, "Baichuan2-7B-Chat", "Q4_0"),
+    )
     stored = results.save(record)
     assert stored.parent == isolated_home / "data" / "quiz" / "runs"
     again = results.load_run(record["id"])
@@ -214,9 +238,13 @@ def test_stop_event_ends_the_run_cleanly(model, tmp_path):
         if p.finished is not None:
             stop.set()
 
-    outcome = runner.run_quiz(datasets.load("ceval", data=tmp_path),
-                              protocols.get_protocol("ceval"), scorer, on_progress=progress,
-                              stop=stop)
+    outcome = runner.run_quiz(
+        datasets.load("ceval", data=tmp_path),
+        protocols.get_protocol("ceval"),
+        scorer,
+        on_progress=progress,
+        stop=stop,
+    )
     assert outcome.interrupted and [s.name for s in outcome.subjects] == ["law"]
     assert seen[0].done == 0 and seen[0].total == 4
     assert [p.finished.name for p in seen if p.finished] == ["law"]

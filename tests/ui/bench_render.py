@@ -30,8 +30,21 @@ from baichuan_tui.ui.widgets import messages  # noqa: E402
 def reply(chars: int, paragraph: int | None) -> str:
     """Mixed Chinese/English text; one paragraph, or a blank line every ``paragraph`` chars."""
     rng = random.Random(7)
-    words = ["这是", "一个", "模型", "回答", "测试", "百川", "语言", "model", "reply", "stream",
-             "。", "，", "test. "]
+    words = [
+        "这是",
+        "一个",
+        "模型",
+        "回答",
+        "测试",
+        "百川",
+        "语言",
+        "model",
+        "reply",
+        "stream",
+        "。",
+        "，",
+        "test. ",
+    ]
     out, size = [], 0
     while size < chars:
         w = rng.choice(words) + ("" if rng.random() < 0.7 else " ")
@@ -59,7 +72,7 @@ async def measure(text: str, chunk: int) -> tuple[float, float, float]:
         costs = []
         for i in range(0, len(text), chunk):
             t0 = time.thread_time()
-            await view.write(text[i:i + chunk])
+            await view.write(text[i : i + chunk])
             await asyncio.sleep(0.02)  # the stream task, then layout and render
             await pilot.pause()
             costs.append(time.thread_time() - t0)
@@ -73,15 +86,20 @@ def main() -> None:
     p.add_argument("--chunk", type=int, default=90)
     args = p.parse_args()
     real_cut = messages.cut_point
-    print(f"{'reply':<24}{'stream':<12}{'total CPU':>10}{'first ¼':>10}{'last ¼':>10}"
-          f"{'last/first':>12}")
+    print(
+        f"{'reply':<24}{'stream':<12}{'total CPU':>10}{'first ¼':>10}{'last ¼':>10}"
+        f"{'last/first':>12}"
+    )
     for label, para in (("one long paragraph", None), ("paragraphs of 300", 300)):
         text = reply(args.chars, para)
         for mode in ("plain", "segmented"):
             messages.cut_point = real_cut if mode == "segmented" else (lambda *a, **k: None)
             total, first, last = asyncio.run(measure(text, args.chunk))
-            print(f"{label:<24}{mode:<12}{total:>9.2f}s{first:>8.1f}ms{last:>8.1f}ms"
-                  f"{last / first:>12.2f}", flush=True)
+            print(
+                f"{label:<24}{mode:<12}{total:>9.2f}s{first:>8.1f}ms{last:>8.1f}ms"
+                f"{last / first:>12.2f}",
+                flush=True,
+            )
     messages.cut_point = real_cut
 
 

@@ -34,20 +34,41 @@ THREADS: list[str] = []
 
 
 def settings(model: str, tokens: int) -> list[str]:
-    return ["--model", model, "--n-ctx", "4096", "--max-tokens", str(tokens), "--temperature",
-            "0", "--seed", "1", "--gpu-layers", "0", *THREADS]
+    return [
+        "--model",
+        model,
+        "--n-ctx",
+        "4096",
+        "--max-tokens",
+        str(tokens),
+        "--temperature",
+        "0",
+        "--seed",
+        "1",
+        "--gpu-layers",
+        "0",
+        *THREADS,
+    ]
 
 
 def run_ask(model: str, tokens: int) -> dict:
     app = Path(sys.executable).with_name("baichuan-chat")
     t0 = time.perf_counter()
-    out = subprocess.run([str(app), "ask", *settings(model, tokens), "--json", PROMPT],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(app), "ask", *settings(model, tokens), "--json", PROMPT],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     command_s = time.perf_counter() - t0
     doc = json.loads(out.stdout)
     gen_s = (doc["completion_tokens"] - 1) / doc["gen_tokens_per_s"]
-    return {"tokens": doc["completion_tokens"], "wall_s": doc["ttft_s"] + gen_s,
-            "tok_s": doc["gen_tokens_per_s"], "command_s": command_s}
+    return {
+        "tokens": doc["completion_tokens"],
+        "wall_s": doc["ttft_s"] + gen_s,
+        "tok_s": doc["gen_tokens_per_s"],
+        "command_s": command_s,
+    }
 
 
 def stat_cpu(stat: Path) -> float:
@@ -82,8 +103,9 @@ def _finished_replies() -> int:
 
     db = sqlite3.connect(f"file:{locations.database_file()}?mode=ro", uri=True)
     try:
-        return db.execute("SELECT count(*) FROM messages WHERE role = 'assistant' "
-                          "AND finish_reason IS NOT NULL").fetchone()[0]
+        return db.execute(
+            "SELECT count(*) FROM messages WHERE role = 'assistant' AND finish_reason IS NOT NULL"
+        ).fetchone()[0]
     finally:
         db.close()
 
@@ -111,8 +133,11 @@ def run_app(model: str, tokens: int) -> dict:
         term.wait("cut at max_tokens", timeout=30)  # and it is on screen
         ui_cpu = main_thread_cpu(pid) - cpu0
         if os.environ.get("BENCH_VERBOSE"):
-            print(f"  tmux server {stat_cpu(server_stat) - server0:.2f} s CPU; app threads "
-                  f"(whole run): {thread_cpu(pid)}", flush=True)
+            print(
+                f"  tmux server {stat_cpu(server_stat) - server0:.2f} s CPU; app threads "
+                f"(whole run): {thread_cpu(pid)}",
+                flush=True,
+            )
         term.keys("C-q")
         term.wait_gone()
     finally:
@@ -122,8 +147,12 @@ def run_app(model: str, tokens: int) -> dict:
     with Store() as store:
         conv = store.list()[0]
         stats = store.messages(conv.id)[-1].stats or {}
-    return {"tokens": stats.get("completion_tokens"), "wall_s": wall,
-            "tok_s": stats.get("gen_tokens_per_s"), "ui_cpu_s": ui_cpu}
+    return {
+        "tokens": stats.get("completion_tokens"),
+        "wall_s": wall,
+        "tok_s": stats.get("gen_tokens_per_s"),
+        "ui_cpu_s": ui_cpu,
+    }
 
 
 def main() -> None:
@@ -147,18 +176,25 @@ def main() -> None:
         a = run_ask(model, args.tokens)
         b = run_app(model, args.tokens)
         rows.append((a, b))
-        print(f"run {i + 1}: ask {a['wall_s']:.2f} s ({a['tokens']} tok, {a['tok_s']:.1f} tok/s)"
-              f" | app {b['wall_s']:.2f} s ({b['tokens']} tok, {b['tok_s']} tok/s, UI thread "
-              f"{b['ui_cpu_s']:.2f} s CPU)"
-              f" | ratio {b['wall_s'] / a['wall_s']:.3f}", flush=True)
+        print(
+            f"run {i + 1}: ask {a['wall_s']:.2f} s ({a['tokens']} tok, {a['tok_s']:.1f} tok/s)"
+            f" | app {b['wall_s']:.2f} s ({b['tokens']} tok, {b['tok_s']} tok/s, UI thread "
+            f"{b['ui_cpu_s']:.2f} s CPU)"
+            f" | ratio {b['wall_s'] / a['wall_s']:.3f}",
+            flush=True,
+        )
     ask = sum(a["wall_s"] for a, _ in rows)
     app = sum(b["wall_s"] for _, b in rows)
     command = sum(a["command_s"] for a, _ in rows)
     ratios = sorted(b["wall_s"] / a["wall_s"] for a, b in rows)
-    print(f"total: ask {ask:.2f} s, app {app:.2f} s, app/ask = {app / ask:.3f} "
-          f"(median of runs {statistics.median(ratios):.3f})")
-    print(f"whole `ask` command (start, load, stream, exit) {command:.2f} s: "
-          f"app/ask command = {app / command:.3f}")
+    print(
+        f"total: ask {ask:.2f} s, app {app:.2f} s, app/ask = {app / ask:.3f} "
+        f"(median of runs {statistics.median(ratios):.3f})"
+    )
+    print(
+        f"whole `ask` command (start, load, stream, exit) {command:.2f} s: "
+        f"app/ask command = {app / command:.3f}"
+    )
 
 
 if __name__ == "__main__":

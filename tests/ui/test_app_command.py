@@ -17,9 +17,28 @@ def parse(*argv: str):
 
 
 def test_flags_become_the_new_chats_settings(b2):
-    args = parse("--model", str(b2), "--temperature", "0", "--max-tokens", "2000", "--top-k",
-                 "7", "--n-ctx", "2048", "--gpu-layers", "0", "--threads", "1", "--system",
-                 "be brief", "--stop", "END", "--template", "baichuan2-chat")
+    args = parse(
+        "--model",
+        str(b2),
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "2000",
+        "--top-k",
+        "7",
+        "--n-ctx",
+        "2048",
+        "--gpu-layers",
+        "0",
+        "--threads",
+        "1",
+        "--system",
+        "be brief",
+        "--stop",
+        "END",
+        "--template",
+        "baichuan2-chat",
+    )
     opts = launch_options(args, settings_mod.load())
     assert opts.model == str(b2) and opts.model_error is None
     assert opts.sampling == {"temperature": 0.0, "max_tokens": 2000, "top_k": 7}
@@ -47,23 +66,30 @@ def test_model_choice_last_then_default(b2, tiny):
 def test_config_file_and_environment(monkeypatch):
     cfg = locations.config_file()
     cfg.parent.mkdir(parents=True, exist_ok=True)
-    cfg.write_text('n_ctx = 8192\ntheme = "nord"\ngpu_layers = -1\n'
-                   '[keymap]\nregenerate = "f5"\n')
+    cfg.write_text('n_ctx = 8192\ntheme = "nord"\ngpu_layers = -1\n[keymap]\nregenerate = "f5"\n')
     s = settings_mod.load()
     assert (s.n_ctx, s.theme, s.gpu_layers, s.keymap, s.warnings) == (
-        8192, "nord", "-1", {"regenerate": "f5"}, ())
+        8192,
+        "nord",
+        "-1",
+        {"regenerate": "f5"},
+        (),
+    )
     monkeypatch.setenv("BAICHUAN_CHAT_N_CTX", "1024")
     monkeypatch.setenv("BAICHUAN_CHAT_DEFAULT_MODEL", "baichuan2-13b-chat")
     s = settings_mod.load()
     assert (s.n_ctx, s.default_model) == (1024, "baichuan2-13b-chat")
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("n_ctx = [", "config.toml"),
-    ("n_ctx = 'big'", "n_ctx"),
-    ("colour = 'red'", "unknown setting 'colour'"),
-    ("[keymap]\nregenerate = 5", "[keymap]"),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("n_ctx = [", "config.toml"),
+        ("n_ctx = 'big'", "n_ctx"),
+        ("colour = 'red'", "unknown setting 'colour'"),
+        ("[keymap]\nregenerate = 5", "[keymap]"),
+    ],
+)
 def test_broken_config_gives_one_warning_and_defaults(text, expect):
     cfg = locations.config_file()
     cfg.parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +111,10 @@ def test_ui_is_the_only_textual_importer():
     import subprocess
     import sys
 
-    code = ("import sys, baichuan_tui.store.conversations, baichuan_tui.settings, "
-            "baichuan_tui.commands.history, baichuan_tui.commands.app, baichuan_tui.ui.session;"
-            "print('textual' in sys.modules)")
+    code = (
+        "import sys, baichuan_tui.store.conversations, baichuan_tui.settings, "
+        "baichuan_tui.commands.history, baichuan_tui.commands.app, baichuan_tui.ui.session;"
+        "print('textual' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr

@@ -63,8 +63,9 @@ def test_never_inside_a_code_fence(opening):
     assert closed[pos:] == "after. more"
 
 
-@pytest.mark.parametrize("block", ["- 列表项", "1. 列表项", "| 表 | 格 |", "> 引用", "# 标题",
-                                   "    缩进代码"])
+@pytest.mark.parametrize(
+    "block", ["- 列表项", "1. 列表项", "| 表 | 格 |", "> 引用", "# 标题", "    缩进代码"]
+)
 def test_never_inside_lists_tables_quotes_headings_or_indented_code(block):
     text = "前言。\n\n" + block + "。" * (3 * SEGMENT_CHARS)
     assert cut_point(text, 0, len(text) - 30) is None
@@ -92,8 +93,10 @@ def reply_text(seed: int = 1) -> str:
         elif i == 8:
             paras.append("\n".join(f"- 第{j}项：" + SENTENCE * 3 for j in range(20)))
         else:
-            words = [rng.choice([SENTENCE, "An English sentence here. ", "没有句号的词"])
-                     for _ in range(rng.randint(20, 120))]
+            words = [
+                rng.choice([SENTENCE, "An English sentence here. ", "没有句号的词"])
+                for _ in range(rng.randint(20, 120))
+            ]
             paras.append("".join(words))
     return "\n\n".join(paras)
 
@@ -102,7 +105,7 @@ async def stream(view: MessageView, text: str, chunk: int = 37) -> list[int]:
     """Write ``text`` in chunks; the live segment's size after each write."""
     sizes = []
     for i in range(0, len(text), chunk):
-        await view.write(text[i:i + chunk])
+        await view.write(text[i : i + chunk])
         sizes.append(len(view.content) - view._segment_start)
     return sizes
 

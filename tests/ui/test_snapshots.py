@@ -16,8 +16,9 @@ FIXED = "2024-05-01T12:00:00.000+00:00"
 async def settle(pilot) -> None:
     """Fix what changes between runs: timestamps, speed, notifications."""
     app: ChatApp = pilot.app
-    app.store.conn.execute("UPDATE conversations SET created_at = ?, updated_at = ?",
-                           (FIXED, FIXED))
+    app.store.conn.execute(
+        "UPDATE conversations SET created_at = ?, updated_at = ?", (FIXED, FIXED)
+    )
     await app.chat.refresh_sidebar()
     app.chat.status.set(tokens_per_s=123.4, busy=None)
     app.clear_notifications()
@@ -78,10 +79,22 @@ def test_help_screen(snap_compare, b2):
 
 def test_model_manager_screen(snap_compare, b2, monkeypatch):
     rows = [
-        {"spec": "baichuan2-7b-chat:Q4_K_M", "title": "Baichuan2-7B-Chat", "state": "downloaded",
-         "size": "4.6 GB", "fit": "yes (CPU)", "default": True},
-        {"spec": "baichuan2-13b-chat:Q4_K_M", "title": "Baichuan2-13B-Chat",
-         "state": "not downloaded", "size": "9.0 GB", "fit": "yes (CPU)", "default": False},
+        {
+            "spec": "baichuan2-7b-chat:Q4_K_M",
+            "title": "Baichuan2-7B-Chat",
+            "state": "downloaded",
+            "size": "4.6 GB",
+            "fit": "yes (CPU)",
+            "default": True,
+        },
+        {
+            "spec": "baichuan2-13b-chat:Q4_K_M",
+            "title": "Baichuan2-13B-Chat",
+            "state": "not downloaded",
+            "size": "9.0 GB",
+            "fit": "yes (CPU)",
+            "default": False,
+        },
     ]
     monkeypatch.setattr("baichuan_tui.ui.screens.models.catalog_rows", lambda: rows)
 

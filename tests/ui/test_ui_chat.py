@@ -46,8 +46,9 @@ async def test_esc_stops_and_keeps_the_partial_reply(run_app, b2):
     async with run_app(opts) as pilot:
         app = await ready(pilot)
         await send(pilot, "tell me a long story", wait=False)
-        await wait_for(pilot, lambda: len(app.chat.log_view.views[-1].content) > 20,
-                       what="some reply text")
+        await wait_for(
+            pilot, lambda: len(app.chat.log_view.views[-1].content) > 20, what="some reply text"
+        )
         status = app.chat.status
         await wait_for(pilot, lambda: status.ctx_used > 0, what="the context meter, live")
         used = status.ctx_used
@@ -63,13 +64,17 @@ async def test_esc_stops_and_keeps_the_partial_reply(run_app, b2):
         # the partial reply can be continued
         before = view.content
         await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: len(app.chat.log_view.views[-1].content) > len(before)
-                       + 5, what="continued text")
+        await wait_for(
+            pilot,
+            lambda: len(app.chat.log_view.views[-1].content) > len(before) + 5,
+            what="continued text",
+        )
         await pilot.press("escape")
         await done(pilot)
         after = stored(conv.id)
-        assert len(after) == 2 and after[-1][1].startswith(before) and len(after[-1][1]) > \
-            len(before)
+        assert (
+            len(after) == 2 and after[-1][1].startswith(before) and len(after[-1][1]) > len(before)
+        )
 
 
 async def test_regenerate_replaces_the_last_reply(run_app, b2):
@@ -95,8 +100,12 @@ async def test_continue_a_reply_cut_at_max_tokens(run_app, b2):
         assert msg.finish_reason == "length"
         text = msg.content
         await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: app.chat.streaming_id is not None or
-                       app.chat.state.messages[-1].content != text)
+        await wait_for(
+            pilot,
+            lambda: (
+                app.chat.streaming_id is not None or app.chat.state.messages[-1].content != text
+            ),
+        )
         await done(pilot)
         rows = stored(app.chat.state.conversation.id)
         assert len(rows) == 2 and rows[1][1].startswith(text) and len(rows[1][1]) > len(text)
@@ -239,12 +248,18 @@ async def test_missing_model_opens_the_model_manager(run_app):
 async def test_unnormalised_baichuan2_head_gets_a_notice(run_app, tmp_path, b2):
     from tiny_models import generator
 
-    bad = generator().write_tiny_model(tmp_path / "b2-unnormalised.gguf", family="baichuan2",
-                                       layers=32, head_type="F16", normalize_head=False)
+    bad = generator().write_tiny_model(
+        tmp_path / "b2-unnormalised.gguf",
+        family="baichuan2",
+        layers=32,
+        head_type="F16",
+        normalize_head=False,
+    )
     async with run_app(options(bad)) as pilot:
         app = await ready(pilot)
-        await wait_for(pilot, lambda: any("models fix" in n for n in notices(app)),
-                       what="the NormHead notice")
+        await wait_for(
+            pilot, lambda: any("models fix" in n for n in notices(app)), what="the NormHead notice"
+        )
     async with run_app(options(b2)) as pilot:
         app = await ready(pilot)
         assert not any("models fix" in n for n in notices(app))

@@ -48,8 +48,9 @@ async def test_download_then_switch_without_restart(run_app, hub):
         table.move_cursor(row=row)
         table.focus()
         await pilot.press("enter")
-        await wait_for(pilot, lambda: any("downloaded" in n for n in notices(app)),
-                       what="the download")
+        await wait_for(
+            pilot, lambda: any("downloaded" in n for n in notices(app)), what="the download"
+        )
         assert screen.query_one("#download-label").render()
         await wait_for(pilot, lambda: screen._rows[row]["state"] == "downloaded")
         table.move_cursor(row=row)
@@ -78,11 +79,11 @@ async def test_cancel_a_download(run_app, monkeypatch):
         screen = manager(app)
         screen.start_download(SPEC)
         bar = screen.query_one("#download-progress")
-        await wait_for(pilot, lambda: bar.display and (bar.progress or 0) > 0,
-                       what="progress")
+        await wait_for(pilot, lambda: bar.display and (bar.progress or 0) > 0, what="progress")
         assert "downloading" in str(screen.query_one("#download-label").render())
         screen.query_one("#catalog").focus()
         await pilot.press("x")
-        await wait_for(pilot, lambda: any("cancelled" in n for n in notices(app)),
-                       what="the cancel")
+        await wait_for(
+            pilot, lambda: any("cancelled" in n for n in notices(app)), what="the cancel"
+        )
         assert started == [SPEC] and not bar.display and screen._downloading is None

@@ -67,8 +67,9 @@ async def test_changing_n_ctx_reloads_the_model(run_app, b2):
         app.screen.query_one("#f-n_ctx").value = "768"
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: app.engine is not old and app.engine is not None,
-                       what="the reload")
+        await wait_for(
+            pilot, lambda: app.engine is not old and app.engine is not None, what="the reload"
+        )
         assert app.engine.n_ctx == 768 and app.chat.status.ctx_total == 768
         await send(pilot, "after reload")
         assert app.chat.state.messages[-1].content
@@ -95,8 +96,19 @@ async def test_keys_are_rebindable_and_listed_in_help(run_app, b2):
         rows = [table.get_row_at(i) for i in range(table.row_count)]
         by_id = {r[3]: r for r in rows if r[3]}
         assert by_id["regenerate"][1] == "f5" and by_id["send"][1] == "ctrl+s"
-        assert {"stop", "new_chat", "continue", "edit_last", "settings", "models", "quit",
-                "delete_chat", "undo_delete", "newline", "editor"} <= set(by_id)
+        assert {
+            "stop",
+            "new_chat",
+            "continue",
+            "edit_last",
+            "settings",
+            "models",
+            "quit",
+            "delete_chat",
+            "undo_delete",
+            "newline",
+            "editor",
+        } <= set(by_id)
         await pilot.press("escape")
         assert app.screen is app.chat
 
@@ -105,10 +117,24 @@ async def test_command_palette_lists_every_action(run_app, b2):
     async with run_app(options(b2)) as pilot:
         app = await ready(pilot)
         titles = {c.title for c in app.get_system_commands(app.chat)}
-        assert {"New chat", "Stop reply", "Regenerate reply", "Continue reply",
-                "Edit last message", "Rename chat", "Delete chat", "Undo delete", "Search chats",
-                "Settings", "Models", "Export chat as Markdown", "Export chat as JSON",
-                "Help: keys", "Light / dark theme", "Quit"} <= titles
+        assert {
+            "New chat",
+            "Stop reply",
+            "Regenerate reply",
+            "Continue reply",
+            "Edit last message",
+            "Rename chat",
+            "Delete chat",
+            "Undo delete",
+            "Search chats",
+            "Settings",
+            "Models",
+            "Export chat as Markdown",
+            "Export chat as JSON",
+            "Help: keys",
+            "Light / dark theme",
+            "Quit",
+        } <= titles
         await send(pilot, "export me")
         await pilot.press("ctrl+p")
         await pilot.pause(0.3)

@@ -26,8 +26,9 @@ SUBJECTS = {"computer_network": 4, "high_school_physics": 3, "law": 4}
 async def open_run_screen(pilot):
     app = pilot.app
     await pilot.press("f4")
-    await wait_for(pilot, lambda: screen_named(app, "QuizRunScreen") is not None,
-                   what="the quiz screen")
+    await wait_for(
+        pilot, lambda: screen_named(app, "QuizRunScreen") is not None, what="the quiz screen"
+    )
     await pilot.pause()
     return app.screen
 
@@ -59,10 +60,12 @@ async def test_run_to_the_end_shows_the_chart(run_app, b2, tmp_path):
         assert not rec["interrupted"] and list(rec["subjects"]) == sorted(SUBJECTS)
         # the same data and protocol scored directly give the same accuracies
         ds = datasets.load("ceval", split="val", data=tmp_path / "ceval", shots=2)
-        direct = runner.run_quiz(ds, protocols.get_protocol("ceval"),
-                                 runner.EngineScorer(app.engine))
+        direct = runner.run_quiz(
+            ds, protocols.get_protocol("ceval"), runner.EngineScorer(app.engine)
+        )
         assert {s.name: s.accuracy for s in direct.subjects} == {
-            n: s["accuracy"] for n, s in rec["subjects"].items()}
+            n: s["accuracy"] for n, s in rec["subjects"].items()
+        }
         chart = text_of(screen.query_one("#q-chart"))
         for s in direct.subjects:
             assert s.name in chart and report.pct(s.accuracy) in chart
@@ -95,8 +98,11 @@ async def test_stop_mid_run_keeps_finished_subjects(run_app, b2, tmp_path, monke
         fill(screen, split="val", shots="1", data=str(tmp_path / "ceval"))
         await pilot.click("#q-run")
         bar = screen.query_one("#q-progress")
-        await wait_for(pilot, lambda: (bar.progress or 0) >= SUBJECTS["computer_network"],
-                       what="the first subject")
+        await wait_for(
+            pilot,
+            lambda: (bar.progress or 0) >= SUBJECTS["computer_network"],
+            what="the first subject",
+        )
         assert "questions/s" in text_of(screen.query_one("#q-rate"))
         await pilot.press("escape")  # stops, does not close
         gate.set()
@@ -154,8 +160,15 @@ async def test_take_the_quiz(run_app, b2, tmp_path):
         convs = [c for c in store.list() if "quiz" in c.settings]
         assert len(convs) == 1
         tally = convs[0].settings["quiz"]
-        assert tally == {"benchmark": "ceval", "subject": "computer_network", "split": "dev",
-                         "you": 1, "model": model_right, "answered": 5, "questions": 5}
+        assert tally == {
+            "benchmark": "ceval",
+            "subject": "computer_network",
+            "split": "dev",
+            "you": 1,
+            "model": model_right,
+            "answered": 5,
+            "questions": 5,
+        }
         msgs = store.messages(convs[0].id)
         assert [m.role for m in msgs] == ["user", "assistant"] * 5
         assert f"my answer: {mine[1]}" in msgs[2].content
@@ -173,8 +186,9 @@ async def test_take_the_quiz_gaokao_analysis_and_errors(run_app, b2, tmp_path):
         screen.query_one("#q-bench").value = "gaokao"
         fill(screen, subject="no_such_subject", data=str(tmp_path / "gaokao"))
         await pilot.click("#q-start")
-        await wait_for(pilot, lambda: "unknown" in text_of(screen.query_one("#q-question")),
-                       what="the error")
+        await wait_for(
+            pilot, lambda: "unknown" in text_of(screen.query_one("#q-question")), what="the error"
+        )
         fill(screen, subject="2010-2022_Math_I_MCQs")
         screen.query_one("#q-subject").focus()
         await pilot.press("enter")

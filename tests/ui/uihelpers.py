@@ -15,12 +15,19 @@ GREEDY = {"temperature": 0.0, "repeat_penalty": 1.0, "seed": 1}
 def options(model: Path | str | None, **kw) -> LaunchOptions:
     """Launch options as the command line would build them, sized for the tests."""
     sampling = {**GREEDY, "max_tokens": 24, **kw.pop("sampling", {})}
-    return LaunchOptions(model=str(model) if model else None, n_ctx=kw.pop("n_ctx", 1024),
-                         threads=1, gpu_layers="0", sampling=sampling, **kw)
+    return LaunchOptions(
+        model=str(model) if model else None,
+        n_ctx=kw.pop("n_ctx", 1024),
+        threads=1,
+        gpu_layers="0",
+        sampling=sampling,
+        **kw,
+    )
 
 
-async def wait_for(pilot, condition: Callable[[], object], timeout: float = 30.0,
-                   what: str = "condition") -> None:
+async def wait_for(
+    pilot, condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"
+) -> None:
     """Let the app run until ``condition()`` is true."""
     deadline = time.monotonic() + timeout
     while not condition():
@@ -41,8 +48,11 @@ def screen_named(app, name: str):
 
 async def ready(pilot) -> ChatApp:
     app: ChatApp = pilot.app
-    await wait_for(pilot, lambda: app.engine is not None or (
-        app.loading is None and app.options.model is None), what="the model to load")
+    await wait_for(
+        pilot,
+        lambda: app.engine is not None or (app.loading is None and app.options.model is None),
+        what="the model to load",
+    )
     await pilot.pause()
     return app
 
@@ -53,16 +63,23 @@ async def send(pilot, text: str, *, wait: bool = True) -> None:
     app.chat.input.focus()
     app.chat.input.insert(text)
     await pilot.press("enter")
-    await wait_for(pilot, lambda: app.chat.streaming_id is not None or app.chat.state.messages,
-                   what="the reply to start")
+    await wait_for(
+        pilot,
+        lambda: app.chat.streaming_id is not None or app.chat.state.messages,
+        what="the reply to start",
+    )
     if wait:
         await done(pilot)
 
 
 async def done(pilot, timeout: float = 60.0) -> None:
     app: ChatApp = pilot.app
-    await wait_for(pilot, lambda: app.chat.streaming_id is None and app.chat.idle.is_set(),
-                   timeout=timeout, what="the reply to end")
+    await wait_for(
+        pilot,
+        lambda: app.chat.streaming_id is None and app.chat.idle.is_set(),
+        timeout=timeout,
+        what="the reply to end",
+    )
     await pilot.pause()
 
 

@@ -104,8 +104,9 @@ class ChatScreen(Streaming, Conversations, Screen):
     def _update_placeholder(self) -> None:
         self.input.placeholder = (
             "Text for the model to continue — Enter generates (empty: continue)"
-            if self.state.mode == "completion" else
-            "Message — Enter sends, Shift+Enter/Ctrl+J new line, Ctrl+E editor")
+            if self.state.mode == "completion"
+            else "Message — Enter sends, Shift+Enter/Ctrl+J new line, Ctrl+E editor"
+        )
 
     # -- model ------------------------------------------------------------------------------
     @property
@@ -139,11 +140,21 @@ class ChatScreen(Streaming, Conversations, Screen):
 
         engine = self.engine
         if engine is None:
-            self.status.set(model="no model — Ctrl+O opens the model manager", template="",
-                            ctx_total=0, gpu_layers=None, **extra)
+            self.status.set(
+                model="no model — Ctrl+O opens the model manager",
+                template="",
+                ctx_total=0,
+                gpu_layers=None,
+                **extra,
+            )
             return
-        self.status.set(model=model_label(engine), template=engine.template,
-                        ctx_total=engine.n_ctx, gpu_layers=engine.options.n_gpu_layers, **extra)
+        self.status.set(
+            model=model_label(engine),
+            template=engine.template,
+            ctx_total=engine.n_ctx,
+            gpu_layers=engine.options.n_gpu_layers,
+            **extra,
+        )
 
     # -- conversations ----------------------------------------------------------------------
     # -- sending ----------------------------------------------------------------------------
@@ -152,8 +163,11 @@ class ChatScreen(Streaming, Conversations, Screen):
             self.notify("a reply is streaming: Esc stops it", severity="warning")
             return True
         if self.engine is None:
-            what = f"{self.chat_app.loading} is still loading" if self.chat_app.loading else \
-                "no model is loaded: Ctrl+O opens the model manager"
+            what = (
+                f"{self.chat_app.loading} is still loading"
+                if self.chat_app.loading
+                else "no model is loaded: Ctrl+O opens the model manager"
+            )
             self.notify(what, severity="warning")
             return True
         return False
@@ -172,8 +186,9 @@ class ChatScreen(Streaming, Conversations, Screen):
         if text.strip():
             msg_id = self.store.add_message(conv.id, "user", text)
             self.state.messages.append(StoredMessage(msg_id, conv.id, "user", text, now(), None))
-            await self.log_view.mount(MessageView("user", text, msg_id=msg_id,
-                                                  completion=completion))
+            await self.log_view.mount(
+                MessageView("user", text, msg_id=msg_id, completion=completion)
+            )
         elif not self.state.messages:
             return
         self.input.clear()
@@ -193,7 +208,6 @@ class ChatScreen(Streaming, Conversations, Screen):
         del self.state.messages[at:]
         for view in self.log_view.views[at:]:
             await view.remove()
-
 
     def action_stop(self) -> None:
         if self.streaming_id is not None:
@@ -243,8 +257,10 @@ class ChatScreen(Streaming, Conversations, Screen):
         self.editing = msg
         self.input.load_text(msg.content)
         self.input.focus()
-        self._hint("Editing an earlier message: Enter resends from there (later messages are "
-                   "replaced), Esc cancels")
+        self._hint(
+            "Editing an earlier message: Enter resends from there (later messages are "
+            "replaced), Esc cancels"
+        )
 
     def _stop_editing(self) -> None:
         self.editing = None
@@ -268,15 +284,18 @@ class ChatScreen(Streaming, Conversations, Screen):
             self.state.system = result.system
             conv = self.state.conversation
             if conv is not None:
-                self.store.update(conv.id, system=result.system,
-                                  settings=self.state.settings_dict())
+                self.store.update(
+                    conv.id, system=result.system, settings=self.state.settings_dict()
+                )
             if result.load != load:
                 app.set_load_options(result.load)
             else:
                 self.notify("settings saved for this chat")
 
-        self.app.push_screen(SettingsScreen(self.state.sampling or defaults, defaults,
-                                            self.state.system, load), apply)
+        self.app.push_screen(
+            SettingsScreen(self.state.sampling or defaults, defaults, self.state.system, load),
+            apply,
+        )
 
     def action_models(self) -> None:
         from baichuan_tui.ui.screens.models import ModelManagerScreen
@@ -292,7 +311,10 @@ class ChatScreen(Streaming, Conversations, Screen):
             return
         out = locations.data_dir() / "exports" / f"chat-{conv.id}.{fmt}"
         out.parent.mkdir(parents=True, exist_ok=True)
-        text = (self.store.export_json(conv.id) if fmt == "json"
-                else self.store.export_markdown(conv.id))
+        text = (
+            self.store.export_json(conv.id)
+            if fmt == "json"
+            else self.store.export_markdown(conv.id)
+        )
         out.write_text(text, "utf-8")
         self.notify(f"exported to {out}")

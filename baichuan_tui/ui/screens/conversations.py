@@ -16,8 +16,11 @@ class Conversations:
 
     async def refresh_sidebar(self) -> None:
         text = self.sidebar.search.value.strip()
-        convs = ([h.conversation for h in self.store.search(text, limit=SIDEBAR_LIMIT)] if text
-                 else self.store.list(limit=SIDEBAR_LIMIT))
+        convs = (
+            [h.conversation for h in self.store.search(text, limit=SIDEBAR_LIMIT)]
+            if text
+            else self.store.list(limit=SIDEBAR_LIMIT)
+        )
         current = self.state.conversation.id if self.state.conversation else None
         await self.sidebar.show(convs, current)
 
@@ -26,17 +29,26 @@ class Conversations:
             return
         engine = self.engine
         self.state.conversation = self.store.create(
-            model=self.chat_app.model_spec or "", system=self.state.system,
-            settings=self.state.settings_dict(), template=engine.template if engine else None)
+            model=self.chat_app.model_spec or "",
+            system=self.state.system,
+            settings=self.state.settings_dict(),
+            template=engine.template if engine else None,
+        )
 
     async def _show_messages(self) -> None:
         log = self.log_view
         await log.remove_children()
         completion = self.state.mode == "completion"
-        views = [MessageView(m.role, m.content, msg_id=m.id, completion=completion,
-                             finish_reason=m.finish_reason or (
-                                 "incomplete" if m.role == "assistant" else None))
-                 for m in self.state.messages]
+        views = [
+            MessageView(
+                m.role,
+                m.content,
+                msg_id=m.id,
+                completion=completion,
+                finish_reason=m.finish_reason or ("incomplete" if m.role == "assistant" else None),
+            )
+            for m in self.state.messages
+        ]
         if views:
             await log.mount_all(views)
         log.anchor()
@@ -51,8 +63,10 @@ class Conversations:
         self._stop_editing()
         await self._show_messages()
         last = next((m.stats for m in reversed(self.state.messages) if m.stats), None) or {}
-        self.status.set(ctx_used=last.get("prompt_tokens", 0) + last.get("completion_tokens", 0),
-                        tokens_per_s=last.get("gen_tokens_per_s"))
+        self.status.set(
+            ctx_used=last.get("prompt_tokens", 0) + last.get("completion_tokens", 0),
+            tokens_per_s=last.get("gen_tokens_per_s"),
+        )
         self._update_placeholder()
         self.input.focus()
         app = self.chat_app
@@ -95,8 +109,11 @@ class Conversations:
         await self.refresh_sidebar()
         if in_list:
             self.sidebar.list.focus()
-        self.notify(f"deleted “{conv.title or 'untitled'}” — Ctrl+Z in the chat list (or "
-                    "“Undo delete” in Ctrl+P) brings it back", timeout=8)
+        self.notify(
+            f"deleted “{conv.title or 'untitled'}” — Ctrl+Z in the chat list (or "
+            "“Undo delete” in Ctrl+P) brings it back",
+            timeout=8,
+        )
 
     async def action_undo_delete(self) -> None:
         if not self.deleted:
@@ -138,4 +155,3 @@ class Conversations:
 
     def action_toggle_sidebar(self) -> None:
         self.sidebar.display = not self.sidebar.display
-

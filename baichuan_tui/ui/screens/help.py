@@ -15,8 +15,9 @@ where every action is listed. Rebind keys in `config.toml`:
 """
 
 
-def binding_rows(groups: list[tuple[str, list[Binding]]],
-                 keymap: dict[str, str]) -> list[tuple[str, str, str, str]]:
+def binding_rows(
+    groups: list[tuple[str, list[Binding]]], keymap: dict[str, str]
+) -> list[tuple[str, str, str, str]]:
     """(where, keys, description, id) for each binding, with the keymap applied."""
     rows = []
     for where, bindings in groups:

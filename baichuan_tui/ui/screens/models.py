@@ -48,10 +48,16 @@ def catalog_rows() -> list[dict[str, Any]]:
     rows = []
     for m in list_document(offline=True)["models"]:
         for q in m["quants"]:
-            rows.append({"spec": q["spec"], "title": m["title"], "state": q["state"],
-                         "size": fmt_bytes(q["size_bytes"]),
-                         "fit": q["fit"]["label"] if q.get("fit") else "",
-                         "default": q.get("default", False)})
+            rows.append(
+                {
+                    "spec": q["spec"],
+                    "title": m["title"],
+                    "state": q["state"],
+                    "size": fmt_bytes(q["size_bytes"]),
+                    "fit": q["fit"]["label"] if q.get("fit") else "",
+                    "default": q.get("default", False),
+                }
+            )
     return rows
 
 
@@ -72,8 +78,10 @@ class ModelManagerScreen(ModalScreen[None]):
     def compose(self):
         with Vertical(classes="box wide"):
             yield Label("Models", classes="dialog-title")
-            yield Label("Enter loads a downloaded model or downloads it; x cancels a download.",
-                        classes="hint")
+            yield Label(
+                "Enter loads a downloaded model or downloads it; x cancels a download.",
+                classes="hint",
+            )
             yield DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
             yield Label("", id="download-label")
             yield ProgressBar(id="download-progress", show_eta=True)
@@ -110,8 +118,14 @@ class ModelManagerScreen(ModalScreen[None]):
             return
         self._rows = message.rows
         for r in message.rows:
-            table.add_row(r["spec"] + (" *" if r["default"] else ""), r["title"], r["state"],
-                          r["size"], r["fit"], key=r["spec"])
+            table.add_row(
+                r["spec"] + (" *" if r["default"] else ""),
+                r["title"],
+                r["state"],
+                r["size"],
+                r["fit"],
+                key=r["spec"],
+            )
         current = self.app.model_spec  # type: ignore[attr-defined]
         pick = next((i for i, r in enumerate(message.rows) if r["spec"] == current), None)
         if pick is None:
@@ -181,14 +195,18 @@ class ModelManagerScreen(ModalScreen[None]):
                 if now - last[0] >= 0.1 or (total and done >= total):
                     last[0] = now
                     self.post_message(Progress(what, done, total))
+
             return cb
 
         self.post_message(Progress(f"downloading {spec}", 0, None))
         error = None
         try:
-            download(spec, offline=self.app.options.offline,  # type: ignore[attr-defined]
-                     on_progress=report(f"downloading {spec}"),
-                     on_verify=report(f"checking sha256 of {spec}"))
+            download(
+                spec,
+                offline=self.app.options.offline,  # type: ignore[attr-defined]
+                on_progress=report(f"downloading {spec}"),
+                on_verify=report(f"checking sha256 of {spec}"),
+            )
         except Cancelled:
             error = "cancelled"
         except UserError as err:
@@ -209,8 +227,10 @@ class ModelManagerScreen(ModalScreen[None]):
         label = self.query_one("#download-label", Label)
         if message.error:
             label.update(f"{message.spec}: {message.error}")
-            self.notify(f"{message.spec}: {message.error}",
-                        severity="warning" if message.error == "cancelled" else "error")
+            self.notify(
+                f"{message.spec}: {message.error}",
+                severity="warning" if message.error == "cancelled" else "error",
+            )
         else:
             label.update(f"{message.spec} downloaded")
             self.notify(f"{message.spec} downloaded; press Enter to load it")

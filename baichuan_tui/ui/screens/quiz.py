@@ -33,8 +33,13 @@ if TYPE_CHECKING:
     from baichuan_tui.quiz.protocols import Protocol
     from baichuan_tui.quiz.runner import QuestionResult, RunOutcome, RunProgress
 
-BENCHES = (("C-Eval", "ceval"), ("CMMLU", "cmmlu"), ("MMLU", "mmlu"), ("AGIEval", "agieval"),
-           ("Gaokao-Bench", "gaokao"))
+BENCHES = (
+    ("C-Eval", "ceval"),
+    ("CMMLU", "cmmlu"),
+    ("MMLU", "mmlu"),
+    ("AGIEval", "agieval"),
+    ("Gaokao-Bench", "gaokao"),
+)
 LETTERS = ("A", "B", "C", "D")
 PROGRESS_EVERY_S = 0.1
 
@@ -49,8 +54,9 @@ def fmt_eta(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else \
-        f"{s // 60}:{s % 60:02d}"
+    return (
+        f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
 
 
 def chart(record: dict[str, Any]) -> Table:
@@ -58,9 +64,12 @@ def chart(record: dict[str, Any]) -> Table:
     from baichuan_tui.quiz.report import bar, pct
 
     m = record["model"]
-    table = Table(title=f"{record['benchmark_title']} {record['split']}, {record['shots']}-shot"
-                        f" ({record['protocol']}) — {m['file']}", title_justify="left",
-                  expand=False)
+    table = Table(
+        title=f"{record['benchmark_title']} {record['split']}, {record['shots']}-shot"
+        f" ({record['protocol']}) — {m['file']}",
+        title_justify="left",
+        expand=False,
+    )
     table.add_column("subject")
     table.add_column("n", justify="right")
     table.add_column("acc %", justify="right")
@@ -69,8 +78,9 @@ def chart(record: dict[str, Any]) -> Table:
         table.add_row(name, str(s["n"]), pct(s["accuracy"]), bar(s["accuracy"]))
     o = record["overall"]
     table.add_section()
-    table.add_row("[bold]overall[/]", str(o["n"]), f"[bold]{pct(o['accuracy'])}[/]",
-                  bar(o["accuracy"]))
+    table.add_row(
+        "[bold]overall[/]", str(o["n"]), f"[bold]{pct(o['accuracy'])}[/]", bar(o["accuracy"])
+    )
     table.add_row("subject average", "", pct(o["subject_average"]), bar(o["subject_average"]))
     if record.get("published"):
         pub = record["published"]
@@ -78,8 +88,12 @@ def chart(record: dict[str, Any]) -> Table:
             value: float | None = float(pub.split()[0]) / 100
         except ValueError:
             value = None
-        table.add_row(f"[dim]published[/] {record['published_model']}", "", pub,
-                      f"[dim]{bar(value)}[/]" if value is not None else "")
+        table.add_row(
+            f"[dim]published[/] {record['published_model']}",
+            "",
+            pub,
+            f"[dim]{bar(value)}[/]" if value is not None else "",
+        )
     return table
 
 
@@ -95,8 +109,13 @@ class RunProgressed(Message):
 
 
 class RunFinished(Message):
-    def __init__(self, record: dict[str, Any] | None, outcome: RunOutcome | None,
-                 error: str | None = None, stored: Path | None = None) -> None:
+    def __init__(
+        self,
+        record: dict[str, Any] | None,
+        outcome: RunOutcome | None,
+        error: str | None = None,
+        stored: Path | None = None,
+    ) -> None:
         super().__init__()
         self.record = record
         self.outcome = outcome
@@ -105,8 +124,13 @@ class RunFinished(Message):
 
 
 class SubjectLoaded(Message):
-    def __init__(self, subject: Subject | None, protocol: Protocol | None, split: str = "",
-                 error: str | None = None) -> None:
+    def __init__(
+        self,
+        subject: Subject | None,
+        protocol: Protocol | None,
+        split: str = "",
+        error: str | None = None,
+    ) -> None:
         super().__init__()
         self.subject = subject
         self.protocol = protocol
@@ -115,8 +139,7 @@ class SubjectLoaded(Message):
 
 
 class Scored(Message):
-    def __init__(self, index: int, result: QuestionResult | None,
-                 error: str | None = None) -> None:
+    def __init__(self, index: int, result: QuestionResult | None, error: str | None = None) -> None:
         super().__init__()
         self.index = index
         self.result = result
@@ -171,17 +194,17 @@ class QuizRunScreen(_QuizBase):
             yield Label("Benchmark quiz — score the loaded model", classes="dialog-title")
             with Horizontal(classes="quiz-form"):
                 with Vertical(classes="quiz-col"):
-                    yield _form_row("benchmark", Select(BENCHES, value="ceval",
-                                                        allow_blank=False, id="q-bench"))
+                    yield _form_row(
+                        "benchmark", Select(BENCHES, value="ceval", allow_blank=False, id="q-bench")
+                    )
                     yield _form_row("split", Input(placeholder="default", id="q-split"))
                     yield _form_row("shots", Input("5", id="q-shots", type="integer"))
                 with Vertical(classes="quiz-col"):
-                    yield _form_row("subjects", Input(placeholder="all (a,b,…)",
-                                                      id="q-subjects"))
-                    yield _form_row("limit", Input(placeholder="all questions", id="q-limit",
-                                                   type="integer"))
-                    yield _form_row("--data", Input(placeholder="Hugging Face cache",
-                                                    id="q-data"))
+                    yield _form_row("subjects", Input(placeholder="all (a,b,…)", id="q-subjects"))
+                    yield _form_row(
+                        "limit", Input(placeholder="all questions", id="q-limit", type="integer")
+                    )
+                    yield _form_row("--data", Input(placeholder="Hugging Face cache", id="q-data"))
             with Horizontal(classes="buttons"):
                 yield Button("Run", id="q-run", variant="primary", compact=True)
                 yield Button("Take the quiz", id="q-take", compact=True)
@@ -219,9 +242,14 @@ class QuizRunScreen(_QuizBase):
             self.notify("shots and limit must be 0 or more", severity="error")
             return None
         subjects = [s.strip() for s in self._value("q-subjects").split(",") if s.strip()]
-        return {"bench": self._bench(), "split": self._value("q-split") or None,
-                "shots": shots, "limit": limit, "subjects": subjects or None,
-                "data": self._data()}
+        return {
+            "bench": self._bench(),
+            "split": self._value("q-split") or None,
+            "shots": shots,
+            "limit": limit,
+            "subjects": subjects or None,
+            "data": self._data(),
+        }
 
     def action_run(self) -> None:
         if self.running:
@@ -247,26 +275,42 @@ class QuizRunScreen(_QuizBase):
 
         def on_progress(progress: RunProgress) -> None:
             now = time.monotonic()
-            if (progress.finished is not None or progress.last is None
-                    or now - last[0] >= PROGRESS_EVERY_S or progress.done == progress.total):
+            if (
+                progress.finished is not None
+                or progress.last is None
+                or now - last[0] >= PROGRESS_EVERY_S
+                or progress.done == progress.total
+            ):
                 last[0] = now
                 self.post_message(RunProgressed(progress))
 
         try:
             bench = datasets.get_benchmark(p["bench"])
             protocol = protocols.get_protocol(bench.name)
-            data = datasets.load(bench.name, split=p["split"], subject_names=p["subjects"],
-                                 data=p["data"], offline=bool(getattr(
-                                     self.app, "options", None) and self.app.options.offline),
-                                 shots=p["shots"], limit=p["limit"])
+            data = datasets.load(
+                bench.name,
+                split=p["split"],
+                subject_names=p["subjects"],
+                data=p["data"],
+                offline=bool(getattr(self.app, "options", None) and self.app.options.offline),
+                shots=p["shots"],
+                limit=p["limit"],
+            )
             if not data.subjects:
                 raise UserError(f"no {bench.title} questions to score in {data.source}")
-            outcome = runner.run_quiz(data, protocol, runner.EngineScorer(engine),
-                                      on_progress=on_progress, stop=self.stop)
+            outcome = runner.run_quiz(
+                data, protocol, runner.EngineScorer(engine), on_progress=on_progress, stop=self.stop
+            )
             model = results.model_facts(engine.path, engine.info.name, engine.info.file_type)
-            record = results.build_record(data, protocol, outcome, model=model,
-                                          shots=p["shots"], n_ctx=engine.n_ctx,
-                                          limit=p["limit"])
+            record = results.build_record(
+                data,
+                protocol,
+                outcome,
+                model=model,
+                shots=p["shots"],
+                n_ctx=engine.n_ctx,
+                limit=p["limit"],
+            )
             stored = results.save(record)
             if bench.name == "ceval" and data.split == "test" and record["questions"]:
                 results.write_submission(record)
@@ -281,11 +325,14 @@ class QuizRunScreen(_QuizBase):
         bar.display = True
         bar.update(total=p.total, progress=p.done)
         self.query_one("#q-status", Label).update(
-            f"{p.subject} ({p.subject_index + 1}/{p.subjects} subjects)")
+            f"{p.subject} ({p.subject_index + 1}/{p.subjects} subjects)"
+        )
         rate = p.questions_per_s
         self.query_one("#q-rate", Label).update(
             f"{p.done}/{p.total} questions · {rate:.2f} questions/s · ETA {fmt_eta(p.eta_s)}"
-            if p.done else f"0/{p.total} questions")
+            if p.done
+            else f"0/{p.total} questions"
+        )
 
     def on_run_finished(self, message: RunFinished) -> None:
         self.running = False
@@ -299,12 +346,16 @@ class QuizRunScreen(_QuizBase):
         self.record, self.outcome, self.stored = message.record, message.outcome, message.stored
         rec = message.record
         kept = len(rec["subjects"])
-        state = (f"stopped: {kept} finished subject{'s' if kept != 1 else ''} kept"
-                 if rec["interrupted"] else "done")
+        state = (
+            f"stopped: {kept} finished subject{'s' if kept != 1 else ''} kept"
+            if rec["interrupted"]
+            else "done"
+        )
         status.update(f"{state} — stored as {rec['id']}")
         self.query_one("#q-rate", Label).update(
             f"{rec['overall']['n']} questions · {rec['questions_per_s']:.2f} questions/s · "
-            f"data licence: {rec['licence']}")
+            f"data licence: {rec['licence']}"
+        )
         self.query_one("#q-chart", Static).update(chart(rec))
 
     def action_stop_or_close(self) -> None:
@@ -358,15 +409,21 @@ class QuizTakeScreen(_QuizBase):
             yield Label("Take the quiz — you vs the model", classes="dialog-title")
             with Horizontal(classes="quiz-form"):
                 with Vertical(classes="quiz-col"):
-                    yield _form_row("benchmark", Select(BENCHES, value=bench,
-                                                        allow_blank=False, id="q-bench"))
-                    yield _form_row("subject", Input(subject, placeholder="e.g. "
-                                                     "computer_network", id="q-subject"))
+                    yield _form_row(
+                        "benchmark", Select(BENCHES, value=bench, allow_blank=False, id="q-bench")
+                    )
+                    yield _form_row(
+                        "subject",
+                        Input(subject, placeholder="e.g. computer_network", id="q-subject"),
+                    )
                 with Vertical(classes="quiz-col"):
-                    yield _form_row("split", Input(placeholder="default (C-Eval: dev has "
-                                                   "explanations)", id="q-split"))
-                    yield _form_row("--data", Input(data, placeholder="Hugging Face cache",
-                                                    id="q-data"))
+                    yield _form_row(
+                        "split",
+                        Input(placeholder="default (C-Eval: dev has explanations)", id="q-split"),
+                    )
+                    yield _form_row(
+                        "--data", Input(data, placeholder="Hugging Face cache", id="q-data")
+                    )
             with Horizontal(classes="buttons"):
                 yield Button("Start", id="q-start", variant="primary", compact=True)
                 yield Label("", id="q-tally")
@@ -420,18 +477,32 @@ class QuizTakeScreen(_QuizBase):
             offline = bool(getattr(self.app, "options", None) and self.app.options.offline)
             if bench.name == "ceval" and split == "dev":
                 # dev holds the explanations: ask those, zero-shot (they are the shots)
-                ds = datasets.load(bench.name, split="val", subject_names=[name], data=data,
-                                   offline=offline, shots=5, limit=0)
+                ds = datasets.load(
+                    bench.name,
+                    split="val",
+                    subject_names=[name],
+                    data=data,
+                    offline=offline,
+                    shots=5,
+                    limit=0,
+                )
                 subject = ds.subjects[0]
                 subject.items, subject.shots = list(subject.shots), []
                 used = "dev"
             else:
-                ds = datasets.load(bench.name, split=split, subject_names=[name], data=data,
-                                   offline=offline, shots=5)
+                ds = datasets.load(
+                    bench.name,
+                    split=split,
+                    subject_names=[name],
+                    data=data,
+                    offline=offline,
+                    shots=5,
+                )
                 subject, used = ds.subjects[0], ds.split
             if not any(i.answer for i in subject.items):
-                raise UserError(f"{bench.title} {used} has no answers to check",
-                                "choose a labelled split")
+                raise UserError(
+                    f"{bench.title} {used} has no answers to check", "choose a labelled split"
+                )
             subject.items = [i for i in subject.items if i.answer]
         except Exception as exc:  # noqa: BLE001 - one line on the screen
             self.post_message(SubjectLoaded(None, None, error=_error_line(exc)))
@@ -444,8 +515,7 @@ class QuizTakeScreen(_QuizBase):
             self.query_one("#q-question", Static).update(Text(message.error or "", "red"))
             self.notify(message.error or "could not load the subject", severity="error")
             return
-        self.subject, self.protocol, self.split = message.subject, message.protocol, \
-            message.split
+        self.subject, self.protocol, self.split = message.subject, message.protocol, message.split
         self.mine.clear()
         self.model.clear()
         self.revealed.clear()
@@ -473,8 +543,9 @@ class QuizTakeScreen(_QuizBase):
             self._finish()
             return
         text = Text()
-        text.append(f"{self.subject.title} — question {index + 1}/{len(self.subject.items)}\n\n",
-                    "bold")
+        text.append(
+            f"{self.subject.title} — question {index + 1}/{len(self.subject.items)}\n\n", "bold"
+        )
         text.append(item.question)
         for letter, option in zip(LETTERS, item.options, strict=False):
             text.append(f"\n{letter}. {option}")
@@ -491,8 +562,9 @@ class QuizTakeScreen(_QuizBase):
 
         try:
             assert self.subject is not None and self.protocol is not None
-            result = runner.score_question(self.protocol, self.subject, item,
-                                           runner.EngineScorer(self._engine_ref))
+            result = runner.score_question(
+                self.protocol, self.subject, item, runner.EngineScorer(self._engine_ref)
+            )
         except Exception as exc:  # noqa: BLE001 - shown, never fatal
             self.post_message(Scored(index, None, _error_line(exc)))
         else:
@@ -513,7 +585,8 @@ class QuizTakeScreen(_QuizBase):
             self.query_one(f"#q-{other}", Button).disabled = True
         if self.index not in self.model:
             self.query_one("#q-reveal", Static).update(
-                Text(f"you chose {letter} — the model is thinking…", "dim"))
+                Text(f"you chose {letter} — the model is thinking…", "dim")
+            )
         self._maybe_reveal(self.index)
 
     def _maybe_reveal(self, index: int) -> None:
@@ -538,8 +611,7 @@ class QuizTakeScreen(_QuizBase):
         text = Text()
         text.append(f"right answer: {item.answer}\n", "bold")
         text.append(f"you: {mine} ")
-        text.append("✓" if mine == item.answer else "✗",
-                    "green" if mine == item.answer else "red")
+        text.append("✓" if mine == item.answer else "✗", "green" if mine == item.answer else "red")
         text.append(f"   model: {result.prediction} ")
         ok = result.prediction == item.answer
         text.append("✓" if ok else "✗", "green" if ok else "red")
@@ -547,8 +619,9 @@ class QuizTakeScreen(_QuizBase):
         for letter in LETTERS:
             p = result.probs[letter]
             width = round(p * 30)
-            style = "green" if letter == item.answer else "red" \
-                if letter == result.prediction else ""
+            style = (
+                "green" if letter == item.answer else "red" if letter == result.prediction else ""
+            )
             text.append(f" {letter} {p * 100:6.2f} % ")
             text.append("█" * width, style or "default")
             text.append("░" * (30 - width) + "\n", "dim")
@@ -565,32 +638,42 @@ class QuizTakeScreen(_QuizBase):
     def _show_tally(self) -> None:
         self.query_one("#q-tally", Label).update(self.tally_text())
 
-    def _store(self, item: Item, mine: str, result: QuestionResult, you_ok: bool,
-               model_ok: bool) -> None:
+    def _store(
+        self, item: Item, mine: str, result: QuestionResult, you_ok: bool, model_ok: bool
+    ) -> None:
         """Keep the session in the history: a conversation, one exchange per question."""
         store = getattr(self.app, "store", None)
         if store is None or self.subject is None:
             return
-        tally = {"benchmark": self._bench(), "subject": self.subject.name,
-                 "split": self.split, "you": self.you, "model": self.model_right,
-                 "answered": len(self.revealed), "questions": len(self.subject.items)}
+        tally = {
+            "benchmark": self._bench(),
+            "subject": self.subject.name,
+            "split": self.split,
+            "you": self.you,
+            "model": self.model_right,
+            "answered": len(self.revealed),
+            "questions": len(self.subject.items),
+        }
         try:
             if self.conversation_id is None:
                 conv = store.create(
                     title=f"Quiz: {tally['benchmark']} {self.subject.name} — you vs model",
                     model=getattr(self.app, "model_spec", None) or "",
-                    settings={"quiz": tally})
+                    settings={"quiz": tally},
+                )
                 self.conversation_id = conv.id
             else:
                 store.update(self.conversation_id, settings={"quiz": tally})
-            options = "".join(f"\n{L}. {o}" for L, o in zip(LETTERS, item.options,
-                                                             strict=False))
-            store.add_message(self.conversation_id, "user",
-                              f"{item.question}{options}\n\nmy answer: {mine}")
+            options = "".join(f"\n{L}. {o}" for L, o in zip(LETTERS, item.options, strict=False))
+            store.add_message(
+                self.conversation_id, "user", f"{item.question}{options}\n\nmy answer: {mine}"
+            )
             probs = ", ".join(f"{L} {result.probs[L] * 100:.1f}%" for L in LETTERS)
-            reply = (f"model: {result.prediction} ({probs})\nright answer: {item.answer} — "
-                     f"you {'✓' if you_ok else '✗'}, model {'✓' if model_ok else '✗'}\n"
-                     f"tally: you {self.you}, model {self.model_right} of {len(self.revealed)}")
+            reply = (
+                f"model: {result.prediction} ({probs})\nright answer: {item.answer} — "
+                f"you {'✓' if you_ok else '✗'}, model {'✓' if model_ok else '✗'}\n"
+                f"tally: you {self.you}, model {self.model_right} of {len(self.revealed)}"
+            )
             if item.explanation.strip():
                 reply += f"\n\nexplanation: {item.explanation.strip()}"
             store.add_message(self.conversation_id, "assistant", reply, finish_reason="stop")
@@ -605,9 +688,13 @@ class QuizTakeScreen(_QuizBase):
     def _finish(self) -> None:
         assert self.subject is not None
         n = len(self.revealed)
-        self.query_one("#q-question", Static).update(Text(
-            f"{self.subject.title}: all {n} questions answered.\n"
-            f"you {self.you}/{n}, the model {self.model_right}/{n}", "bold"))
+        self.query_one("#q-question", Static).update(
+            Text(
+                f"{self.subject.title}: all {n} questions answered.\n"
+                f"you {self.you}/{n}, the model {self.model_right}/{n}",
+                "bold",
+            )
+        )
         self.query_one("#q-answers").display = False
         self.query_one("#q-subject").focus()
 

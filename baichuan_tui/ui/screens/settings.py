@@ -15,8 +15,14 @@ from textual.widgets import Button, Input, Label, TextArea
 from baichuan_tui.engine import sampling as presets
 from baichuan_tui.engine.sampling import Sampling
 
-FLOATS = {"temperature", "top_p", "min_p", "repeat_penalty", "presence_penalty",
-          "frequency_penalty"}
+FLOATS = {
+    "temperature",
+    "top_p",
+    "min_p",
+    "repeat_penalty",
+    "presence_penalty",
+    "frequency_penalty",
+}
 OPTIONAL = {"seed"}
 
 
@@ -43,8 +49,12 @@ def field_docs() -> dict[str, str]:
     body = tree.body[0].body  # type: ignore[attr-defined]
     docs = {}
     for node, nxt in zip(body, body[1:], strict=False):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(nxt, ast.Expr)
+            and isinstance(nxt.value, ast.Constant)
+        ):
             docs[node.target.id] = " ".join(str(nxt.value.value).split())
     return docs
 
@@ -65,8 +75,9 @@ def check_sampling(values: dict[str, str]) -> tuple[Sampling | None, dict[str, s
         try:
             parsed[name] = parse_value(name, text)
         except ValueError:
-            problems[name] = f"{name} must be a number" + (" (or empty)" if name in OPTIONAL
-                                                           else "")
+            problems[name] = f"{name} must be a number" + (
+                " (or empty)" if name in OPTIONAL else ""
+            )
     # Range-check what parsed (unparsable fields take a default so the rest can be checked).
     candidate = Sampling().merged(**parsed)  # seed None = the default
     for sentence in candidate.validate():
@@ -74,8 +85,9 @@ def check_sampling(values: dict[str, str]) -> tuple[Sampling | None, dict[str, s
     return (None if problems else candidate), problems
 
 
-def check_load(n_ctx: str, gpu_layers: str, threads: str) -> tuple[LoadValues | None,
-                                                                   dict[str, str]]:
+def check_load(
+    n_ctx: str, gpu_layers: str, threads: str
+) -> tuple[LoadValues | None, dict[str, str]]:
     problems = {}
     try:
         ctx = int(n_ctx)
@@ -107,8 +119,9 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "apply", "Apply")]
 
-    def __init__(self, current: Sampling, defaults: Sampling, system: str | None,
-                 load: LoadValues) -> None:
+    def __init__(
+        self, current: Sampling, defaults: Sampling, system: str | None, load: LoadValues
+    ) -> None:
         super().__init__(classes="dialog")
         self.current = current
         self.defaults = defaults
@@ -134,16 +147,21 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                     yield Button("Creative", id="preset-creative", compact=True)
                 for f in fields(Sampling):
                     value = getattr(self.current, f.name)
-                    yield from self._row(f.name, "" if value is None else str(value),
-                                         docs.get(f.name, ""))
+                    yield from self._row(
+                        f.name, "" if value is None else str(value), docs.get(f.name, "")
+                    )
                 yield Label("System prompt", classes="section")
                 yield TextArea(self.system or "", id="system", classes="system")
                 yield Label("Model loading (a change reloads the model)", classes="section")
                 yield from self._row("n_ctx", str(self.load.n_ctx), "Context length in tokens.")
-                yield from self._row("gpu_layers", self.load.gpu_layers,
-                                     "Layers on the GPU: auto, -1 for all, or a number.")
-                yield from self._row("threads", str(self.load.threads or ""),
-                                     "CPU threads (empty: physical cores).")
+                yield from self._row(
+                    "gpu_layers",
+                    self.load.gpu_layers,
+                    "Layers on the GPU: auto, -1 for all, or a number.",
+                )
+                yield from self._row(
+                    "threads", str(self.load.threads or ""), "CPU threads (empty: physical cores)."
+                )
             with Horizontal(classes="buttons"):
                 yield Button("Apply", id="apply", variant="primary")
                 yield Button("Restore defaults", id="restore")
@@ -158,10 +176,10 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
 
     def validate_all(self) -> SettingsResult | None:
         """Check every field, mark the bad ones; the result when all are good."""
-        sampling, problems = check_sampling({f.name: self._text(f.name)
-                                             for f in fields(Sampling)})
-        load, load_problems = check_load(self._text("n_ctx"), self._text("gpu_layers"),
-                                         self._text("threads"))
+        sampling, problems = check_sampling({f.name: self._text(f.name) for f in fields(Sampling)})
+        load, load_problems = check_load(
+            self._text("n_ctx"), self._text("gpu_layers"), self._text("threads")
+        )
         problems.update(load_problems)
         for name in [f.name for f in fields(Sampling)] + ["n_ctx", "gpu_layers", "threads"]:
             self.query_one(f"#f-{name}", Input).set_class(name in problems, "-invalid")
@@ -195,8 +213,13 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                 self.query_one(f"#f-{name}", Input).value = value
             self.fill(self.defaults)
         elif button and button.startswith("preset-"):
-            self.fill({"preset-defaults": self.defaults, "preset-precise": presets.PRECISE,
-                       "preset-creative": presets.CREATIVE}[button])
+            self.fill(
+                {
+                    "preset-defaults": self.defaults,
+                    "preset-precise": presets.PRECISE,
+                    "preset-creative": presets.CREATIVE,
+                }[button]
+            )
 
     def action_apply(self) -> None:
         result = self.validate_all()

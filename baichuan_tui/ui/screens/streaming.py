@@ -40,8 +40,9 @@ STATUS_INTERVAL = 1.0
 
 
 class ReplyChunk(Message):
-    def __init__(self, msg_id: int, text: str, tokens: int, elapsed: float,
-                 prompt_tokens: int = 0) -> None:
+    def __init__(
+        self, msg_id: int, text: str, tokens: int, elapsed: float, prompt_tokens: int = 0
+    ) -> None:
         super().__init__()
         self.msg_id = msg_id
         self.text = text
@@ -53,8 +54,14 @@ class ReplyChunk(Message):
 
 
 class ReplyDone(Message):
-    def __init__(self, msg_id: int, text: str, finish_reason: str, stats: dict[str, Any],
-                 error: str | None = None) -> None:
+    def __init__(
+        self,
+        msg_id: int,
+        text: str,
+        finish_reason: str,
+        stats: dict[str, Any],
+        error: str | None = None,
+    ) -> None:
         super().__init__()
         self.msg_id = msg_id
         self.text = text
@@ -64,10 +71,14 @@ class ReplyDone(Message):
 
 
 def _stats(res: Any) -> dict[str, Any]:
-    return {"prompt_tokens": res.prompt_tokens, "cached_tokens": res.cached_tokens,
-            "completion_tokens": res.completion_tokens, "ttft_s": round(res.ttft_s, 4),
-            "gen_tokens_per_s": round(res.gen_tokens_per_s, 2),
-            "dropped_rounds": res.dropped_rounds}
+    return {
+        "prompt_tokens": res.prompt_tokens,
+        "cached_tokens": res.cached_tokens,
+        "completion_tokens": res.completion_tokens,
+        "ttft_s": round(res.ttft_s, 4),
+        "gen_tokens_per_s": round(res.gen_tokens_per_s, 2),
+        "dropped_rounds": res.dropped_rounds,
+    }
 
 
 class Streaming:
@@ -90,8 +101,9 @@ class Streaming:
             msg_id = self.store.add_message(conv.id, "assistant", "")
             last = StoredMessage(msg_id, conv.id, "assistant", "", now(), None)
             self.state.messages.append(last)
-            view = MessageView("assistant", msg_id=msg_id,
-                               completion=self.state.mode == "completion")
+            view = MessageView(
+                "assistant", msg_id=msg_id, completion=self.state.mode == "completion"
+            )
             await self.log_view.mount(view)
             view.start_stream()
             prefix = ""
@@ -103,16 +115,24 @@ class Streaming:
         self._stop_requested = False
         self.log_view.anchor()
         self.status.set(busy="generating", tokens_per_s=None)
-        self._generate(engine, messages, sampling, self.state.stop, last.id, prefix,
-                       continue_last)
+        self._generate(engine, messages, sampling, self.state.stop, last.id, prefix, continue_last)
 
     @work(thread=True, exclusive=True, group="generate")
-    def _generate(self, engine: EngineProcess, messages: list, sampling: Sampling,
-                  stop: tuple[str, ...], msg_id: int, prefix: str, continue_last: bool) -> None:
+    def _generate(
+        self,
+        engine: EngineProcess,
+        messages: list,
+        sampling: Sampling,
+        stop: tuple[str, ...],
+        msg_id: int,
+        prefix: str,
+        continue_last: bool,
+    ) -> None:
         writer = ReplyWriter(self.store, msg_id, prefix=prefix)
         try:
-            prompt = engine.prompt(messages, max_tokens=sampling.max_tokens,
-                                   continue_last=continue_last)
+            prompt = engine.prompt(
+                messages, max_tokens=sampling.max_tokens, continue_last=continue_last
+            )
             gen = engine.generate(prompt, sampling, stop=stop)
             self.generation = gen
             if self._stop_requested:
@@ -125,8 +145,9 @@ class Streaming:
                 pending.append(chunk)
                 now_s = time.perf_counter()
                 if now_s - posted >= UI_INTERVAL:
-                    chunk_msg = ReplyChunk(msg_id, "".join(pending), gen.tokens,
-                                           now_s - start, len(prompt.token_ids))
+                    chunk_msg = ReplyChunk(
+                        msg_id, "".join(pending), gen.tokens, now_s - start, len(prompt.token_ids)
+                    )
                     pending.clear()
                     with gen.core_lent():  # the model yields a core while the screen draws
                         self.post_message(chunk_msg)
@@ -143,7 +164,7 @@ class Streaming:
             text = writer.text
             error = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
             try:
-                if text[len(prefix):]:
+                if text[len(prefix) :]:
                     writer.finish("error")
                 elif not prefix:
                     self.store.delete_message(msg_id)
@@ -172,8 +193,11 @@ class Streaming:
         views = self.log_view.views
         now_s = time.perf_counter()
         cpu = time.thread_time() - self._ui_cpu
-        due = (not views[-1].content if views else False) or cpu <= UI_SHARE * (
-            now_s - self._ui_wall) or now_s - self._shown_at >= UI_MAX_WAIT
+        due = (
+            (not views[-1].content if views else False)
+            or cpu <= UI_SHARE * (now_s - self._ui_wall)
+            or now_s - self._shown_at >= UI_MAX_WAIT
+        )
         drawn = False
         if views and views[-1].msg_id == message.msg_id and due:
             self._shown_at = now_s
@@ -182,8 +206,11 @@ class Streaming:
             drawn = True
         if now_s - self._status_at >= STATUS_INTERVAL and message.elapsed > 0:
             self._status_at = now_s
-            self.status.set(tokens_per_s=message.tokens / message.elapsed, streaming=True,
-                            ctx_used=message.prompt_tokens + message.tokens)
+            self.status.set(
+                tokens_per_s=message.tokens / message.elapsed,
+                streaming=True,
+                ctx_used=message.prompt_tokens + message.tokens,
+            )
             drawn = True
         return drawn
 

@@ -11,8 +11,12 @@ from textual.widgets.markdown import MarkdownStream
 
 from baichuan_tui.ui.segments import cut_point
 
-NOTES = {"cancelled": "stopped", "length": "cut at max_tokens", "error": "failed",
-         "incomplete": "incomplete"}
+NOTES = {
+    "cancelled": "stopped",
+    "length": "cut at max_tokens",
+    "error": "failed",
+    "incomplete": "incomplete",
+}
 
 
 class MessageView(Vertical):
@@ -29,8 +33,15 @@ class MessageView(Vertical):
             super().__init__()
             self.view = view
 
-    def __init__(self, role: str, content: str = "", *, msg_id: int | None = None,
-                 finish_reason: str | None = None, completion: bool = False) -> None:
+    def __init__(
+        self,
+        role: str,
+        content: str = "",
+        *,
+        msg_id: int | None = None,
+        finish_reason: str | None = None,
+        completion: bool = False,
+    ) -> None:
         super().__init__(classes=f"message {role}" + (" completion" if completion else ""))
         self.role = role
         self.content = content

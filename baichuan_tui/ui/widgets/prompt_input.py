@@ -18,8 +18,9 @@ class PromptInput(TextArea):
 
     BINDINGS = [
         Binding("enter", "submit", "Send", id="send", priority=True),
-        Binding("shift+enter,ctrl+j", "newline", "Newline", id="newline", priority=True,
-                show=False),
+        Binding(
+            "shift+enter,ctrl+j", "newline", "Newline", id="newline", priority=True, show=False
+        ),
         Binding("ctrl+e", "editor", "$EDITOR", id="editor", priority=True, show=False),
     ]
 
@@ -30,8 +31,9 @@ class PromptInput(TextArea):
             self.text = text
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
-                         compact=True, **kwargs)
+        super().__init__(
+            soft_wrap=True, show_line_numbers=False, tab_behavior="focus", compact=True, **kwargs
+        )
 
     # Enter and Ctrl+J are priority bindings, handled as the key arrives, before this widget
     # has inserted characters typed (or pasted by a terminal) just ahead of them in the same

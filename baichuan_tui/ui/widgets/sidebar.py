@@ -12,8 +12,10 @@ from baichuan_tui.store.conversations import Conversation
 
 class ConversationItem(ListItem):
     def __init__(self, conv: Conversation) -> None:
-        super().__init__(Label(conv.title or "(untitled)", classes="title"),
-                         Label(conv.updated_at[:16].replace("T", " "), classes="when"))
+        super().__init__(
+            Label(conv.title or "(untitled)", classes="title"),
+            Label(conv.updated_at[:16].replace("T", " "), classes="when"),
+        )
         self.conv_id = conv.id
         self.conv_title = conv.title
 
