@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     sys.path.insert(0, str(REPO / "tests"))
-    from baichuan_tui.engine.llama import Engine, LoadOptions
+    from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
     from baichuan_tui.quiz import datasets, protocols, runner
 
     if a.model is None:
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     protocol = protocols.get_protocol("ceval")
     rates: dict[str, float] = {}
     preds: dict[str, list[str]] = {}
-    with Engine(a.model, LoadOptions(n_ctx=a.n_ctx, n_threads=a.threads)) as engine:
+    with LlamaEngine(a.model, LoadOptions(n_ctx=a.n_ctx, n_threads=a.threads)) as engine:
         scorer = runner.EngineScorer(engine)
         warm = datasets.Dataset(data.benchmark, data.split, [data.subjects[0]], data.source)
         runner.run_quiz(warm, protocol, scorer)  # graph allocation, page-in

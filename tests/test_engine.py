@@ -9,7 +9,7 @@ import time
 import llama_cpp
 import pytest
 
-from baichuan_tui.engine.llama import Engine, LoadOptions, TextStream
+from baichuan_tui.engine.llama import LlamaEngine, LoadOptions, TextStream
 from baichuan_tui.engine.prompts import Message, Prompt
 from baichuan_tui.engine.sampling import Sampling
 
@@ -31,7 +31,7 @@ def reference_greedy(path, ids, max_tokens, n_ctx=1024):
 
 @pytest.fixture(scope="module")
 def b2(tiny_path):
-    with Engine(tiny_path("b2-7b-chat"), LoadOptions(n_ctx=1024)) as engine:
+    with LlamaEngine(tiny_path("b2-7b-chat"), LoadOptions(n_ctx=1024)) as engine:
         yield engine
 
 
@@ -45,7 +45,7 @@ def tiny_path():
 @pytest.mark.parametrize("kind", ["b2-7b-chat", "b1-13b-chat", "b1-7b-base"])
 def test_greedy_equals_llama_cpp_python(tiny_path, kind):
     path = tiny_path(kind)
-    with Engine(path, LoadOptions(n_ctx=1024)) as engine:
+    with LlamaEngine(path, LoadOptions(n_ctx=1024)) as engine:
         prompt = engine.prompt([Message("user", "请介绍一下你自己")], max_tokens=48)
         res = engine.generate(prompt, GREEDY).wait()
     ref_ids, ref_text = reference_greedy(path, prompt.token_ids, 48)
@@ -141,7 +141,7 @@ def test_cancel_stops_within_a_token(b2):
 
 
 def test_cancel_during_prompt_evaluation(tiny_path):
-    with Engine(tiny_path("b2-7b-chat"), LoadOptions(n_ctx=4096, n_batch=4096)) as engine:
+    with LlamaEngine(tiny_path("b2-7b-chat"), LoadOptions(n_ctx=4096, n_batch=4096)) as engine:
         ids = engine.tokenizer.encode("很长的提示。" * 600)[:3500]
         gen = engine.generate(Prompt(ids, "completion", 10), GREEDY)
         threading.Timer(0.05, gen.cancel).start()
@@ -168,7 +168,7 @@ def test_kv_cache_reused_across_turns(b2):
 
 
 def test_generation_never_exceeds_context(tiny_path):
-    with Engine(tiny_path("b2-7b-chat"), LoadOptions(n_ctx=64)) as engine:
+    with LlamaEngine(tiny_path("b2-7b-chat"), LoadOptions(n_ctx=64)) as engine:
         msgs = []
         for i in range(12):
             msgs += [Message("user", f"问题{i}"), Message("assistant", f"回答{i}回答")]

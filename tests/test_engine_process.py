@@ -12,7 +12,7 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from baichuan_tui.engine.llama import Engine, LoadOptions
+from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 from baichuan_tui.engine.process import EngineProcess
 from baichuan_tui.engine.prompts import Message, Prompt
 from baichuan_tui.engine.sampling import Sampling
@@ -36,7 +36,7 @@ def remote(b2_path):
 
 
 def test_same_prompt_tokens_and_reply_as_in_process(remote, b2_path):
-    with Engine(b2_path, LoadOptions(n_ctx=1024)) as local:
+    with LlamaEngine(b2_path, LoadOptions(n_ctx=1024)) as local:
         prompt = local.prompt(HELLO, max_tokens=40)
         want = local.generate(prompt, GREEDY).wait()
         want_logits = local.next_token_logits(prompt.token_ids, [195, 196, 2680])
@@ -88,7 +88,7 @@ def test_errors_come_back_as_one_line(remote, tmp_path):
 
 def test_core_lent_while_the_reader_asks(b2_path):
     """Inside ``core_lent`` the engine decodes with one thread fewer, after it all of them."""
-    with Engine(b2_path, LoadOptions(n_ctx=2048, n_threads=2)) as engine:
+    with LlamaEngine(b2_path, LoadOptions(n_ctx=2048, n_threads=2)) as engine:
         ctx = engine._llm.ctx
         prompt = Prompt(engine.prompt(HELLO, max_tokens=1500).token_ids, "baichuan2-chat", 1500)
         gen = engine.generate(prompt, GREEDY.merged(max_tokens=1500), ignore_eos=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from baichuan_tui.commands import common
-from baichuan_tui.engine.llama import Engine, LoadOptions
+from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 from baichuan_tui.hub import fit
 
 GB = 10**9
@@ -35,5 +35,5 @@ def test_auto_is_zero_without_an_offloading_build_or_vram(monkeypatch, tiny):
 def test_explicit_layers_pass_through_and_load_on_a_cpu_build(tiny):
     assert common.gpu_layers(argparse.Namespace(gpu_layers="-1"), tiny("b2-7b-chat"), 512) == -1
     # a CPU-only llama.cpp ignores the offload request instead of failing
-    with Engine(tiny("b2-7b-chat"), LoadOptions(n_ctx=256, n_gpu_layers=-1)) as engine:
+    with LlamaEngine(tiny("b2-7b-chat"), LoadOptions(n_ctx=256, n_gpu_layers=-1)) as engine:
         assert engine.prompt([], max_tokens=4).token_ids == [196]

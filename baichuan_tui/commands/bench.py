@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from baichuan_tui.commands.common import load_engine
-from baichuan_tui.engine.llama import Engine
+from baichuan_tui.engine.llama import LlamaEngine
 from baichuan_tui.engine.prompts import Prompt
 from baichuan_tui.engine.sampling import Sampling
 
@@ -33,7 +33,7 @@ class Run:
         return 1000 * self.gen_s / max(1, self.tokens - 1)
 
 
-def bench_prompt(engine: Engine, n: int) -> list[int]:
+def bench_prompt(engine: LlamaEngine, n: int) -> list[int]:
     ids: list[int] = []
     text = FILLER
     while len(ids) < n:
@@ -42,7 +42,7 @@ def bench_prompt(engine: Engine, n: int) -> list[int]:
     return ids[:n]
 
 
-def engine_run(engine: Engine, ids: list[int], n_gen: int) -> Run:
+def engine_run(engine: LlamaEngine, ids: list[int], n_gen: int) -> Run:
     """The streaming path ``ask`` and the app use: owner thread → queue → consumer."""
     engine.reset_cache()
     sampling = Sampling(temperature=0.0, repeat_penalty=1.0, max_tokens=n_gen)
@@ -54,7 +54,7 @@ def engine_run(engine: Engine, ids: list[int], n_gen: int) -> Run:
     return Run(res.prompt_s, res.gen_s, res.completion_tokens)
 
 
-def bare_run(engine: Engine, ids: list[int], n_gen: int) -> Run:
+def bare_run(engine: LlamaEngine, ids: list[int], n_gen: int) -> Run:
     """llama-cpp-python's own ``Llama.generate`` greedy loop on the same model (token ids
     only: no detokenizing, no stop checks, so the baseline is as cheap as it gets)."""
 
@@ -104,7 +104,7 @@ def _median(values: list[float]) -> float:
 
 
 def _report(
-    engine: Engine, runs: dict[str, list[Run]], n_prompt: int, n_gen: int, wall: float
+    engine: LlamaEngine, runs: dict[str, list[Run]], n_prompt: int, n_gen: int, wall: float
 ) -> dict[str, object]:
     paths = {}
     for name, rs in runs.items():

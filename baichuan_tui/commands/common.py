@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from baichuan_tui.errors import ModelNotFound, UserError
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.llama import Engine
+    from baichuan_tui.engine.llama import LlamaEngine
     from baichuan_tui.engine.sampling import Sampling
 
 DEFAULT_MODEL = "baichuan2-7b-chat:Q4_K_M"
@@ -68,9 +68,9 @@ def gpu_layers(
     return layers
 
 
-def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> Engine:
+def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> LlamaEngine:
     """Validate and load the model named by ``args`` (one clear error on a bad file)."""
-    from baichuan_tui.engine.llama import Engine, LoadOptions
+    from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 
     path = resolve_model(getattr(args, "model", None), offline=args.offline)
     n_ctx = getattr(args, "n_ctx", None) or 4096
@@ -84,7 +84,7 @@ def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> Engine
         vocab_only=vocab_only,
     )
     template = getattr(args, "template", None)
-    return Engine(path, options, template=template)
+    return LlamaEngine(path, options, template=template)
 
 
 def _to_stderr(line: str) -> None:

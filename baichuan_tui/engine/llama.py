@@ -83,7 +83,7 @@ class _LlamaTokenizer:
         return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
 
 
-class Engine:
+class LlamaEngine:
     """One loaded model, owned by one thread."""
 
     def __init__(
@@ -167,7 +167,7 @@ class Engine:
             self._llm.close()
             self._llm = None
 
-    def __enter__(self) -> Engine:
+    def __enter__(self) -> LlamaEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,4 +1,4 @@
-"""An :class:`Engine` in a child process, for the app.
+"""A :class:`LlamaEngine` in a child process, for the app.
 
 The app's UI thread is Python: while it draws, a decode loop in the same process waits for
 the GIL at every call into llama.cpp (several per token), so a few per cent of UI work slowed
@@ -6,7 +6,7 @@ generation by far more. In its own process the model never waits for the UI; whi
 screen draws, the child decodes with one thread fewer (:meth:`Generation.core_lent`), so
 the UI does not steal a core from llama.cpp's spinning threads either.
 
-Same interface as :class:`Engine` for what the app and the quiz use. Requests go one at a
+Same interface as :class:`LlamaEngine` for what the app and the quiz use. Requests go one at a
 time over a pipe; a reply streams back as batched deltas. The child exits when the pipe
 closes, so a killed app leaves nothing running.
 """
@@ -26,7 +26,7 @@ from typing import Any
 from baichuan_tui.engine import prompts
 from baichuan_tui.engine.family import Family, choose_template, detect_family
 from baichuan_tui.engine.gguf_check import inspect_gguf
-from baichuan_tui.engine.llama import Engine, LoadOptions
+from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 from baichuan_tui.engine.sampling import Sampling
 from baichuan_tui.engine.stream import Generation
 from baichuan_tui.engine.threads import physical_cores
@@ -81,7 +81,7 @@ def _child(
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
     try:
-        engine = Engine(path, options, template=template)
+        engine = LlamaEngine(path, options, template=template)
     except BaseException as exc:  # noqa: BLE001 - handed to the parent
         conn.send(("error", _portable(exc)))
         return
@@ -107,7 +107,7 @@ def _child(
 
 
 def _stream(
-    conn: Any, engine: Engine, args: tuple, kwargs: dict, events: tuple[Any, Any, Any]
+    conn: Any, engine: LlamaEngine, args: tuple, kwargs: dict, events: tuple[Any, Any, Any]
 ) -> None:
     gen = Generation()
     gen.cancelled, gen._lend, gen._lent = events
@@ -132,7 +132,7 @@ class EngineProcess:
     ) -> None:
         self.options = options or LoadOptions()
         self.path = Path(path)
-        self.info = inspect_gguf(path)  # the same one-line errors as Engine, before a spawn
+        self.info = inspect_gguf(path)  # the same one-line errors as LlamaEngine, before a spawn
         self.family: Family = detect_family(self.info)
         self.template = choose_template(self.family, template)
         self.n_threads = self.options.n_threads or physical_cores()

@@ -19,7 +19,7 @@ from baichuan_tui.quiz import protocols
 from baichuan_tui.quiz.datasets import LETTERS, Dataset
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.llama import Engine
+    from baichuan_tui.engine.llama import LlamaEngine
 
 
 class Scorer(Protocol):
@@ -35,9 +35,9 @@ class Scorer(Protocol):
 
 
 class EngineScorer:
-    """:class:`Scorer` over an :class:`Engine` (tokenizer calls run on its owner thread)."""
+    """:class:`Scorer` over an :class:`LlamaEngine` (tokenizer calls run on its owner thread)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: LlamaEngine) -> None:
         self.engine = engine
         self.n_ctx = engine.n_ctx
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from baichuan_tui.engine.gguf_check import inspect_gguf
-from baichuan_tui.engine.llama import Engine, LoadOptions
+from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 
 from hf_reference import forward
 from llama_check import llama_logits, prompt_ids, tensor_f32
@@ -55,7 +55,7 @@ def test_engine_logits_match_reference(checkpoint, converted):
     """Through the app's engine (F16 KV cache: a looser tolerance)."""
     ck = checkpoint("b1-13b")
     ids = prompt_ids(ck, seed=3)
-    with Engine(converted("b1-13b"), LoadOptions(n_ctx=128)) as engine:
+    with LlamaEngine(converted("b1-13b"), LoadOptions(n_ctx=128)) as engine:
         got = np.array(engine.next_token_logits(ids))
     want = forward(ck.weights, ck.config, ids, positions="alibi", norm_head=False)
     np.testing.assert_allclose(got, want, atol=5e-2)
@@ -121,7 +121,7 @@ def test_tokenizer_matches_sentencepiece(checkpoint, converted):
 
     for kind in ("b1-7b", "b1-13b"):  # add_dummy_prefix off / on
         sp = spm.SentencePieceProcessor(model_file=str(checkpoint(kind).folder / "tokenizer.model"))
-        with Engine(converted(kind), LoadOptions(vocab_only=True)) as engine:
+        with LlamaEngine(converted(kind), LoadOptions(vocab_only=True)) as engine:
             for text in (
                 "hello world",
                 "百川大模型是一个中文语言模型。",

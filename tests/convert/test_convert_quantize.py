@@ -10,7 +10,7 @@ import pytest
 
 from baichuan_tui.convert.writer import QT, encode, ggml_quantize
 from baichuan_tui.engine.gguf_check import inspect_gguf
-from baichuan_tui.engine.llama import Engine, LoadOptions
+from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 from baichuan_tui.engine.prompts import Prompt
 from baichuan_tui.engine.sampling import Sampling
 
@@ -56,7 +56,7 @@ def test_q8_0_loads_and_generates(kind, checkpoint, converted):
     want = forward(ck.weights, ck.config, ids, positions=positions, norm_head=False)
     # Q8_0 weights and activations over 32-40 random layers: close, not equal (F16 is 0.9999+)
     assert np.corrcoef(got, want)[0, 1] > 0.9
-    with Engine(path, LoadOptions(n_ctx=128)) as engine:
+    with LlamaEngine(path, LoadOptions(n_ctx=128)) as engine:
         prompt = Prompt(token_ids=ids, template="completion", max_tokens=8)
         res = engine.generate(prompt, GREEDY, ignore_eos=True).wait()
     assert res.completion_tokens == 8

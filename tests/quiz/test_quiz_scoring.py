@@ -9,7 +9,7 @@ import pytest
 import quizdata
 from quizref import Reference, ref_ceval, ref_cmmlu, ref_mmlu
 
-from baichuan_tui.engine.llama import Engine, LoadOptions
+from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 from baichuan_tui.quiz import datasets, protocols, results, runner
 from baichuan_tui.quiz.subjects import CEVAL, CMMLU
 
@@ -31,7 +31,7 @@ def agree(ours: list[runner.QuestionResult], theirs: list[np.ndarray]) -> None:
 @pytest.fixture(scope="module")
 def model(tiny):
     path = tiny("b2-7b-chat")
-    engine = Engine(path, LoadOptions(n_ctx=4096))
+    engine = LlamaEngine(path, LoadOptions(n_ctx=4096))
     ref = Reference(path)
     yield path, runner.EngineScorer(engine), ref
     engine.close()
@@ -126,7 +126,7 @@ def test_agieval_and_gaokao_first5_match_the_reference(model, tmp_path):
 def test_other_family_matches_the_reference(tiny, tmp_path):
     path = tiny("b1-7b-base")
     written = quizdata.write_ceval(tmp_path, {"accountant": 5}, seed=9)
-    with Engine(path, LoadOptions(n_ctx=4096)) as engine:
+    with LlamaEngine(path, LoadOptions(n_ctx=4096)) as engine:
         outcome = runner.run_quiz(
             datasets.load("ceval", data=tmp_path),
             protocols.get_protocol("ceval"),
@@ -167,7 +167,7 @@ def test_shots_are_reduced_when_the_context_is_small(tiny, tmp_path):
     n_ctx = min(sizes) - 60  # five shots never fit, a few do
     ref.close()
     ref = Reference(path, n_ctx=n_ctx)
-    with Engine(path, LoadOptions(n_ctx=n_ctx)) as engine:
+    with LlamaEngine(path, LoadOptions(n_ctx=n_ctx)) as engine:
         outcome = runner.run_quiz(
             datasets.load("mmlu", data=tmp_path),
             protocols.get_protocol("mmlu"),
