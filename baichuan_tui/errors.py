@@ -40,5 +40,18 @@ class ModelNotFound(UserError):
     """A model name or path that does not lead to a file."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s text, or its type's name when it has none."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line shown for ``exc``: a :class:`UserError`'s own text, else ``Type: text``."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    return f"{type(exc).__name__}: {first_line(exc)}"
+
+
 class Cancelled(Exception):
     """Raised inside workers when the user asked to stop."""
