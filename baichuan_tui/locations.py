@@ -39,12 +39,49 @@ def models_dir() -> Path:
     return data_dir() / "models"
 
 
+def exports_dir() -> Path:
+    """Chats exported from the app (``chat-<id>.md`` / ``.json``)."""
+    return data_dir() / "exports"
+
+
 def config_file() -> Path:
+    """The settings (``config.toml``, see :mod:`baichuan_tui.settings`)."""
     return config_dir() / "config.toml"
 
 
 def database_file() -> Path:
+    """The conversation history (SQLite)."""
     return data_dir() / "chats.sqlite3"
+
+
+def state_file() -> Path:
+    """App state: the model loaded last and the theme picked in the app (JSON)."""
+    return data_dir() / "state.json"
+
+
+def converted_file() -> Path:
+    """The record of GGUFs converted or repaired on this machine (JSON)."""
+    return data_dir() / "converted.json"
+
+
+def quiz_runs_dir() -> Path:
+    """Stored quiz runs, one JSON file each (and C-Eval submission files)."""
+    return data_dir() / "quiz" / "runs"
+
+
+def verified_file() -> Path:
+    """The record of downloaded files whose sha256 matched the Hub's (JSON)."""
+    return cache_dir() / "verified.json"
+
+
+def normhead_file() -> Path:
+    """Cached NormHead verdicts per model file (JSON)."""
+    return cache_dir() / "normhead.json"
+
+
+def quiz_sha256_file() -> Path:
+    """sha256 of model files used in quiz runs, by path, size and mtime (JSON)."""
+    return cache_dir() / "quiz-sha256.json"
 
 
 def hf_home() -> Path:

@@ -3,19 +3,19 @@
 ``config.toml`` (in :func:`locations.config_file`) holds the keys below at top level and a
 ``[keymap]`` table mapping action ids to keys (``regenerate = "ctrl+r,f5"``). A broken file
 never crashes anything: the defaults are used and :attr:`Settings.warnings` says why, in one
-line. The last model used is app state, kept in ``state.json`` in the data directory.
+line. The last model used is app state, kept in :func:`locations.state_file`.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from baichuan_tui import locations
+from baichuan_tui import jsonstate, locations
 
 ENV_PREFIX = "BAICHUAN_CHAT_"
 
@@ -105,15 +105,12 @@ def _from_env() -> tuple[dict[str, Any], list[str]]:
 
 
 def state_file() -> Path:
-    return locations.data_dir() / "state.json"
+    """The app state file (:func:`locations.state_file`)."""
+    return locations.state_file()
 
 
 def _state() -> dict[str, Any]:
-    try:
-        data = json.loads(state_file().read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return jsonstate.read(state_file())
 
 
 def load(config: Path | None = None) -> Settings:
@@ -140,15 +137,9 @@ def load(config: Path | None = None) -> Settings:
 def remember(**values: str) -> None:
     """Record what the app last used (``last_model``, ``theme``) in the state file, which
     ``load`` reads back: a theme picked in the app is used unless the config or the
-    environment names one. Atomic write; failures are ignored."""
-    path = state_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**_state(), **values}), "utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    environment names one. Locked, atomic update; failures are ignored."""
+    with contextlib.suppress(OSError):
+        jsonstate.update(state_file(), lambda state: state.update(values))
 
 
 def remember_last_model(spec: str) -> None:

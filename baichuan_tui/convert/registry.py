@@ -1,20 +1,20 @@
-"""Converted (and repaired) GGUFs, recorded in ``<data_dir>/converted.json`` for ``models list``.
+"""Converted (and repaired) GGUFs, recorded for ``models list`` in
+:func:`locations.converted_file`.
 
 The file holds ``{"version": 1, "models": [{path, source, outtype, sha256, created, ...}]}``; one
-entry per absolute path (recording a path again replaces its entry). Writes are atomic.
+entry per absolute path (recording a path again replaces its entry). Updates are locked and
+atomic.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from baichuan_tui import locations
+from baichuan_tui import jsonstate, locations
 
 VERSION = 1
 
@@ -45,29 +45,33 @@ class ConvertedModel:
 
 
 def registry_file() -> Path:
-    return locations.data_dir() / "converted.json"
+    """The registry (:func:`locations.converted_file`)."""
+    return locations.converted_file()
+
+
+def _models(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The well-formed entries of a registry document."""
+    models = doc.get("models")
+    if not isinstance(models, list):
+        return []
+    return [m for m in models if isinstance(m, dict) and isinstance(m.get("path"), str)]
 
 
 def _load() -> list[dict[str, Any]]:
-    try:
-        data = json.loads(registry_file().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    models = data.get("models") if isinstance(data, dict) else None
-    return [m for m in models or [] if isinstance(m, dict) and isinstance(m.get("path"), str)]
+    return _models(jsonstate.read(registry_file()))
 
 
-def _save(models: list[dict[str, Any]]) -> None:
-    path = registry_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".converted.", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"version": VERSION, "models": models}, f, ensure_ascii=False, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _change(edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> int:
+    """Replace the entries with ``edit(entries)`` (locked, atomic); how many fewer there are."""
+
+    def change(doc: dict[str, Any]) -> int:
+        models = _models(doc)
+        kept = edit(models)
+        doc.clear()
+        doc.update(version=VERSION, models=kept)
+        return len(models) - len(kept)
+
+    return jsonstate.update(registry_file(), change, indent=2)
 
 
 def list_converted(*, existing_only: bool = False) -> list[ConvertedModel]:
@@ -105,20 +109,16 @@ def record_converted(
         size=p.stat().st_size if p.exists() else None,
         kind=kind,
     )
-    models = [m for m in _load() if m["path"] != str(p)]
-    models.append(model.to_dict())
-    _save(models)
+    _change(lambda models: [*(m for m in models if m["path"] != str(p)), model.to_dict()])
     return model
 
 
 def forget_converted(path: str | Path) -> bool:
     """Drop the record of ``path`` (the file itself is left alone); whether one existed."""
     p = str(Path(path).absolute())
-    models = _load()
-    kept = [m for m in models if m["path"] != p]
-    if len(kept) != len(models):
-        _save(kept)
-    return len(kept) != len(models)
+    if not any(m["path"] == p for m in _load()):
+        return False
+    return _change(lambda models: [m for m in models if m["path"] != p]) > 0
 
 
 def find_converted(path: str | Path) -> ConvertedModel | None:

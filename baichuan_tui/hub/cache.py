@@ -2,7 +2,7 @@
 
 huggingface_hub keeps ``<HF_HUB_CACHE>/models--owner--name/{refs/main, blobs/<etag>,
 snapshots/<commit>/<file> -> ../../blobs/<etag>}``. A file only counts as a model once its
-sha256 matched the Hub's LFS record; ``<cache_dir>/verified.json`` remembers that, keyed by the
+sha256 matched the Hub's LFS record; :func:`locations.verified_file` remembers that, keyed by the
 blob's real path, with its size and mtime so a changed file is no longer "verified".
 """
 
@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from baichuan_tui import locations
+from baichuan_tui import jsonstate, locations
 from baichuan_tui.engine.gguf_tables import human_size
 
 Progress = Callable[[int, int | None], None]
@@ -89,7 +87,8 @@ def discard(pointer: Path) -> None:
 
 # ---------------------------------------------------------------------------- records
 def records_file() -> Path:
-    return locations.cache_dir() / "verified.json"
+    """The verified-files record (:func:`locations.verified_file`)."""
+    return locations.verified_file()
 
 
 def _key(path: Path) -> str:
@@ -97,24 +96,12 @@ def _key(path: Path) -> str:
 
 
 def load_records() -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(records_file().read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    """Every record, keyed by the blob's real path (``{}`` when there is no readable file)."""
+    return jsonstate.read(records_file())
 
 
-def _update(change: Callable[[dict[str, dict[str, Any]]], None]) -> None:
-    from filelock import FileLock
-
-    target = records_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        records = load_records()
-        change(records)
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(records, indent=1, sort_keys=True), "utf-8")
-        os.replace(tmp, target)
+def _update(change: Callable[[dict[str, dict[str, Any]]], object]) -> None:
+    jsonstate.update(records_file(), change, indent=1, sort_keys=True)
 
 
 def remember(

@@ -1,4 +1,4 @@
-"""Stored runs (one JSON file each under ``data_dir()/quiz/runs``), published numbers, exports.
+"""Stored runs (one JSON file each in :func:`locations.quiz_runs_dir`), published numbers, exports.
 
 A run keeps the model file, its sha256 and quant, protocol, split, shots, every question's
 prediction with its A-D probabilities, and timings, so runs can be compared later.
@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from baichuan_tui import locations
+from baichuan_tui import jsonstate, locations
 from baichuan_tui.errors import UserError
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def published_value(model: str | None, bench: str) -> str | None:
 
 # ------------------------------------------------------------------------------- the model
 def _sha_cache() -> Path:
-    return locations.cache_dir() / "quiz-sha256.json"
+    return locations.quiz_sha256_file()
 
 
 def _hub_record(path: Path, st: os.stat_result) -> str | None:
@@ -102,12 +102,13 @@ def cached_sha256(path: Path) -> str | None:
     """The file's sha256 if already known (our record or the model manager's), else None."""
     path = Path(path).resolve()
     st = path.stat()
-    try:
-        hit = json.loads(_sha_cache().read_text("utf-8")).get(str(path))
-    except (OSError, ValueError, AttributeError):
-        hit = None
-    if hit and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
-        return hit["sha256"]
+    hit = jsonstate.read(_sha_cache()).get(str(path))
+    if (
+        isinstance(hit, dict)
+        and hit.get("size") == st.st_size
+        and hit.get("mtime_ns") == st.st_mtime_ns
+    ):
+        return str(hit["sha256"])
     return _hub_record(path, st)
 
 
@@ -122,16 +123,8 @@ def model_sha256(path: Path) -> str:
     with path.open("rb") as f:
         while chunk := f.read(4 << 20):
             digest.update(chunk)
-    try:
-        cache = json.loads(_sha_cache().read_text("utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    cache[str(path)] = {
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "sha256": digest.hexdigest(),
-    }
-    _write_json(_sha_cache(), cache)
+    entry = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest.hexdigest()}
+    jsonstate.update(_sha_cache(), lambda cache: cache.update({str(path): entry}), indent=1)
     return digest.hexdigest()
 
 
@@ -246,14 +239,12 @@ def ceval_submission(record: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 # ------------------------------------------------------------------------------- storage
 def runs_dir() -> Path:
-    return locations.data_dir() / "quiz" / "runs"
+    """Where runs are stored (:func:`locations.quiz_runs_dir`)."""
+    return locations.quiz_runs_dir()
 
 
 def _write_json(path: Path, doc: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=1), "utf-8")
-    os.replace(tmp, path)
+    jsonstate.write(path, doc, indent=1)
 
 
 def save(record: dict[str, Any]) -> Path:
@@ -288,11 +279,8 @@ def all_runs() -> list[dict[str, Any]]:
     for path in sorted(runs_dir().glob("*.json")):
         if path.name.endswith(".ceval-submission.json"):
             continue
-        try:
-            doc = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(doc, dict) and doc.get("version") == VERSION:
+        doc = jsonstate.read(path)
+        if doc.get("version") == VERSION:
             out.append(doc)
     return sorted(out, key=lambda r: (r.get("created_at") or "", r.get("id") or ""))
 
