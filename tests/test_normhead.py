@@ -27,7 +27,7 @@ from baichuan_tui.engine.gguf_check import inspect_gguf
 from baichuan_tui.errors import UserError
 from baichuan_tui.repair import detect, verdicts
 from baichuan_tui.repair.detect import check_head, head_tensor, tolerance
-from baichuan_tui.repair.fix import head_type_for, repair, repair_file
+from baichuan_tui.repair.fix import head_type_for, repair_file
 from baichuan_tui.repair.notice import normhead_notice, repaired_version, warning_text
 
 from tiny_models import _cached, _version, cache_dir
@@ -278,14 +278,14 @@ def test_interrupted_fix_leaves_nothing(tmp_path):
 def test_refusals_and_default_output(tmp_path, tiny):
     raw, norm = pair(32, "F16")
     with pytest.raises(UserError, match="already has a normalised"):
-        repair(norm, tmp_path / "x.gguf")
+        repair_file(norm, tmp_path / "x.gguf")
     with pytest.raises(UserError, match="Baichuan-1"):
-        repair(tiny("b1-7b-base"), tmp_path / "x.gguf")
+        repair_file(tiny("b1-7b-base"), tmp_path / "x.gguf")
     local = tmp_path / "Baichuan2-7B-Chat-F16.gguf"
     local.write_bytes(raw.read_bytes())
     with pytest.raises(UserError, match="being repaired"):
-        repair(local, local)
-    out = repair(local)
+        repair_file(local, local)
+    out = repair_file(local).path
     assert out == tmp_path / "Baichuan2-7B-Chat-F16.normhead.gguf"
     assert list(tmp_path.iterdir()) == [local, out] or sorted(tmp_path.iterdir()) == sorted(
         [local, out]
@@ -300,9 +300,9 @@ def test_catalog_name_resolves_to_the_repaired_copy(tmp_path, capsys):
     from baichuan_tui import locations
     from baichuan_tui.commands import fix as fix_cmd
     from baichuan_tui.commands import models as cmd
-    from baichuan_tui.commands.common import resolve_model
     from baichuan_tui.hub import cache
-    from baichuan_tui.hub.download import resolve_model as hub_resolve
+    from baichuan_tui.hub.resolve import cached_model
+    from baichuan_tui.library import resolve_model
     from baichuan_tui.repair.fix import default_output
 
     spec, repo, name = (
@@ -336,7 +336,8 @@ def test_catalog_name_resolves_to_the_repaired_copy(tmp_path, capsys):
     fixed = Path(json.loads(capsys.readouterr().out)["path"])
     assert fixed.parent == locations.models_dir() and fixed.name == name[:-5] + ".normhead.gguf"
     assert resolve_model(spec, offline=True) == fixed.absolute()
-    assert hub_resolve(spec, offline=True) == path
+    assert cached_model(spec, offline=True) == path
+    assert resolve_model(spec, offline=True, prefer_repaired=False) == path
     assert "repaired copy" in (normhead_notice(path) or "")
 
 

@@ -17,17 +17,20 @@ milliseconds even for a 125,696 x 5120 head); ``exact`` checks every row. Verdic
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from baichuan_tui.engine.family import BAICHUAN1_VOCAB, BAICHUAN2_VOCAB
 from baichuan_tui.engine.gguf_check import GGUFInfo, TensorInfo, inspect_gguf
+from baichuan_tui.repair import verdicts
+from baichuan_tui.repair.check import HeadCheck
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,40 +65,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class HeadCheck:
-    """The verdict on one file's output head."""
-
-    applicable: bool
-    """The file is a Baichuan2 model with an output head (NormHead applies)."""
-    normalized: bool | None
-    """None: not applicable, or the head could not be read."""
-    checked_rows: int
-    method: str
-    """``quick`` (sampled rows) or ``exact`` (every row)."""
-    reason: str = ""
-    head_type: str | None = None
-    rows: int = 0
-    tolerance: float | None = None
-    within: float | None = None
-    """Fraction of the non-zero checked rows whose norm is within ``tolerance`` of 1."""
-    norm_min: float | None = None
-    norm_median: float | None = None
-    norm_max: float | None = None
-
-    @property
-    def needs_fix(self) -> bool:
-        return self.applicable and self.normalized is False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> HeadCheck:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in names})
-
-
 def tolerance(type_name: str) -> float:
     """Allowed ``|norm - 1|`` for a head stored as ``type_name``."""
     if type_name in TOLERANCE:
@@ -103,7 +72,8 @@ def tolerance(type_name: str) -> float:
     import gguf
 
     block, size = gguf.GGML_QUANT_SIZES[gguf.GGMLQuantizationType[type_name]]
-    return min(MAX_TOLERANCE, max(0.01, 2.0 ** -(8.0 * size / block - 1.5)))
+    bits_per_weight: float = 8.0 * size / block
+    return min(MAX_TOLERANCE, max(0.01, math.pow(2.0, 1.5 - bits_per_weight)))
 
 
 def head_tensor(info: GGUFInfo) -> TensorInfo | None:
@@ -169,7 +139,7 @@ def imap(fn: Callable[[T], R], items: Iterable[T], threads: int) -> Iterator[R]:
         yield from map(fn, items)
         return
     pool = ThreadPoolExecutor(threads, thread_name_prefix="normhead")
-    pending: deque = deque()
+    pending: deque[Future[R]] = deque()
     try:
         for item in items:
             pending.append(pool.submit(fn, item))
@@ -193,8 +163,9 @@ def verdict(norms: np.ndarray, *, method: str, type_name: str, rows: int) -> Hea
 
     tol = tolerance(type_name)
     live = norms[norms >= ZERO_NORM]
-    base = dict(
+    base = HeadCheck(
         applicable=True,
+        normalized=None,
         checked_rows=int(norms.size),
         method=method,
         head_type=type_name,
@@ -202,7 +173,7 @@ def verdict(norms: np.ndarray, *, method: str, type_name: str, rows: int) -> Hea
         tolerance=tol,
     )
     if not live.size:
-        return HeadCheck(normalized=None, reason="every checked row is zero", **base)
+        return replace(base, reason="every checked row is zero")
     within = float(np.mean(np.abs(live - 1.0) <= tol))
     ok = within >= MIN_FRACTION
     median = float(np.median(live))
@@ -211,14 +182,14 @@ def verdict(norms: np.ndarray, *, method: str, type_name: str, rows: int) -> Hea
         if ok
         else f"{1 - within:.0%} of the rows are not of unit norm (median {median:.3g})"
     )
-    return HeadCheck(
+    return replace(
+        base,
         normalized=ok,
         reason=reason,
         within=round(within, 6),
         norm_min=round(float(live.min()), 6),
         norm_median=round(median, 6),
         norm_max=round(float(live.max()), 6),
-        **base,
     )
 
 
@@ -232,8 +203,6 @@ def check_head(
 ) -> HeadCheck:
     """Check ``path``'s output head (``quick`` or ``exact``); a cached verdict is reused (an
     exact one answers a quick question too). Raises ``BadModelFile`` for a broken file."""
-    from baichuan_tui.repair import verdicts
-
     if method not in ("quick", "exact"):
         raise ValueError(f"method must be quick or exact, not {method!r}")
     path = Path(path)

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baichuan_tui.errors import UserError
+from baichuan_tui.repair import verdicts
+from baichuan_tui.repair.check import HeadCheck
 from baichuan_tui.repair.detect import (
     HEAD,
-    HeadCheck,
     HeadRows,
     check_head,
     default_threads,
@@ -30,6 +31,8 @@ from baichuan_tui.repair.detect import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from baichuan_tui.convert.writer import TensorPlan
     from baichuan_tui.engine.gguf_check import TensorInfo
 
@@ -133,7 +136,7 @@ def default_output(src: Path) -> Path:
     return folder / name
 
 
-def _head_plan(head: HeadRows, type_name: str, norms: list, threads: int) -> TensorPlan:
+def _head_plan(head: HeadRows, type_name: str, norms: list[np.ndarray], threads: int) -> TensorPlan:
     import gguf
 
     from baichuan_tui.convert.heads import normalize_rows, row_norms
@@ -184,7 +187,7 @@ def _copy_around(
 
         copy(t.offset)
         for chunk in head.chunks():
-            put(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+            put(np.ascontiguousarray(chunk).data.cast("B"))
         if done != t.offset + t.nbytes:  # pragma: no cover - same type, same shape
             raise RuntimeError(f"{HEAD}: wrote {done - t.offset} bytes, expected {t.nbytes}")
         fin.seek(t.offset + t.nbytes)
@@ -252,7 +255,6 @@ def repair_file(
     from baichuan_tui.convert.registry import record_converted
     from baichuan_tui.engine.gguf_check import inspect_gguf
     from baichuan_tui.hub.cache import sha256_file
-    from baichuan_tui.repair import verdicts
 
     t0 = time.perf_counter()
     src = Path(src).expanduser()
@@ -267,7 +269,7 @@ def repair_file(
 
     head = HeadRows(src, t)
     type_name, note = head_type_for(head_type or t.type_name, head.n_per_row)
-    norms: list = []
+    norms: list[np.ndarray] = []
     plan = _head_plan(head, type_name, norms, threads or default_threads())
     write = (lambda d, n: progress("write", d, n)) if progress else None
     with atomic_output(target) as tmp:
@@ -304,12 +306,3 @@ def repair_file(
         after,
         round(time.perf_counter() - t0, 3),
     )
-
-
-def repair(
-    src: str | os.PathLike[str],
-    out: str | os.PathLike[str] | None = None,
-    progress: Stage | None = None,
-) -> Path:
-    """Write a copy of ``src`` with its output head's rows L2-normalised; its path."""
-    return repair_file(src, out, progress).path

@@ -1,25 +1,20 @@
-"""Cached NormHead verdicts in ``<cache_dir>/normhead.json`` (stdlib only).
+"""Cached NormHead verdicts in :func:`locations.normhead_file` (stdlib only).
 
 Keyed by the file's sha256 when the verified-downloads record has it (and the file has not
 changed since), else by its real path, size and mtime_ns: a changed file is checked again.
-An ``exact`` verdict also answers ``quick`` questions. Writes are atomic; the newest
+An ``exact`` verdict also answers ``quick`` questions. Updates are locked and atomic; the newest
 :data:`MAX_ENTRIES` entries are kept.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from baichuan_tui import locations
-
-if TYPE_CHECKING:
-    from baichuan_tui.repair.detect import HeadCheck
+from baichuan_tui import jsonstate, locations
+from baichuan_tui.repair.check import HeadCheck
 
 RULE = 1
 """Bump when the detection rule changes: older verdicts are ignored."""
@@ -27,7 +22,8 @@ MAX_ENTRIES = 500
 
 
 def cache_file() -> Path:
-    return locations.cache_dir() / "normhead.json"
+    """The verdict cache (:func:`locations.normhead_file`)."""
+    return locations.normhead_file()
 
 
 def key(path: Path) -> str:
@@ -43,17 +39,11 @@ def key(path: Path) -> str:
 
 
 def _load() -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(cache_file().read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return jsonstate.read(cache_file())
 
 
 def lookup(path: Path, method: str) -> HeadCheck | None:
     """The cached verdict for ``path`` (``exact`` preferred), or None."""
-    from baichuan_tui.repair.detect import HeadCheck
-
     try:
         entry = _load().get(key(path)) or {}
     except OSError:
@@ -66,24 +56,18 @@ def lookup(path: Path, method: str) -> HeadCheck | None:
     return None
 
 
+def _put(data: dict[str, dict[str, Any]], k: str, check: HeadCheck) -> None:
+    """Add ``check`` under ``k`` as the newest entry; drop the oldest beyond MAX_ENTRIES."""
+    entry = data.pop(k, {})
+    entry[check.method] = check.to_dict()
+    entry["at"] = time.time()
+    data[k] = entry
+    for old in sorted(data, key=lambda x: data[x].get("at", 0))[:-MAX_ENTRIES]:
+        del data[old]
+
+
 def store(path: Path, check: HeadCheck) -> None:
     """Remember ``check`` for ``path`` (errors writing the cache are ignored)."""
     with contextlib.suppress(OSError):
         k = key(path)
-        data = _load()
-        entry = data.pop(k, {})
-        entry[check.method] = check.to_dict()
-        entry["at"] = time.time()
-        data[k] = entry
-        if len(data) > MAX_ENTRIES:
-            keep = sorted(data, key=lambda x: data[x].get("at", 0))[-MAX_ENTRIES:]
-            data = {x: data[x] for x in keep}
-        target = cache_file()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".normhead.", suffix=".json", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        jsonstate.update(cache_file(), lambda data: _put(data, k, check))
