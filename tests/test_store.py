@@ -1,5 +1,5 @@
-"""The history store: migrations, WAL, concurrent writers, streaming replies, search, delete and
-undo, export, and the ``history`` command line."""
+"""The history store: migrations, WAL, concurrent writers, streaming replies, search, trash and
+restore, export, and the ``history`` command line."""
 
 from __future__ import annotations
 
@@ -13,8 +13,15 @@ from datetime import timedelta
 import pytest
 
 from baichuan_tui import locations
-from baichuan_tui.store import db
-from baichuan_tui.store.conversations import ReplyWriter, Store, title_from
+from baichuan_tui.store import db, export
+from baichuan_tui.store.conversations import (
+    FINISH_NOTES,
+    INCOMPLETE,
+    ReplyWriter,
+    Store,
+    finish_note,
+    title_from,
+)
 
 
 def history(cli, *args: str) -> subprocess.CompletedProcess[str]:
@@ -182,16 +189,16 @@ def test_rename_update_truncate(store):
         store.update(cid, bogus=1)
 
 
-def test_delete_and_undo(store):
+def test_trash_restore_and_purge(store):
     keep, gone = chat(store, "keep"), chat(store, "gone")
-    store.delete(gone)
+    store.trash(gone)
     assert [c.id for c in store.list()] == [keep]
     assert store.get(gone) is None and store.search("gone") == []
     store.restore(gone)
     assert {c.id for c in store.list()} == {keep, gone}
-    store.delete(gone)
-    assert store.purge_deleted(older_than=timedelta(days=7)) == 0
-    assert store.purge_deleted(older_than=timedelta(0)) == 1
+    store.trash(gone)
+    assert store.empty_trash(older_than=timedelta(days=7)) == 0
+    assert store.empty_trash(older_than=timedelta(0)) == 1
     store.restore(gone)
     assert store.get(gone) is None
     assert (
@@ -200,6 +207,8 @@ def test_delete_and_undo(store):
         ).fetchone()[0]
         == 0
     )
+    assert store.purge(keep) and not store.purge(keep)
+    assert store.list() == [] and store.messages(keep) == []
 
 
 def test_export_markdown_and_json(store):
@@ -207,13 +216,34 @@ def test_export_markdown_and_json(store):
     store.update(cid, system="你是百川")
     msg = store.add_message(cid, "assistant", "半句", finish_reason="cancelled")
     assert msg
-    md = store.export_markdown(cid)
+    md = export.render(store.document(cid), "md")
+    assert md == export.to_markdown(store.document(cid))
     assert md.startswith("# 问题\n")
     assert "## System\n\n你是百川" in md and "## User\n\n问题" in md
     assert "## Assistant\n\n回答" in md and "*(stopped)*" in md
-    doc = json.loads(store.export_json(cid))
+    doc = json.loads(export.render(store.document(cid), "json"))
+    assert doc == store.document(cid)
     assert doc["system"] == "你是百川"
     assert [m["content"] for m in doc["messages"]] == ["问题", "回答", "半句"]
+    with pytest.raises(ValueError):
+        export.render(doc, "html")
+
+
+def test_finish_notes_are_one_table(store):
+    cid = chat(store, "q")
+    for reason in ("stop", "length", "cancelled", "error", None):
+        store.add_message(cid, "assistant", f"a-{reason}", finish_reason=reason)
+    md = export.to_markdown(store.document(cid))
+    assert [finish_note(r) for r in ("stop", "length", "cancelled", "error", None)] == [
+        None,
+        "cut at max_tokens",
+        "stopped",
+        "failed",
+        "incomplete",
+    ]
+    for note in ("cut at max_tokens", "stopped", "failed", "incomplete"):
+        assert f"*({note})*" in md
+    assert finish_note(INCOMPLETE) == FINISH_NOTES[INCOMPLETE] == "incomplete"
 
 
 # -- history CLI -----------------------------------------------------------------------------

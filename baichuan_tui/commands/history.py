@@ -82,22 +82,21 @@ def _show(doc: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.markdown import Markdown
 
+    from baichuan_tui.store.conversations import finish_note
+
     console = Console()
     console.print(f"[bold]#{doc['id']} {doc['title'] or '(untitled)'}[/]  [dim]{doc['model']}[/]")
     if doc["system"]:
         console.print(f"[dim]system:[/] {doc['system']}")
     for m in doc["messages"]:
-        note = {
-            "cancelled": " (stopped)",
-            "length": " (cut at max_tokens)",
-            None: " (incomplete)",
-        }.get(m["finish_reason"], "")
-        note = note if m["role"] == "assistant" else ""
-        console.rule(f"{m['role']}{note}", align="left", style="dim")
+        note = finish_note(m["finish_reason"]) if m["role"] == "assistant" else None
+        label = f"{m['role']} ({note})" if note else m["role"]
+        console.rule(label, align="left", style="dim")
         console.print(Markdown(m["content"]))
 
 
 def run(args: argparse.Namespace) -> int:
+    from baichuan_tui.store import export
     from baichuan_tui.store.conversations import Store
 
     action = args.history_command
@@ -123,11 +122,7 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(f"no conversation contains '{args.text}'", file=sys.stderr)
         elif action == "export":
-            text = (
-                store.export_json(args.id)
-                if args.format == "json"
-                else store.export_markdown(args.id)
-            )
+            text = export.render(store.document(args.id), args.format)
             if args.output:
                 Path(args.output).expanduser().write_text(text, "utf-8")
                 print(f"wrote {args.output}", file=sys.stderr)
@@ -135,6 +130,6 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.write(text)
         elif action == "rm":
             conv = store.require(args.id)
-            store.remove(conv.id)
+            store.purge(conv.id)
             print(f"deleted conversation {conv.id} ({conv.title or 'untitled'})", file=sys.stderr)
     return 0

@@ -1,4 +1,4 @@
-"""Conversations and messages: create, stream replies in place, list, search, delete + undo.
+"""Conversations and messages: create, stream replies in place, list, search, trash + restore.
 
 Every method commits at once (autocommit), so a killed process loses nothing already written;
 a reply being streamed is one row the UI updates in place (``finish_reason`` stays ``None``
@@ -7,6 +7,7 @@ until the reply ends). A :class:`Store` may be used from several threads (one lo
 
 from __future__ import annotations
 
+import builtins  # ``Store.list`` hides the built-in ``list`` in the class body
 import json
 import sqlite3
 import threading
@@ -35,6 +36,23 @@ def title_from(text: str) -> str:
     return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
 
 
+INCOMPLETE = "incomplete"
+"""Shown for a stored reply without a finish reason: the app stopped while it streamed."""
+FINISH_NOTES = {
+    "cancelled": "stopped",
+    "length": "cut at max_tokens",
+    "error": "failed",
+    INCOMPLETE: "incomplete",
+}
+"""How a reply that did not stop by itself is labelled, by finish reason (``stop``: no note)."""
+
+
+def finish_note(finish_reason: str | None) -> str | None:
+    """The label of a stored reply that did not stop by itself (``None`` reads as
+    :data:`INCOMPLETE`), or None."""
+    return FINISH_NOTES.get(finish_reason or INCOMPLETE)
+
+
 @dataclass
 class Conversation:
     id: int
@@ -58,7 +76,8 @@ class StoredMessage:
     content: str
     created_at: str
     finish_reason: str | None
-    """``stop``, ``length``, ``cancelled``; ``None`` while streaming (or if the app died)."""
+    """``stop``, ``length``, ``cancelled``, ``error``; ``None`` while streaming (or if the app
+    died). :func:`finish_note` says how a reply that did not stop by itself is labelled."""
     stats: dict[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,6 +134,9 @@ def _snippet(text: str, needle: str, width: int = 80) -> str:
     return ("…" if start else "") + cut + ("…" if start + width < len(text) else "")
 
 
+Params = tuple[Any, ...] | dict[str, Any]
+"""SQL parameters: positional or named."""
+
 _SELECT = """SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS n
              FROM conversations c"""
 
@@ -136,12 +158,12 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _exec(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+    def _exec(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         """Run a statement that returns no rows (the cursor gives rowcount, lastrowid)."""
         with self._lock:
             return self.conn.execute(sql, params)
 
-    def _rows(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+    def _rows(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """All rows of a query, fetched while holding the lock."""
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
@@ -208,27 +230,28 @@ class Store:
     def rename(self, conv_id: int, title: str) -> None:
         self.update(conv_id, title=title.strip())
 
-    def delete(self, conv_id: int) -> None:
-        """Soft delete: hidden everywhere until :meth:`restore` or :meth:`purge_deleted`."""
+    def trash(self, conv_id: int) -> None:
+        """Move to the trash (undo-able): hidden everywhere until :meth:`restore`, deleted for
+        good by :meth:`empty_trash`."""
         self._exec("UPDATE conversations SET deleted_at = ? WHERE id = ?", (now(), conv_id))
 
     def restore(self, conv_id: int) -> None:
-        """Undo :meth:`delete`."""
+        """Take a conversation back out of the trash (undo :meth:`trash`)."""
         self._exec("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conv_id,))
 
-    def remove(self, conv_id: int) -> bool:
-        """Delete a conversation and its messages for good."""
+    def purge(self, conv_id: int) -> bool:
+        """Delete a conversation and its messages for good (no undo); whether it existed."""
         return self._exec("DELETE FROM conversations WHERE id = ?", (conv_id,)).rowcount > 0
 
-    def purge_deleted(self, older_than: timedelta = timedelta(days=7)) -> int:
-        """Remove soft-deleted conversations deleted longer ago than ``older_than``."""
+    def empty_trash(self, older_than: timedelta = timedelta(days=7)) -> int:
+        """Delete for good the conversations trashed longer ago than ``older_than``."""
         cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="microseconds")
         return self._exec(
             "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)
         ).rowcount
 
     # -- messages ---------------------------------------------------------------------------
-    def messages(self, conv_id: int) -> list[StoredMessage]:
+    def messages(self, conv_id: int) -> builtins.list[StoredMessage]:
         rows = self._rows(
             "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conv_id,)
         )
@@ -288,8 +311,8 @@ class Store:
             "DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conv_id, from_msg_id)
         ).rowcount
 
-    # -- search and export ------------------------------------------------------------------
-    def search(self, text: str, limit: int = 100) -> list[SearchHit]:
+    # -- search and the document -----------------------------------------------------------
+    def search(self, text: str, limit: int = 100) -> builtins.list[SearchHit]:
         """Conversations whose title or any message contains ``text`` (case-insensitive for
         ASCII), newest first."""
         pattern = _like(text)
@@ -315,7 +338,7 @@ class Store:
         return hits
 
     def document(self, conv_id: int) -> dict[str, Any]:
-        """The ``history show --json`` document."""
+        """The ``history show --json`` document (:mod:`baichuan_tui.store.export` renders it)."""
         conv = self.require(conv_id)
         return {
             "id": conv.id,
@@ -328,29 +351,6 @@ class Store:
             "created_at": conv.created_at,
             "updated_at": conv.updated_at,
         }
-
-    def export_json(self, conv_id: int) -> str:
-        return json.dumps(self.document(conv_id), ensure_ascii=False, indent=2) + "\n"
-
-    def export_markdown(self, conv_id: int) -> str:
-        doc = self.document(conv_id)
-        lines = [
-            f"# {doc['title'] or 'Untitled chat'}",
-            "",
-            f"- model: `{doc['model']}`",
-            f"- created: {doc['created_at']}",
-            "",
-        ]
-        if doc["system"]:
-            lines += ["## System", "", doc["system"], ""]
-        for m in doc["messages"]:
-            lines += [f"## {m['role'].capitalize()}", "", m["content"], ""]
-            note = {"cancelled": "stopped", "length": "cut at max_tokens", None: "incomplete"}.get(
-                m["finish_reason"]
-            )
-            if m["role"] == "assistant" and note:
-                lines += [f"*({note})*", ""]
-        return "\n".join(lines)
 
 
 class ReplyWriter:

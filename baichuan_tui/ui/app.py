@@ -97,7 +97,7 @@ class ChatApp(App):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=10)
-        self.store.purge_deleted()
+        self.store.empty_trash()
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:

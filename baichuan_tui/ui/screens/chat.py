@@ -304,17 +304,14 @@ class ChatScreen(Streaming, Conversations, Screen):
 
     def export(self, fmt: str) -> None:
         from baichuan_tui import locations
+        from baichuan_tui.store.export import render
 
         conv = self.state.conversation
         if conv is None:
             self.notify("nothing to export yet")
             return
-        out = locations.data_dir() / "exports" / f"chat-{conv.id}.{fmt}"
+        out = locations.exports_dir() / f"chat-{conv.id}.{fmt}"
         out.parent.mkdir(parents=True, exist_ok=True)
-        text = (
-            self.store.export_json(conv.id)
-            if fmt == "json"
-            else self.store.export_markdown(conv.id)
-        )
+        text = render(self.store.document(conv.id), fmt)
         out.write_text(text, "utf-8")
         self.notify(f"exported to {out}")

@@ -101,7 +101,7 @@ class Conversations:
         conv = self.store.get(conv_id)
         if conv is None:
             return
-        self.store.delete(conv_id)
+        self.store.trash(conv_id)
         self.deleted.append(conv_id)
         in_list = self.focused is self.sidebar.list
         if self.state.conversation and self.state.conversation.id == conv_id:

@@ -9,14 +9,8 @@ from textual.message import Message
 from textual.widgets import Label, Markdown
 from textual.widgets.markdown import MarkdownStream
 
+from baichuan_tui.store.conversations import FINISH_NOTES
 from baichuan_tui.ui.segments import cut_point
-
-NOTES = {
-    "cancelled": "stopped",
-    "length": "cut at max_tokens",
-    "error": "failed",
-    "incomplete": "incomplete",
-}
 
 
 class MessageView(Vertical):
@@ -59,13 +53,13 @@ class MessageView(Vertical):
 
     def _header_text(self) -> str:
         name = {"user": "You", "assistant": "Baichuan", "system": "System"}[self.role]
-        note = NOTES.get(self.finish_reason or "")
+        note = FINISH_NOTES.get(self.finish_reason or "")
         return f"{name} · {note}" if note and self.role == "assistant" else name
 
     def set_finish(self, finish_reason: str | None) -> None:
         self.finish_reason = finish_reason
         self.header.update(self._header_text())
-        self.set_class(finish_reason in NOTES, "-ended-early")
+        self.set_class(finish_reason in FINISH_NOTES, "-ended-early")
 
     def start_stream(self) -> MarkdownStream:
         """Batch appended fragments: the Markdown re-parses only its last block."""
