@@ -1,4 +1,7 @@
-"""One loader per benchmark: find its files (``--data`` or the HF cache) and build subjects."""
+"""One loader per benchmark: find its files (``--data`` or the HF cache) and build subjects.
+
+The registry (:data:`~baichuan_tui.quiz.datasets.BENCHMARKS`) names each benchmark's loader.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +11,9 @@ from typing import Any
 
 from baichuan_tui.errors import UserError
 from baichuan_tui.quiz import readers
-from baichuan_tui.quiz.datasets import (
-    LETTERS,
-    Benchmark,
-    Item,
-    Notify,
-    Subject,
-    choose_subjects,
-    snapshot,
-    subject_title,
-)
+from baichuan_tui.quiz.schema import LETTERS, Benchmark, Item, Loaded, Notify, Subject
+from baichuan_tui.quiz.source import choose_subjects, snapshot, subject_title
 
-Loaded = tuple[list[Subject], str]
 FIRST_SHOTS = 5
 _NOT_SUBJECTS = {"all", "auxiliary_train", "data", ".cache", ".huggingface"}
 
@@ -331,6 +325,3 @@ def gaokao(
         if subject:
             out.append(subject)
     return out, str(root)
-
-
-LOADERS = {"ceval": ceval, "mmlu": mmlu, "cmmlu": cmmlu, "agieval": agieval, "gaokao": gaokao}

@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from baichuan_tui.errors import UserError
-from baichuan_tui.quiz.datasets import LETTERS, Item, Subject, get_benchmark
+from baichuan_tui.quiz.datasets import get_benchmark
+from baichuan_tui.quiz.schema import LETTERS, Item, Subject
 from baichuan_tui.quiz.subjects import CEVAL_LM_EVAL
 
 Encode = Callable[[str], list[int]]

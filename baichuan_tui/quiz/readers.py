@@ -15,14 +15,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from baichuan_tui.errors import UserError
+from baichuan_tui.errors import UserError, first_line
 
 _FIX = "download the dataset again or fix the file"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _check_columns(where: str, found: Iterable[str], needed: Sequence[str]) -> None:
@@ -48,7 +43,7 @@ def read_parquet(
             table = pq.read_table(path)
         except (OSError, pa.ArrowException) as exc:
             raise UserError(
-                f"{path} is not a readable parquet file ({_first_line(exc)})", _FIX
+                f"{path} is not a readable parquet file ({first_line(exc)})", _FIX
             ) from None
         _check_columns(str(path), table.column_names, columns)
         keep = list(columns) + [c for c in optional if c in table.column_names]
@@ -141,6 +136,7 @@ def gaokao_files(root: Path) -> dict[str, Path]:
 
 def read_gaokao(path: Path) -> list[dict[str, Any]]:
     """The question dicts of one file: ``{"example": [...]}``, a JSON list, or JSON lines."""
+    items: object
     try:
         text = path.read_text("utf-8-sig")
         if path.suffix == ".jsonl":
@@ -149,7 +145,7 @@ def read_gaokao(path: Path) -> list[dict[str, Any]]:
             doc = json.loads(text)
             items = doc.get("example") if isinstance(doc, dict) else doc
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UserError(f"{path} is not a readable JSON file ({_first_line(exc)})", _FIX) from None
+        raise UserError(f"{path} is not a readable JSON file ({first_line(exc)})", _FIX) from None
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise UserError(f"{path} does not hold a list of questions", _FIX)
     return items

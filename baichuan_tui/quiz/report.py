@@ -84,14 +84,15 @@ def _title(record: dict[str, Any]) -> str:
 def run_table(record: dict[str, Any], console: Console) -> None:
     """A run: per-subject accuracy with bars, the overall figures and the published number."""
     table = Table(title=_title(record), title_justify="left")
-    for col, kw in (
+    columns: tuple[tuple[str, dict[str, Any]], ...] = (
         ("subject", {}),
         ("name", {}),
         ("n", {"justify": "right"}),
         ("shots", {"justify": "right"}),
         ("acc %", {"justify": "right"}),
         ("", {}),
-    ):
+    )
+    for col, kw in columns:
         table.add_column(col, **kw)
     for name, s in record["subjects"].items():
         table.add_row(
@@ -197,6 +198,11 @@ def compare_table(records: Sequence[dict[str, Any]], console: Console) -> None:
     table.add_row("published", *[r.get("published") or "" for r in records])
     console.print(table)
     published_table(sorted({r["benchmark"] for r in records}), console)
+
+
+def published_benchmarks() -> list[str]:
+    """The benchmarks with published numbers, in the order the model cards give them."""
+    return list(dict.fromkeys(b for row in PUBLISHED.values() for b in row))
 
 
 def published_table(benches: Sequence[str], console: Console) -> None:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from baichuan_tui.quiz import protocols
-from baichuan_tui.quiz.datasets import LETTERS, Dataset
+from baichuan_tui.quiz.schema import LETTERS, Item, Subject
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.llama import LlamaEngine
+    from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.quiz.datasets import Dataset
 
 
 class Scorer(Protocol):
@@ -35,9 +36,9 @@ class Scorer(Protocol):
 
 
 class EngineScorer:
-    """:class:`Scorer` over an :class:`LlamaEngine` (tokenizer calls run on its owner thread)."""
+    """:class:`Scorer` over a loaded :class:`~baichuan_tui.engine.interface.Engine`."""
 
-    def __init__(self, engine: LlamaEngine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.n_ctx = engine.n_ctx
 
@@ -164,7 +165,12 @@ class Stopped(Exception):
 
 
 def score_question(
-    protocol: protocols.Protocol, subject: Any, item: Any, scorer: Scorer, *, reuse: bool = True
+    protocol: protocols.Protocol,
+    subject: Subject,
+    item: Item,
+    scorer: Scorer,
+    *,
+    reuse: bool = True,
 ) -> QuestionResult:
     """One question: build (and fit) the prompt, read the letter logits, softmax, argmax."""
     built = protocols.build(protocol, subject, item, scorer.encode, scorer.n_ctx)

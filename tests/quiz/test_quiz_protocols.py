@@ -6,7 +6,7 @@ import pytest
 
 from baichuan_tui.errors import UserError
 from baichuan_tui.quiz import protocols
-from baichuan_tui.quiz.datasets import Item, Subject
+from baichuan_tui.quiz.schema import Item, Subject
 
 
 def _zh_subject(name: str = "computer_network", title: str = "计算机网络") -> Subject:
