@@ -16,7 +16,13 @@ from baichuan_tui.commands import models as cmd
 from baichuan_tui.errors import ModelNotFound, UserError
 from baichuan_tui.hub import cache, fit, remote
 from baichuan_tui.hub import download as dl
+from baichuan_tui.hub import machine as hw
 from baichuan_tui.hub.catalog import load_catalog, parse_spec
+from baichuan_tui.hub.remove import remove
+from baichuan_tui.hub.resolve import cached_model
+from baichuan_tui.hub.states import list_models
+from baichuan_tui.hub.verify import verify
+from baichuan_tui.library import resolve_model
 
 from fakehub import FakeHub
 
@@ -146,8 +152,8 @@ def test_download_lands_a_verified_file(hub: FakeHub, env: Path) -> None:
     assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
     assert cache.is_verified(path)
     assert cache.record_of(path)["sha256"] == hub.sha256(REPO, FILE)
-    assert dl.resolve_model(SPEC) == path
-    assert dl.resolve_model("baichuan2-7b-chat") == path
+    assert cached_model(SPEC) == path
+    assert cached_model("baichuan2-7b-chat") == path
     assert hub.seen("POST")  # paths-info asked for the LFS sha256
     gets = len(hub.seen("GET", "cdn"))
     assert dl.download(SPEC) == path and len(hub.seen("GET", "cdn")) == gets  # cached
@@ -186,7 +192,7 @@ def test_corrupted_body_is_refused_and_never_resolves(
     assert snapshot_files(env) == []
     assert not [b for b in blobs(env) if b.is_file()]
     with pytest.raises(ModelNotFound, match=f"baichuan-chat models download {SPEC}"):
-        dl.resolve_model(SPEC)
+        cached_model(SPEC)
 
 
 def test_ctrl_c_leaves_nothing_that_resolves(hub: FakeHub, env: Path) -> None:
@@ -205,7 +211,7 @@ def test_ctrl_c_leaves_nothing_that_resolves(hub: FakeHub, env: Path) -> None:
         dl.download(SPEC, on_verify=interrupt_hash)
     assert snapshot_files(env) == []
     with pytest.raises(ModelNotFound):
-        dl.resolve_model(SPEC)
+        cached_model(SPEC)
 
 
 def test_not_enough_disk_space(hub: FakeHub, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -227,18 +233,18 @@ def test_offline_after_download_needs_no_network(
     path = dl.download(SPEC)
     hub.stop()
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert dl.resolve_model(SPEC) == path
-    assert dl.resolve_model(SPEC, offline=True) == path
+    assert cached_model(SPEC) == path
+    assert cached_model(SPEC, offline=True) == path
     assert dl.download(SPEC) == path
-    result = dl.verify(SPEC)
+    result = verify(SPEC)
     assert result.ok and result.source == "record"
-    state = {s.spec: s.state for s in dl.list_models(offline=True)}
+    state = {s.spec: s.state for s in list_models()}
     assert state[SPEC] == "downloaded"
 
 
 def test_offline_without_the_file_names_the_download_command(env: Path) -> None:
     with pytest.raises(ModelNotFound) as err:
-        dl.resolve_model(SPEC, offline=True)
+        cached_model(SPEC, offline=True)
     assert f"baichuan-chat models download {SPEC}" in str(err.value)
     with pytest.raises(UserError, match="offline"):
         dl.download(SPEC, offline=True)
@@ -247,30 +253,31 @@ def test_offline_without_the_file_names_the_download_command(env: Path) -> None:
 def test_paths_resolve_as_is(tmp_path: Path, env: Path) -> None:
     f = tmp_path / "my model.gguf"
     f.write_bytes(b"GGUF")
-    assert dl.resolve_model(str(f)) == f
-    with pytest.raises(ModelNotFound, match="no such file"):
-        dl.resolve_model(str(tmp_path / "missing.gguf"))
+    assert resolve_model(str(f), offline=False) == f
+    # a missing file is returned as is: the loader says "does not exist" (see test_cli)
+    missing = tmp_path / "missing.gguf"
+    assert resolve_model(str(missing), offline=False) == missing
 
 
 # ---------------------------------------------------------------------------- verify / rm
 def test_verify_detects_a_changed_file_and_rm_removes_it(hub: FakeHub, env: Path) -> None:
     path = dl.download(SPEC)
-    good = dl.verify(SPEC)
+    good = verify(SPEC)
     assert good.ok and good.source == "hub" and good.sha256 == hub.sha256(REPO, FILE)
-    assert dl.verify(str(path)).ok
+    assert verify(str(path)).ok
     blob = path.resolve()
     blob.write_bytes(b"X" + PAYLOAD[1:])
     assert not cache.is_verified(path)
-    bad = dl.verify(SPEC)
+    bad = verify(SPEC)
     assert bad.ok is False and "mismatch" in bad.message
     with pytest.raises(UserError, match="failed its sha256"):
-        dl.resolve_model(SPEC)
-    assert dl.remove("baichuan2-7b-chat") == [path]
+        cached_model(SPEC)
+    assert remove("baichuan2-7b-chat") == [path]
     assert not path.exists() and not blob.exists()
     with pytest.raises(ModelNotFound):
-        dl.resolve_model(SPEC)
+        cached_model(SPEC)
     with pytest.raises(ModelNotFound):
-        dl.remove(SPEC)
+        remove(SPEC)
 
 
 def test_file_cached_by_another_tool_is_used_only_once_verified(hub: FakeHub, env: Path) -> None:
@@ -278,10 +285,10 @@ def test_file_cached_by_another_tool_is_used_only_once_verified(hub: FakeHub, en
 
     other = Path(hf_hub_download(REPO, FILE, cache_dir=env / "hf" / "hub", endpoint=hub.url))
     with pytest.raises(UserError, match="not verified"):
-        dl.resolve_model(SPEC)
-    assert [s.state for s in dl.list_models() if s.spec == SPEC] == ["unverified"]
-    assert dl.verify(SPEC).ok
-    assert dl.resolve_model(SPEC) == other
+        cached_model(SPEC)
+    assert [s.state for s in list_models() if s.spec == SPEC] == ["unverified"]
+    assert verify(SPEC).ok
+    assert cached_model(SPEC) == other
 
 
 def test_bad_copy_already_in_the_cache_is_replaced(hub: FakeHub, env: Path) -> None:
@@ -295,9 +302,9 @@ def test_bad_copy_already_in_the_cache_is_replaced(hub: FakeHub, env: Path) -> N
 
 
 # ---------------------------------------------------------------------------- commands
-def fake_machine(vram_gb: float = 0, ram_gb: float = 32) -> fit.Machine:
-    gpus = [fit.GPU(0, "NVIDIA GeForce RTX 4090", 24 * GB, int(vram_gb * GB))] if vram_gb else []
-    return fit.Machine("0.3.36", bool(vram_gb), gpus, int(ram_gb * GB), int(ram_gb * GB), 8, 16)
+def fake_machine(vram_gb: float = 0, ram_gb: float = 32) -> hw.Machine:
+    gpus = [hw.GPU(0, "NVIDIA GeForce RTX 4090", 24 * GB, int(vram_gb * GB))] if vram_gb else []
+    return hw.Machine("0.3.36", bool(vram_gb), gpus, int(ram_gb * GB), int(ram_gb * GB), 8, 16)
 
 
 def ns(**kw: object) -> argparse.Namespace:
@@ -307,7 +314,7 @@ def ns(**kw: object) -> argparse.Namespace:
 def test_commands(
     hub: FakeHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fit, "machine_facts", lambda: fake_machine(23.5))
+    monkeypatch.setattr(hw, "machine_facts", lambda: fake_machine(23.5))
     assert cmd.cmd_download(ns(spec=SPEC)) == 0
     assert "sha256 verified" in capsys.readouterr().out
 
@@ -334,8 +341,10 @@ def test_commands(
 
 def test_hub_modules_do_not_import_textual_or_llama_cpp() -> None:
     code = (
-        "import sys, baichuan_tui.hub.download, baichuan_tui.hub.fit, "
-        "baichuan_tui.hub.progress, baichuan_tui.commands.models; "
+        "import sys, baichuan_tui.hub.download, baichuan_tui.hub.fit, baichuan_tui.hub.machine, "
+        "baichuan_tui.hub.resolve, baichuan_tui.hub.verify, baichuan_tui.hub.remove, "
+        "baichuan_tui.hub.states, baichuan_tui.hub.progress, baichuan_tui.library, "
+        "baichuan_tui.loading, baichuan_tui.commands.models; "
         "assert 'textual' not in sys.modules and 'llama_cpp' not in sys.modules"
     )
     root = Path(__file__).resolve().parents[1]
@@ -359,18 +368,19 @@ def test_fit_rtx_4090_runs_13b_chat_q4_k_m_fully_offloaded() -> None:
     machine = fake_machine(vram_gb=23.5)
     assert fit.gpu_layers_that_fit(e, machine.free_vram) == 41
     assert fit.placement(e, machine).kind == "gpu"
-    rec = fit.recommend_quant(load_catalog().get("baichuan2-13b-chat"), machine)
-    assert rec is not None and rec.placement.kind == "gpu" and rec.quant == "Q8_0"
+    assert fit.placement(est("baichuan2-13b-chat", "Q8_0"), machine).kind == "gpu"
 
 
 def test_fit_cpu_only() -> None:
     machine = fake_machine(vram_gb=0, ram_gb=16)
+    q5 = fit.placement(est("baichuan2-13b-chat", "Q5_K_M"), machine)
+    assert q5.kind == "cpu" and q5.gpu_layers == 0
+    # Q6_K (12.1 GB + KV) no longer fits 16 GB
+    assert fit.placement(est("baichuan2-13b-chat", "Q6_K"), machine).kind == "no"
     model = load_catalog().get("baichuan2-13b-chat")
-    rec = fit.recommend_quant(model, machine)
-    assert rec is not None and rec.placement.kind == "cpu" and rec.placement.gpu_layers == 0
-    assert rec.quant == "Q5_K_M"  # Q6_K (12.1 GB + KV) no longer fits 16 GB
-    assert fit.recommend_quant(model, fake_machine(ram_gb=4)) is None
-    no_offload = fit.Machine("0.3.36", False, fake_machine(23.5).gpus, 16 * GB, 16 * GB)
+    small = fake_machine(ram_gb=4)
+    assert {fit.placement(est(model.name, q), small).kind for q in model.quants} == {"no"}
+    no_offload = hw.Machine("0.3.36", False, fake_machine(23.5).gpus, 16 * GB, 16 * GB)
     assert fit.placement(est("baichuan2-13b-chat", "Q4_K_M"), no_offload).kind == "cpu"
 
 
@@ -433,15 +443,15 @@ def test_numbers_from_a_real_tiny_gguf(tiny) -> None:
 
 
 def test_machine_fact_parsers() -> None:
-    gpus = fit.parse_nvidia_smi("NVIDIA GeForce RTX 4090, 24564, 23012\nbad line\n")
-    assert gpus == [fit.GPU(0, "NVIDIA GeForce RTX 4090", 24564 << 20, 23012 << 20)]
+    gpus = hw.parse_nvidia_smi("NVIDIA GeForce RTX 4090, 24564, 23012\nbad line\n")
+    assert gpus == [hw.GPU(0, "NVIDIA GeForce RTX 4090", 24564 << 20, 23012 << 20)]
     cpuinfo = "".join(
         f"processor\t: {i}\nphysical id\t: 0\ncore id\t\t: {i % 2}\n\n" for i in range(4)
     )
-    assert fit.physical_cores(cpuinfo) == min(2, fit.logical_cores())
-    total, available = fit.ram()
+    assert hw.physical_cores(cpuinfo) == min(2, hw.logical_cores())
+    total, available = hw.ram()
     assert total >= available > 0
-    machine = fit.machine_facts()
+    machine = hw.machine_facts()
     assert isinstance(machine.gpus, list) and machine.physical_cores >= 1
 
 
@@ -474,7 +484,7 @@ def test_hf_hub_cache_is_respected(
 ) -> None:
     monkeypatch.setenv("HF_HUB_CACHE", str(env / "elsewhere"))
     path = dl.download(SPEC)
-    assert path.is_relative_to(env / "elsewhere") and dl.resolve_model(SPEC) == path
+    assert path.is_relative_to(env / "elsewhere") and cached_model(SPEC) == path
 
 
 def test_download_then_ask_offline_by_catalog_name(env: Path, cli, tiny) -> None:

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from baichuan_tui.commands.common import DEFAULT_MODEL, SAMPLING_FLAGS
+from baichuan_tui.commands.common import SAMPLING_FLAGS
 from baichuan_tui.engine.sampling import Sampling
 from baichuan_tui.errors import ModelNotFound, UserError
+
+if TYPE_CHECKING:
+    from baichuan_tui.settings import Settings
+    from baichuan_tui.ui.session import LaunchOptions
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -24,19 +29,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     return values
 
 
-def choose_model(args: argparse.Namespace, settings: object) -> tuple[str | None, str | None]:
+def choose_model(args: argparse.Namespace, settings: Settings) -> tuple[str | None, str | None]:
     """(spec, problem): the model to open and, when none can be resolved, why."""
-    from baichuan_tui.commands.common import resolve_model
+    from baichuan_tui.hub.catalog import default_spec
+    from baichuan_tui.library import resolve_model
 
     explicit = getattr(args, "model", None)
     candidates = (
-        [explicit]
-        if explicit
-        else [
-            getattr(settings, "last_model", None),
-            getattr(settings, "default_model", None),
-            DEFAULT_MODEL,
-        ]
+        [explicit] if explicit else [settings.last_model, settings.default_model, default_spec()]
     )
     problem = None
     for spec in [c for c in candidates if c]:
@@ -51,13 +51,13 @@ def choose_model(args: argparse.Namespace, settings: object) -> tuple[str | None
     return None, problem
 
 
-def launch_options(args: argparse.Namespace, settings: object) -> object:
+def launch_options(args: argparse.Namespace, settings: Settings) -> LaunchOptions:
+    from baichuan_tui.loading import check_n_ctx
     from baichuan_tui.ui.session import LaunchOptions
 
     spec, problem = choose_model(args, settings)
-    n_ctx = getattr(args, "n_ctx", None) or getattr(settings, "n_ctx", 4096)
-    if n_ctx < 16:
-        raise UserError(f"--n-ctx {n_ctx} is too small", "use at least 16 tokens")
+    n_ctx: int = getattr(args, "n_ctx", None) or settings.n_ctx
+    check_n_ctx(n_ctx)
     template = getattr(args, "template", None)
     return LaunchOptions(
         model=spec,
@@ -65,10 +65,8 @@ def launch_options(args: argparse.Namespace, settings: object) -> object:
         offline=bool(getattr(args, "offline", False)),
         template=None if template in (None, "auto") else template,
         n_ctx=n_ctx,
-        gpu_layers=str(
-            getattr(args, "gpu_layers", None) or getattr(settings, "gpu_layers", "auto")
-        ),
-        threads=getattr(args, "threads", None) or getattr(settings, "threads", None),
+        gpu_layers=str(getattr(args, "gpu_layers", None) or settings.gpu_layers),
+        threads=getattr(args, "threads", None) or settings.threads,
         use_mmap=not getattr(args, "no_mmap", False),
         sampling=_overrides(args),
         system=getattr(args, "system", None),

@@ -1,20 +1,18 @@
-"""Helpers shared by the commands: find the model, load it, read sampling flags."""
+"""Helpers shared by the commands: model flags → a load request, sampling flags, stdin."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from baichuan_tui.errors import ModelNotFound, UserError
+from baichuan_tui.errors import UserError
+from baichuan_tui.loading import LoadRequest, load_in_process
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.llama import LlamaEngine
     from baichuan_tui.engine.sampling import Sampling
 
-DEFAULT_MODEL = "baichuan2-7b-chat:Q4_K_M"
 SAMPLING_FLAGS = (
     "temperature",
     "top_p",
@@ -28,66 +26,27 @@ SAMPLING_FLAGS = (
 )
 
 
-def looks_like_path(spec: str) -> bool:
-    return spec.endswith(".gguf") or "/" in spec or "\\" in spec or Path(spec).exists()
-
-
-def resolve_model(spec: str | None, *, offline: bool) -> Path:
-    """A model path from a .gguf path or a catalog name (downloaded and verified; its
-    NormHead-repaired copy when ``models fix`` made one)."""
-    spec = spec or DEFAULT_MODEL
-    if looks_like_path(spec):
-        return Path(spec).expanduser()
-    try:
-        from baichuan_tui.hub.download import resolve_model as hub_resolve
-    except ImportError:  # pragma: no cover - the hub package ships with the app
-        raise ModelNotFound(f"model '{spec}' is not a file", "pass a path to a .gguf") from None
-    from baichuan_tui.repair.notice import prefer_repaired
-
-    return prefer_repaired(hub_resolve(spec, offline=offline))
-
-
-def gpu_layers(
-    args: argparse.Namespace, model: Path, n_ctx: int, say: Callable[[str], None] | None = None
-) -> int:
-    """``--gpu-layers`` as a number; ``auto`` (the default) offloads what fits and ``say``s how
-    many layers that is (the CLI prints it on stderr; the app shows it in its status bar)."""
-    value = getattr(args, "gpu_layers", None) or "auto"
-    if value != "auto":
-        return int(value)
-    from baichuan_tui.engine.gguf_check import inspect_gguf
-    from baichuan_tui.hub import fit
-
-    machine = fit.machine_facts()
-    if not machine.free_vram:
-        return 0
-    est = fit.estimate(fit.numbers_from_gguf(inspect_gguf(model)), n_ctx)
-    layers = fit.gpu_layers_that_fit(est, machine.free_vram)
-    if say:
-        say(f"gpu layers auto: {layers} of {est.n_layer + 1} offloaded")
-    return layers
-
-
-def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> LlamaEngine:
-    """Validate and load the model named by ``args`` (one clear error on a bad file)."""
-    from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
-
-    path = resolve_model(getattr(args, "model", None), offline=args.offline)
-    n_ctx = getattr(args, "n_ctx", None) or 4096
-    if n_ctx < 16:
-        raise UserError(f"--n-ctx {n_ctx} is too small", "use at least 16 tokens")
-    options = LoadOptions(
-        n_ctx=n_ctx,
-        n_threads=getattr(args, "threads", None),
-        n_gpu_layers=0 if vocab_only else gpu_layers(args, path, n_ctx, say=_to_stderr),
+def load_request(args: argparse.Namespace, *, vocab_only: bool = False) -> LoadRequest:
+    """The model flags (``--model``, ``--n-ctx``, ``--gpu-layers``…) as a :class:`LoadRequest`."""
+    return LoadRequest(
+        spec=getattr(args, "model", None),
+        offline=bool(getattr(args, "offline", False)),
+        template=getattr(args, "template", None),
+        n_ctx=getattr(args, "n_ctx", None) or 4096,
+        gpu_layers=getattr(args, "gpu_layers", None) or "auto",
+        threads=getattr(args, "threads", None),
         use_mmap=not getattr(args, "no_mmap", False),
         vocab_only=vocab_only,
     )
-    template = getattr(args, "template", None)
-    return LlamaEngine(path, options, template=template)
 
 
-def _to_stderr(line: str) -> None:
+def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> LlamaEngine:
+    """Validate and load the model named by ``args`` in this process (one clear error on a bad
+    file); the ``auto`` GPU-layer choice is said on stderr."""
+    return load_in_process(load_request(args, vocab_only=vocab_only), say=say_on_stderr)
+
+
+def say_on_stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 

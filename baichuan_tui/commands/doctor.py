@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 from baichuan_tui import __version__, locations
 
@@ -24,11 +25,11 @@ def hub_reachable(timeout: float = 3.0) -> bool | None:
         return False
 
 
-def collect(offline: bool) -> dict[str, object]:
+def collect(offline: bool) -> dict[str, Any]:
     from baichuan_tui.engine.threads import physical_cores
-    from baichuan_tui.hub import fit
+    from baichuan_tui.hub.machine import machine_facts
 
-    m = fit.machine_facts()
+    m = machine_facts()
     return {
         "baichuan_chat": __version__,
         "python": sys.version.split()[0],
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         f"{facts['physical_cores']} physical cores ({facts['logical_cores']} "
         f"logical); {facts['threads_used']} threads used",
     )
-    for name, path in facts["paths"].items():  # type: ignore[union-attr]
+    for name, path in facts["paths"].items():
         t.add_row(f"{name} path", path)
     reach = facts["hub_reachable"]
     t.add_row(

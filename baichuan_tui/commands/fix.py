@@ -32,12 +32,9 @@ def add_fix_arguments(p: argparse.ArgumentParser) -> None:
 
 def _source(spec: str, offline: bool) -> Path:
     """The file to repair: a path as is, a catalog name as downloaded (never its repair)."""
-    from baichuan_tui.commands.common import looks_like_path
-    from baichuan_tui.hub.download import resolve_model
+    from baichuan_tui.library import resolve_model
 
-    if looks_like_path(spec):
-        return Path(spec).expanduser()
-    return resolve_model(spec, offline=offline)
+    return resolve_model(spec, offline=offline, prefer_repaired=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,19 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from baichuan_tui.commands.common import resolve_model
+from baichuan_tui.library import resolve_model
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.gguf_check import GGUFInfo
 
 
-def describe(path, n_ctx: int) -> dict[str, object]:
+def describe(path: Path, n_ctx: int) -> dict[str, Any]:
     """Metadata, detected family/template and memory estimate of one GGUF file."""
     from baichuan_tui.engine.family import detect_family
     from baichuan_tui.engine.gguf_check import inspect_gguf
     from baichuan_tui.hub import fit
+    from baichuan_tui.hub.machine import machine_facts
 
     info = inspect_gguf(path)
     family = detect_family(info)
-    doc: dict[str, object] = {
+    doc: dict[str, Any] = {
         "path": str(info.path),
         "file_size": info.file_size,
         "gguf_version": info.version,
@@ -41,7 +47,7 @@ def describe(path, n_ctx: int) -> dict[str, object]:
     }
     if not info.vocab_only:
         est = fit.estimate(fit.numbers_from_gguf(info), n_ctx)
-        machine = fit.machine_facts()
+        machine = machine_facts()
         place = fit.placement(est, machine)
         doc["memory"] = {
             "n_ctx": n_ctx,
@@ -60,7 +66,7 @@ def describe(path, n_ctx: int) -> dict[str, object]:
     return doc
 
 
-def normhead(info) -> dict[str, object]:
+def normhead(info: GGUFInfo) -> dict[str, Any]:
     """The quick (cached) NormHead check of a Baichuan2 file, as JSON (``fix`` when flagged)."""
     from baichuan_tui.repair.detect import check_head
     from baichuan_tui.repair.notice import fix_command
@@ -72,7 +78,7 @@ def normhead(info) -> dict[str, object]:
     return doc
 
 
-def _normhead_row(doc: dict) -> str:
+def _normhead_row(doc: dict[str, Any]) -> str:
     if not doc["applicable"]:
         return f"not applicable ({doc['reason']})"
     if doc["normalized"] is None:
@@ -110,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
         "template",
     ):
         t.add_row(key.replace("_", " "), str(doc[key]))
-    t.add_row("file size", human_size(int(doc["file_size"])))  # type: ignore[arg-type]
-    t.add_row("output head", _normhead_row(doc["normhead"]))  # type: ignore[arg-type]
+    t.add_row("file size", human_size(int(doc["file_size"])))
+    t.add_row("output head", _normhead_row(doc["normhead"]))
     mem = doc.get("memory")
     if isinstance(mem, dict):
         t.add_row(
@@ -121,6 +127,6 @@ def run(args: argparse.Namespace) -> int:
             f"{human_size(mem['compute_bytes'])}",
         )
         t.add_row("full GPU offload", human_size(mem["vram_full_offload_bytes"]) + " VRAM")
-        t.add_row("fits this machine", doc["fits"]["label"])  # type: ignore[index]
+        t.add_row("fits this machine", doc["fits"]["label"])
     Console().print(t)
     return 0

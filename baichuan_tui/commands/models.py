@@ -5,8 +5,8 @@ raise :class:`~baichuan_tui.errors.UserError` (cli.py prints ``error: …`` and 
 Tables go to stdout, ``--json`` prints exactly one JSON document on stdout, progress bars go to
 stderr. The attributes read (missing optional ones fall back to the default shown):
 
-- ``cmd_list``:     ``json: bool``, ``offline: bool``, ``n_ctx: int | None = None`` (context for the
-  fit estimate; None = each model's context length).
+- ``cmd_list``:     ``json: bool``, ``n_ctx: int | None = None`` (context for the fit estimate;
+  None = each model's context length). It reads the cache only, online or not.
 - ``cmd_download``: ``spec: str`` (``NAME[:QUANT]``; ``name`` is accepted too), ``offline: bool``,
   ``json: bool = False``.
 - ``cmd_verify``:   ``spec: str | None`` (``NAME[:QUANT]`` or a .gguf path; ``name`` accepted too;
@@ -23,17 +23,16 @@ import sys
 from typing import Any
 
 from baichuan_tui.errors import UsageError, UserError
-from baichuan_tui.hub import download as hub
-from baichuan_tui.hub import fit
 from baichuan_tui.hub.cache import fmt_bytes, record_of
-from baichuan_tui.hub.catalog import load_catalog
-
-_STATE_ORDER = ("downloaded", "unverified", "failed verification", "not downloaded")
 
 
-def _spec(args: argparse.Namespace, required: bool = True) -> str | None:
-    spec = getattr(args, "spec", None) or getattr(args, "name", None)
-    if required and not spec:
+def _optional_spec(args: argparse.Namespace) -> str | None:
+    return getattr(args, "spec", None) or getattr(args, "name", None)
+
+
+def _spec(args: argparse.Namespace) -> str:
+    spec = _optional_spec(args)
+    if not spec:
         raise UsageError("a model name is required", "e.g. baichuan2-7b-chat:Q4_K_M")
     return spec
 
@@ -49,87 +48,10 @@ def _console() -> Any:
 
 
 # ---------------------------------------------------------------------------- list
-def _fit(model: Any, quant: str | None, machine: fit.Machine, n_ctx: int | None) -> dict | None:
-    if quant is None:
-        return None
-    est = fit.estimate(fit.numbers_for(model, quant), n_ctx or model.context_length)
-    where = fit.placement(est, machine)
-    return {
-        "fits": where.kind,
-        "label": where.label(),
-        "gpu_layers": where.gpu_layers,
-        "n_ctx": est.n_ctx,
-        "ram_bytes": est.total_bytes,
-        "vram_bytes": est.vram_bytes(est.n_layer + 1),
-    }
-
-
-def list_document(
-    offline: bool = False, n_ctx: int | None = None, machine: fit.Machine | None = None
-) -> dict[str, Any]:
-    """The ``models list --json`` document."""
-    catalog = load_catalog()
-    machine = machine or fit.machine_facts()
-    models: dict[str, dict[str, Any]] = {}
-    for row in hub.list_models(offline):
-        model = catalog.get(row.name)
-        entry = models.setdefault(
-            row.name,
-            {
-                "name": row.name,
-                "title": row.title,
-                "family": row.family,
-                "template": row.template,
-                "hf_repo": row.hf_repo,
-                "context_length": row.context_length,
-                "licence": row.licence,
-                "needs_conversion": model.needs_conversion,
-                "notes": model.notes,
-                "see_also": list(model.see_also),
-                "state": row.state,
-                "quants": [],
-            },
-        )
-        if row.quant is None:
-            continue
-        entry["quants"].append({**row.to_dict(), "fit": _fit(model, row.quant, machine, n_ctx)})
-        states = [q["state"] for q in entry["quants"]]
-        entry["state"] = next(s for s in _STATE_ORDER if s in states)
-    local = _local_models()
-    for entry in models.values():
-        mine = [m for m in local if m["source"] == entry["hf_repo"]]
-        if mine and entry["needs_conversion"]:
-            entry["state"] = "converted"
-            entry["converted"] = [m["path"] for m in mine]
-    return {
-        "default": catalog.default,
-        "models": list(models.values()),
-        "local": local,
-        "notes": list(catalog.notes),
-        "machine": machine.to_dict(),
-    }
-
-
-def _local_models() -> list[dict[str, Any]]:
-    """GGUFs made on this machine (``convert``, ``models fix``) that still exist."""
-    from baichuan_tui.convert.registry import list_converted
-
-    return [
-        {
-            "path": m.path,
-            "name": m.name,
-            "source": m.source,
-            "outtype": m.outtype,
-            "kind": m.kind,
-            "size_bytes": m.size,
-            "created": m.created,
-        }
-        for m in list_converted(existing_only=True)
-    ]
-
-
 def cmd_list(args: argparse.Namespace) -> int:
-    doc = list_document(bool(getattr(args, "offline", False)), getattr(args, "n_ctx", None))
+    from baichuan_tui.library import list_document
+
+    doc = list_document(getattr(args, "n_ctx", None))
     if getattr(args, "json", False):
         _print_json(doc)
         return 0
@@ -174,11 +96,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- download
 def cmd_download(args: argparse.Namespace) -> int:
+    from baichuan_tui.hub.download import download
     from baichuan_tui.hub.progress import download_bars
 
     spec = _spec(args)
     with download_bars(spec) as (on_progress, on_verify):
-        path = hub.download(
+        path = download(
             spec,
             offline=bool(getattr(args, "offline", False)),
             on_progress=on_progress,
@@ -186,7 +109,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         )
     rec = record_of(path) or {}
     head = _head_check(path, "quick")
-    doc = {
+    doc: dict[str, Any] = {
         "spec": spec,
         "path": str(path),
         "size_bytes": path.stat().st_size,
@@ -229,16 +152,16 @@ def _head_label(check: Any) -> str:
 # ---------------------------------------------------------------------------- verify
 def cmd_verify(args: argparse.Namespace) -> int:
     from baichuan_tui.hub.progress import download_bars
+    from baichuan_tui.hub.states import cached_specs
+    from baichuan_tui.hub.verify import verify
 
-    spec = _spec(args, required=False)
-    specs = [spec] if spec else hub.cached_specs()
+    spec = _optional_spec(args)
+    specs = [spec] if spec else cached_specs()
     results = []
     for item in specs:
         with download_bars(item) as (_, on_verify):
             results.append(
-                hub.verify(
-                    item, offline=bool(getattr(args, "offline", False)), on_progress=on_verify
-                )
+                verify(item, offline=bool(getattr(args, "offline", False)), on_progress=on_verify)
             )
     heads = [_head_check(r.path, "exact") if r.ok is not False else None for r in results]
     if getattr(args, "json", False):
@@ -288,7 +211,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- rm
 def cmd_rm(args: argparse.Namespace) -> int:
-    removed = hub.remove(_spec(args))
+    from baichuan_tui.hub.remove import remove
+
+    removed = remove(_spec(args))
     if getattr(args, "json", False):
         _print_json({"removed": [str(p) for p in removed]})
     else:

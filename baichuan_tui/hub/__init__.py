@@ -1,8 +1,14 @@
-"""Models: the catalog, Hub downloads with sha256 verification, offline resolution, machine fit.
+"""Models on the Hub and in its cache: the catalog, downloads, verification, machine fit.
 
-- :mod:`.catalog`  — ``load_catalog()``, ``parse_spec("baichuan2-7b-chat:Q8_0")``
-- :mod:`.download` — ``download``, ``resolve_model``, ``verify``, ``remove``, ``list_models``
-- :mod:`.fit`      — ``machine_facts``, ``estimate``, ``gpu_layers_that_fit``, ``recommend_quant``
+- :mod:`.catalog`  — ``load_catalog()``, ``parse_spec("baichuan2-7b-chat:Q8_0")``, ``default_spec``
+- :mod:`.download` — ``download`` (resumed, retried, sha256-checked)
+- :mod:`.resolve`  — ``looks_like_path``, ``cached_model`` (a catalog name → its verified file)
+- :mod:`.verify`   — ``verify`` a cached model or a file against the Hub's sha256
+- :mod:`.remove`   — ``remove`` a catalog model from the cache
+- :mod:`.states`   — ``list_models`` (each catalog quant's local state), ``cached_specs``
+- :mod:`.machine`  — ``machine_facts`` (GPUs, VRAM, RAM, cores, llama-cpp-python build)
+- :mod:`.fit`      — ``estimate``, ``placement``, ``gpu_layers_that_fit``, ``choose_gpu_layers``
+- :mod:`.cache`, :mod:`.remote` — the HF cache and its records; talking to the Hub
 - :mod:`.progress` — rich progress bars for the CLI
 
 Nothing here imports Textual or (at import time) llama_cpp.

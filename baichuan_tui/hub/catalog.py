@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from baichuan_tui.errors import ModelNotFound, UserError
 
@@ -84,7 +86,7 @@ class Catalog:
     default: str
     notes: tuple[str, ...] = ()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[CatalogModel]:
         return iter(self.models.values())
 
     def names(self) -> list[str]:
@@ -124,7 +126,7 @@ def normalise_quant(quant: str) -> str:
     return QUANT_ALIASES.get(key, key)
 
 
-def _model(raw: dict, families: dict[str, FamilyNumbers]) -> CatalogModel:
+def _model(raw: dict[str, Any], families: dict[str, FamilyNumbers]) -> CatalogModel:
     quants = {q["quant"]: QuantFile(**q) for q in raw.get("quants", [])}
     return CatalogModel(
         name=raw["name"],
@@ -165,3 +167,15 @@ def parse_spec(spec: str, catalog: Catalog | None = None) -> tuple[CatalogModel,
             model.quant(quant)  # raises: needs conversion
         return model, None
     return model, model.quant(quant or None).quant
+
+
+def catalog_file(spec: str) -> tuple[str, QuantFile]:
+    """``NAME[:QUANT]`` → (``name:QUANT`` as the catalog spells it, its Hub file)."""
+    model, quant = parse_spec(spec)
+    qf = model.quant(quant)
+    return f"{model.name}:{qf.quant}", qf
+
+
+def default_spec() -> str:
+    """The model opened when none is named (``default`` in ``catalog.json``)."""
+    return load_catalog().default

@@ -1,4 +1,4 @@
-"""Will a model fit this machine? Machine facts, memory estimates, GPU layer split.
+"""Will a model fit this machine? Memory estimates, GPU layer split, the ``auto`` layer count.
 
 Memory estimate of a model at context ``n_ctx`` (bytes):
 
@@ -17,20 +17,16 @@ in RAM. Each offloaded layer takes its weights and its slice of the KV cache.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import shutil
-import subprocess
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from baichuan_tui.engine.threads import logical_cores, physical_cores
 from baichuan_tui.errors import UserError
+from baichuan_tui.hub import machine as hw
 from baichuan_tui.hub.catalog import CatalogModel
+from baichuan_tui.hub.machine import Machine, MiB
 
-MiB = 1 << 20
 GPU_RESERVE = 400 * MiB
 """VRAM the CUDA runtime takes besides llama.cpp's buffers."""
 HEADROOM = 512 * MiB
@@ -38,141 +34,6 @@ HEADROOM = 512 * MiB
 N_UBATCH = 512
 
 
-# ---------------------------------------------------------------------------- machine facts
-@dataclass(frozen=True)
-class GPU:
-    index: int
-    name: str
-    total_bytes: int
-    free_bytes: int
-
-
-@dataclass(frozen=True)
-class Machine:
-    llama_cpp_version: str | None
-    gpu_offload: bool
-    gpus: list[GPU] = field(default_factory=list)
-    ram_total_bytes: int = 0
-    ram_available_bytes: int = 0
-    physical_cores: int = 1
-    logical_cores: int = 1
-
-    @property
-    def free_vram(self) -> int:
-        """Free VRAM of the roomiest GPU, 0 when this llama.cpp build cannot offload."""
-        if not self.gpu_offload or not self.gpus:
-            return 0
-        return max(g.free_bytes for g in self.gpus)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def llama_cpp_version() -> str | None:
-    try:
-        import llama_cpp
-    except Exception:
-        return None
-    return getattr(llama_cpp, "__version__", None)
-
-
-def gpu_offload_supported() -> bool:
-    """``llama_supports_gpu_offload()`` of the installed llama-cpp-python (False when absent)."""
-    try:
-        import llama_cpp
-
-        return bool(llama_cpp.llama_supports_gpu_offload())
-    except Exception:
-        return False
-
-
-def _gpus_nvml() -> list[GPU] | None:
-    try:
-        import pynvml
-    except Exception:
-        return None
-    try:
-        pynvml.nvmlInit()
-        try:
-            gpus = []
-            for i in range(pynvml.nvmlDeviceGetCount()):
-                handle = pynvml.nvmlDeviceGetHandleByIndex(i)
-                mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
-                name = pynvml.nvmlDeviceGetName(handle)
-                name = name.decode() if isinstance(name, bytes) else str(name)
-                gpus.append(GPU(i, name, int(mem.total), int(mem.free)))
-            return gpus
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:
-        return None
-
-
-def parse_nvidia_smi(text: str) -> list[GPU]:
-    """Parse ``--query-gpu=name,memory.total,memory.free --format=csv,noheader,nounits``."""
-    gpus = []
-    for line in text.strip().splitlines():
-        parts = [p.strip() for p in line.rsplit(",", 2)]
-        if len(parts) != 3:
-            continue
-        with contextlib.suppress(ValueError):
-            gpus.append(
-                GPU(len(gpus), parts[0], int(float(parts[1])) * MiB, int(float(parts[2])) * MiB)
-            )
-    return gpus
-
-
-def _gpus_smi() -> list[GPU]:
-    exe = shutil.which("nvidia-smi")
-    if not exe:
-        return []
-    query = "--query-gpu=name,memory.total,memory.free"
-    try:
-        out = subprocess.run(
-            [exe, query, "--format=csv,noheader,nounits"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return parse_nvidia_smi(out.stdout)
-
-
-def gpus() -> list[GPU]:
-    """NVIDIA GPUs and their free VRAM (NVML, else nvidia-smi; none is normal)."""
-    found = _gpus_nvml()
-    return found if found is not None else _gpus_smi()
-
-
-def ram() -> tuple[int, int]:
-    """(total, available) RAM in bytes, from /proc/meminfo (os.sysconf fallback)."""
-    with contextlib.suppress(OSError, ValueError):
-        info = dict(re.findall(r"^(\w+):\s+(\d+)", Path("/proc/meminfo").read_text(), re.M))
-        total = int(info["MemTotal"]) * 1024
-        return total, int(info.get("MemAvailable", info.get("MemFree", 0))) * 1024
-    try:
-        page = os.sysconf("SC_PAGE_SIZE")
-        return page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 0, 0
-
-
-def machine_facts() -> Machine:
-    total, available = ram()
-    return Machine(
-        llama_cpp_version=llama_cpp_version(),
-        gpu_offload=gpu_offload_supported(),
-        gpus=gpus(),
-        ram_total_bytes=total,
-        ram_available_bytes=available,
-        physical_cores=physical_cores(),
-        logical_cores=logical_cores(),
-    )
-
-
-# ---------------------------------------------------------------------------- estimates
 @dataclass(frozen=True)
 class ModelNumbers:
     """What an estimate needs. ``layer_weights`` / ``output_weights`` / ``input_weights``
@@ -337,26 +198,22 @@ def placement(est: MemoryEstimate, machine: Machine) -> Placement:
     return Placement("no", n, est.n_layer)
 
 
-@dataclass(frozen=True)
-class Recommendation:
-    quant: str
-    placement: Placement
-    estimate: MemoryEstimate
+def choose_gpu_layers(
+    value: str | int | None, model: Path, n_ctx: int, say: Callable[[str], None] | None = None
+) -> int:
+    """``--gpu-layers`` as a number: ``auto`` (or None) offloads what fits in free VRAM and
+    ``say``s how many layers that is; a number is taken as given (-1 = all)."""
+    if isinstance(value, int):
+        return value
+    if value and value != "auto":
+        return int(value)
+    from baichuan_tui.engine.gguf_check import inspect_gguf
 
-
-def recommend_quant(
-    model: CatalogModel, machine: Machine, n_ctx: int | None = None
-) -> Recommendation | None:
-    """The largest quant that fits fully offloaded; else the largest that fits in RAM."""
-    n_ctx = n_ctx or model.context_length
-    options = sorted(model.quants.values(), key=lambda q: q.size_bytes, reverse=True)
-    fits = [
-        (q.quant, placement(e, machine), e)
-        for q in options
-        for e in [estimate(numbers_for(model, q.quant), n_ctx)]
-    ]
-    for kinds in (("gpu",), ("partial", "cpu")):
-        for quant, where, est in fits:
-            if where.kind in kinds:
-                return Recommendation(quant, where, est)
-    return None
+    free_vram = hw.machine_facts().free_vram
+    if not free_vram:
+        return 0
+    est = estimate(numbers_from_gguf(inspect_gguf(model)), n_ctx)
+    layers = gpu_layers_that_fit(est, free_vram)
+    if say:
+        say(f"gpu layers auto: {layers} of {est.n_layer + 1} offloaded")
+    return layers

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from baichuan_tui.errors import UserError
+from baichuan_tui.errors import UserError, first_line
 from baichuan_tui.hub.cache import Progress
 from baichuan_tui.hub.catalog import QuantFile
 
@@ -29,7 +29,7 @@ def endpoint() -> str:
     environment as it is now."""
     import sys
 
-    constants = sys.modules.get("huggingface_hub.constants")
+    constants: Any = sys.modules.get("huggingface_hub.constants")
     if constants is not None:
         constants.HF_HUB_OFFLINE = is_offline()
     return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
@@ -144,11 +144,6 @@ def progress_class(on_progress: Progress | None) -> type:
     return _Bar
 
 
-def short(err: BaseException | None) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
-
-
 def retrying(name: str, what: str, call: Callable[[], T]) -> T:
     """Run a Hub call, retrying network errors and 5xx/429; other failures → UserError."""
     import httpx2
@@ -178,15 +173,16 @@ def retrying(name: str, what: str, call: Callable[[], T]) -> T:
         except HfHubHTTPError as err:
             status = err.response.status_code if err.response is not None else None
             if status not in _RETRY_STATUS:
-                raise UserError(f"cannot {what} {name}: {short(err)}") from err
+                raise UserError(f"cannot {what} {name}: {first_line(err)}") from err
             last = err
         except FileMetadataError as err:
-            raise UserError(f"cannot {what} {name}: {short(err)}") from err
+            raise UserError(f"cannot {what} {name}: {first_line(err)}") from err
         except httpx2.TransportError as err:
             last = err
         if attempt < RETRIES:
             time.sleep(RETRY_DELAY_S * attempt)
+    reason = first_line(last) if last else "no answer"
     raise UserError(
-        f"cannot {what} {name} after {RETRIES} tries: {short(last)}",
+        f"cannot {what} {name} after {RETRIES} tries: {reason}",
         "check the network (or HF_ENDPOINT) and run the command again",
     )

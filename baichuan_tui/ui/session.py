@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from baichuan_tui.engine.prompts import Message
 from baichuan_tui.engine.sampling import Sampling
+from baichuan_tui.loading import LoadRequest, start_engine_process
 
 if TYPE_CHECKING:
+    from baichuan_tui.engine.interface import Engine
     from baichuan_tui.engine.process import EngineProcess
     from baichuan_tui.store.conversations import Conversation, StoredMessage
 
@@ -39,22 +40,27 @@ class LaunchOptions:
     system: str | None = None
     stop: tuple[str, ...] = ()
 
+    def load_request(self, spec: str) -> LoadRequest:
+        """How to load ``spec`` with these options."""
+        return LoadRequest(
+            spec,
+            offline=self.offline,
+            template=self.template,
+            n_ctx=self.n_ctx,
+            gpu_layers=self.gpu_layers,
+            threads=self.threads,
+            use_mmap=self.use_mmap,
+        )
+
 
 def load_engine(spec: str, opts: LaunchOptions) -> tuple[EngineProcess, Path]:
-    """Resolve ``spec`` and load it (blocking: call from a worker thread)."""
-    from baichuan_tui.commands.common import gpu_layers, resolve_model
-    from baichuan_tui.engine.llama import LoadOptions
-    from baichuan_tui.engine.process import EngineProcess
-
-    path = resolve_model(spec, offline=opts.offline)
-    layers = gpu_layers(SimpleNamespace(gpu_layers=opts.gpu_layers), path, opts.n_ctx)
-    options = LoadOptions(
-        n_ctx=opts.n_ctx, n_threads=opts.threads, n_gpu_layers=layers, use_mmap=opts.use_mmap
-    )
-    return EngineProcess(path, options, template=opts.template), path
+    """Transitional: ``start_engine_process(opts.load_request(spec))`` and its path, until
+    ui/app.py calls that itself (blocking: call from a worker thread)."""
+    engine = start_engine_process(opts.load_request(spec))
+    return engine, engine.path
 
 
-def model_label(engine: EngineProcess) -> str:
+def model_label(engine: Engine) -> str:
     """``Baichuan2-7B-Chat · Q4_K_M`` (the quant from the file name when it names one)."""
     stem = engine.path.stem
     for sep in (".", "-"):

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import work
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar
 
-from baichuan_tui.errors import Cancelled, UserError
+from baichuan_tui.errors import Cancelled, error_line
+
+if TYPE_CHECKING:
+    from baichuan_tui.ui.app import ChatApp
 
 
 class Rows(Message):
@@ -42,11 +47,11 @@ class Downloaded(Message):
 
 def catalog_rows() -> list[dict[str, Any]]:
     """One row per catalog quant: spec, title, state, size, fit (reads the cache only)."""
-    from baichuan_tui.commands.models import list_document
     from baichuan_tui.hub.cache import fmt_bytes
+    from baichuan_tui.library import list_document
 
     rows = []
-    for m in list_document(offline=True)["models"]:
+    for m in list_document()["models"]:
         for q in m["quants"]:
             rows.append(
                 {
@@ -75,7 +80,11 @@ class ModelManagerScreen(ModalScreen[None]):
         self._downloading: str | None = None
         self._rows: list[dict[str, Any]] = []
 
-    def compose(self):
+    @property
+    def chat_app(self) -> ChatApp:
+        return cast("ChatApp", self.app)
+
+    def compose(self) -> ComposeResult:
         with Vertical(classes="box wide"):
             yield Label("Models", classes="dialog-title")
             yield Label(
@@ -126,7 +135,7 @@ class ModelManagerScreen(ModalScreen[None]):
                 r["fit"],
                 key=r["spec"],
             )
-        current = self.app.model_spec  # type: ignore[attr-defined]
+        current = self.chat_app.model_spec
         pick = next((i for i, r in enumerate(message.rows) if r["spec"] == current), None)
         if pick is None:
             pick = next((i for i, r in enumerate(message.rows) if r["default"]), 0)
@@ -150,7 +159,7 @@ class ModelManagerScreen(ModalScreen[None]):
         if row is None:
             return
         if row["state"] == "downloaded":
-            self.app.load_model(row["spec"])  # type: ignore[attr-defined]
+            self.chat_app.load_model(row["spec"])
             self.dismiss(None)
         elif self._downloading:
             self.notify(f"already downloading {self._downloading}", severity="warning")
@@ -165,7 +174,7 @@ class ModelManagerScreen(ModalScreen[None]):
         if not path.exists():
             self.notify(f"{path}: no such file", severity="error")
             return
-        self.app.load_model(str(path.resolve()))  # type: ignore[attr-defined]
+        self.chat_app.load_model(str(path.resolve()))
         self.dismiss(None)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -187,7 +196,7 @@ class ModelManagerScreen(ModalScreen[None]):
 
         last = [0.0]
 
-        def report(what: str):
+        def report(what: str) -> Callable[[int, int | None], None]:
             def cb(done: int, total: int | None) -> None:
                 if self._cancel.is_set():
                     raise Cancelled()
@@ -203,16 +212,14 @@ class ModelManagerScreen(ModalScreen[None]):
         try:
             download(
                 spec,
-                offline=self.app.options.offline,  # type: ignore[attr-defined]
+                offline=self.chat_app.options.offline,
                 on_progress=report(f"downloading {spec}"),
                 on_verify=report(f"checking sha256 of {spec}"),
             )
         except Cancelled:
             error = "cancelled"
-        except UserError as err:
-            error = str(err)
         except Exception as exc:  # noqa: BLE001 - shown, never fatal
-            error = f"{type(exc).__name__}: {exc}"
+            error = error_line(exc)
         self.post_message(Downloaded(spec, error))
 
     def on_progress(self, message: Progress) -> None:

@@ -1,0 +1,113 @@
+"""The models this machine can open: which file a spec means, and the list of them all.
+
+What the CLI and the app both ask: ``resolve_model`` (a spec → the file to load) and
+``list_document`` (the catalog with each quant's state and fit, plus the GGUFs made here:
+``models list --json`` and the model manager's rows). Headless; never touches the network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from baichuan_tui.hub import machine as hw
+from baichuan_tui.hub.catalog import CatalogModel, default_spec, load_catalog
+from baichuan_tui.hub.fit import estimate, numbers_for, placement
+from baichuan_tui.hub.machine import Machine
+from baichuan_tui.hub.resolve import cached_model, looks_like_path
+from baichuan_tui.hub.states import list_models
+
+STATE_ORDER = ("downloaded", "unverified", "failed verification", "not downloaded")
+"""A model's state is the first of these that one of its quants has."""
+
+
+def resolve_model(spec: str | None, *, offline: bool, prefer_repaired: bool = True) -> Path:
+    """The file to load for ``spec``: None → the catalog default; a path (see
+    :func:`~baichuan_tui.hub.resolve.looks_like_path`) as is (a missing one is reported by the
+    loader); a catalog name → its downloaded, verified file, or with ``prefer_repaired`` its
+    NormHead-repaired copy when ``models fix`` made one."""
+    spec = spec or default_spec()
+    if looks_like_path(spec):
+        return Path(spec).expanduser()
+    path = cached_model(spec, offline=offline)
+    if not prefer_repaired:
+        return path
+    from baichuan_tui.repair.notice import prefer_repaired as repaired_or_same
+
+    return repaired_or_same(path)
+
+
+def _fit(model: CatalogModel, quant: str, machine: Machine, n_ctx: int | None) -> dict[str, Any]:
+    est = estimate(numbers_for(model, quant), n_ctx or model.context_length)
+    where = placement(est, machine)
+    return {
+        "fits": where.kind,
+        "label": where.label(),
+        "gpu_layers": where.gpu_layers,
+        "n_ctx": est.n_ctx,
+        "ram_bytes": est.total_bytes,
+        "vram_bytes": est.vram_bytes(est.n_layer + 1),
+    }
+
+
+def list_document(n_ctx: int | None = None, machine: Machine | None = None) -> dict[str, Any]:
+    """The ``models list --json`` document: every catalog model with its quants' state, size
+    and fit at ``n_ctx`` (None: each model's context length), the GGUFs made here, the notes."""
+    catalog = load_catalog()
+    machine = machine or hw.machine_facts()
+    models: dict[str, dict[str, Any]] = {}
+    for row in list_models():
+        model = catalog.get(row.name)
+        entry = models.setdefault(
+            row.name,
+            {
+                "name": row.name,
+                "title": row.title,
+                "family": row.family,
+                "template": row.template,
+                "hf_repo": row.hf_repo,
+                "context_length": row.context_length,
+                "licence": row.licence,
+                "needs_conversion": model.needs_conversion,
+                "notes": model.notes,
+                "see_also": list(model.see_also),
+                "state": row.state,
+                "quants": [],
+            },
+        )
+        if row.quant is None:
+            continue
+        entry["quants"].append({**row.to_dict(), "fit": _fit(model, row.quant, machine, n_ctx)})
+        states = [q["state"] for q in entry["quants"]]
+        entry["state"] = next(s for s in STATE_ORDER if s in states)
+    local = local_models()
+    for entry in models.values():
+        mine = [m for m in local if m["source"] == entry["hf_repo"]]
+        if mine and entry["needs_conversion"]:
+            entry["state"] = "converted"
+            entry["converted"] = [m["path"] for m in mine]
+    return {
+        "default": catalog.default,
+        "models": list(models.values()),
+        "local": local,
+        "notes": list(catalog.notes),
+        "machine": machine.to_dict(),
+    }
+
+
+def local_models() -> list[dict[str, Any]]:
+    """GGUFs made on this machine (``convert``, ``models fix``) that still exist."""
+    from baichuan_tui.convert.registry import list_converted
+
+    return [
+        {
+            "path": m.path,
+            "name": m.name,
+            "source": m.source,
+            "outtype": m.outtype,
+            "kind": m.kind,
+            "size_bytes": m.size,
+            "created": m.created,
+        }
+        for m in list_converted(existing_only=True)
+    ]

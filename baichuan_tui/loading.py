@@ -1,0 +1,83 @@
+"""From a spec to a loaded engine, for the CLI (in this process) and the app (a child process).
+
+Both loaders resolve the spec (:func:`~baichuan_tui.library.resolve_model`), choose the GPU
+layers (:func:`~baichuan_tui.hub.fit.choose_gpu_layers`), validate the file and load it; the
+engine's ``path`` is the file that was loaded. Blocking: the app calls them from a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from baichuan_tui.errors import UserError
+from baichuan_tui.hub.fit import choose_gpu_layers
+from baichuan_tui.library import resolve_model
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
+    from baichuan_tui.engine.process import EngineProcess
+
+MIN_CTX = 16
+"""The smallest context a model is loaded with."""
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Which model to load and how."""
+
+    spec: str | None
+    """Catalog ``NAME[:QUANT]`` or a .gguf path (None: the catalog default)."""
+    offline: bool = False
+    template: str | None = None
+    """Prompt template (None or ``auto``: from the file)."""
+    n_ctx: int = 4096
+    gpu_layers: str | int | None = "auto"
+    """Layers to offload: ``auto`` (what fits in free VRAM), -1 (all) or a number."""
+    threads: int | None = None
+    """CPU threads (None: physical cores)."""
+    use_mmap: bool = True
+    vocab_only: bool = False
+    """Load only the tokenizer (never offloads)."""
+
+
+def check_n_ctx(n_ctx: int) -> None:
+    """A UserError when ``n_ctx`` is below :data:`MIN_CTX`."""
+    if n_ctx < MIN_CTX:
+        raise UserError(f"--n-ctx {n_ctx} is too small", f"use at least {MIN_CTX} tokens")
+
+
+def _prepare(req: LoadRequest, say: Callable[[str], None] | None) -> tuple[Path, LoadOptions]:
+    from baichuan_tui.engine.llama import LoadOptions
+
+    path = resolve_model(req.spec, offline=req.offline)
+    check_n_ctx(req.n_ctx)
+    layers = 0 if req.vocab_only else choose_gpu_layers(req.gpu_layers, path, req.n_ctx, say)
+    options = LoadOptions(
+        n_ctx=req.n_ctx,
+        n_threads=req.threads,
+        n_gpu_layers=layers,
+        use_mmap=req.use_mmap,
+        vocab_only=req.vocab_only,
+    )
+    return path, options
+
+
+def load_in_process(req: LoadRequest, say: Callable[[str], None] | None = None) -> LlamaEngine:
+    """Load the model in this process (``say`` hears the ``auto`` GPU-layer choice)."""
+    from baichuan_tui.engine.llama import LlamaEngine
+
+    path, options = _prepare(req, say)
+    return LlamaEngine(path, options, template=req.template)
+
+
+def start_engine_process(
+    req: LoadRequest, say: Callable[[str], None] | None = None
+) -> EngineProcess:
+    """Load the model in a child process (the app's engine)."""
+    from baichuan_tui.engine.process import EngineProcess
+
+    path, options = _prepare(req, say)
+    return EngineProcess(path, options, template=req.template)
