@@ -9,89 +9,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from baichuan_tui import __version__
-
-TEMPLATE_CHOICES = (
-    "auto",
-    "baichuan2-chat",
-    "baichuan-13b-chat",
-    "vicuna",
-    "llama-factory",
-    "completion",
-    "gguf",
-)
-
-
-def _gpu_layers(value: str) -> str:
-    if value != "auto":
-        try:
-            int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError("expected a number of layers or 'auto'") from None
-    return value
-
-
-def add_model_options(
-    p: argparse.ArgumentParser, *, sampling: bool = True, top: bool = False
-) -> None:
-    """--model and the load/sampling options shared by ask, bench and the app.
-
-    Subcommands get them with suppressed defaults, so ``baichuan-chat --model M ask`` and
-    ``baichuan-chat ask --model M`` mean the same.
-    """
-    if not top:
-        p = _SuppressDefaults(p)  # type: ignore[assignment]
-        p.add_argument("--offline", action="store_true", help="never touch the network")
-        p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
-    g = p.add_argument_group("model")
-    g.add_argument("--model", "-m", help="a .gguf path or catalog name (baichuan2-7b-chat:Q8_0)")
-    g.add_argument(
-        "--template",
-        choices=TEMPLATE_CHOICES,
-        default="auto",
-        help="prompt template (default: detected from the file)",
-    )
-    g.add_argument("--n-ctx", type=int, default=None, help="context length (default 4096)")
-    g.add_argument(
-        "--threads", type=int, default=None, help="CPU threads (default: physical cores)"
-    )
-    g.add_argument(
-        "--gpu-layers",
-        type=_gpu_layers,
-        default=None,
-        help="layers to offload to the GPU: N, -1 for all, or 'auto' (default: auto)",
-    )
-    g.add_argument("--no-mmap", action="store_true", help="read the file instead of mapping it")
-    if not sampling:
-        return
-    s = p.add_argument_group("sampling (defaults: the model family's generation_config)")
-    s.add_argument("--temperature", type=float)
-    s.add_argument("--top-p", type=float)
-    s.add_argument("--top-k", type=int)
-    s.add_argument("--min-p", type=float)
-    s.add_argument("--repeat-penalty", type=float)
-    s.add_argument("--presence-penalty", type=float)
-    s.add_argument("--frequency-penalty", type=float)
-    s.add_argument("--seed", type=int)
-    s.add_argument("--max-tokens", type=int)
-    s.add_argument("--system", help="system message")
-    s.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-
-
-class _SuppressDefaults:
-    """Adds arguments to a parser with ``default=SUPPRESS``."""
-
-    def __init__(self, parser: argparse.ArgumentParser) -> None:
-        self._parser = parser
-
-    def add_argument_group(self, title: str) -> _SuppressDefaults:
-        return _SuppressDefaults(self._parser.add_argument_group(title))  # type: ignore[arg-type]
-
-    def add_argument(self, *names: str, **kw: object) -> None:
-        kw["default"] = argparse.SUPPRESS
-        self._parser.add_argument(*names, **kw)
+from baichuan_tui.commands.options import add_model_options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,14 +100,17 @@ COMMANDS = {
 }
 
 
-def _handler(args: argparse.Namespace):
+def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int | None]:
     key = args.command
     if key in ("models", "quiz"):
         key = f"{key}.{getattr(args, key + '_command')}"
     module, _, func = COMMANDS[key].partition(":")
     import importlib
 
-    return getattr(importlib.import_module(module), func)
+    handler: Callable[[argparse.Namespace], int | None] = getattr(
+        importlib.import_module(module), func
+    )
+    return handler
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -195,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
     args.offline = args.offline or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-    from baichuan_tui.errors import UserError
+    from baichuan_tui.errors import UserError, error_line
 
     try:
         return int(_handler(args)(args) or 0)
@@ -213,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
         if args.debug:
             raise
-        print(f"error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        print(f"error: {error_line(exc)} (run with --debug for details)", file=sys.stderr)
         return 1
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BENCHES = "ceval, cmmlu, mmlu, agieval, gaokao"
+from baichuan_tui.commands.options import add_common_options, add_model_options
 
 
 def _positive(value: str) -> int:
@@ -28,13 +28,15 @@ def _positive(value: str) -> int:
 
 def add_quiz_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``quiz`` and its actions to the CLI's subparsers (dest ``quiz_command``)."""
-    from baichuan_tui.cli import add_model_options
+    from baichuan_tui.quiz.datasets import BENCHMARKS
 
-    quiz = subparsers.add_parser("quiz", help="benchmark quizzes: C-Eval, CMMLU, MMLU, ...")
+    quiz: argparse.ArgumentParser = subparsers.add_parser(
+        "quiz", help="benchmark quizzes: C-Eval, CMMLU, MMLU, ..."
+    )
     qsub = quiz.add_subparsers(dest="quiz_command", metavar="ACTION", required=True)
 
     run = qsub.add_parser("run", help="score a model on a benchmark (letter logits, 5-shot)")
-    run.add_argument("bench", metavar="BENCH", help=BENCHES)
+    run.add_argument("bench", metavar="BENCH", help=", ".join(BENCHMARKS))
     add_model_options(run, sampling=False)
     run.add_argument(
         "--data",
@@ -68,22 +70,12 @@ def add_quiz_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="write RUN's C-Eval submission JSON to FILE",
     )
     res.add_argument("--json", action="store_true")
+    add_common_options(res)
 
     cmp = qsub.add_parser("compare", help="stored runs side by side")
     cmp.add_argument("runs", nargs="+", metavar="RUN")
     cmp.add_argument("--json", action="store_true")
-    for p in (run, res, cmp):  # as the other subcommands, unless add_model_options did
-        if "--offline" not in p._option_string_actions:
-            p.add_argument(
-                "--offline",
-                action="store_true",
-                default=argparse.SUPPRESS,
-                help="never touch the network",
-            )
-        if "--debug" not in p._option_string_actions:
-            p.add_argument(
-                "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-            )
+    add_common_options(cmp)
     return quiz
 
 
@@ -108,66 +100,47 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from baichuan_tui.commands.common import load_engine
-    from baichuan_tui.quiz import datasets, protocols, report, results, runner
+    from baichuan_tui.quiz import report, session
+    from baichuan_tui.quiz import results as store
 
     err = _console()
-    bench = datasets.get_benchmark(args.bench)
-    protocol = protocols.get_protocol(bench.name, args.protocol)
-    data = datasets.load(
-        bench.name,
+
+    def say(msg: str) -> None:
+        err.print(msg, highlight=False)
+
+    request = session.RunRequest(
+        args.bench,
         split=args.split,
-        subject_names=_subjects(args.subjects),
+        subjects=_subjects(args.subjects),
         data=args.data,
-        offline=bool(getattr(args, "offline", False)),
         shots=args.shots,
         limit=args.limit,
-        notify=lambda msg: err.print(msg, highlight=False),
+        protocol=args.protocol,
+        prefix_cache=not args.no_prefix_cache,
+        offline=bool(getattr(args, "offline", False)),
     )
-    if not data.subjects:
-        from baichuan_tui.errors import UserError
-
-        raise UserError(f"no {bench.title} questions to score in {data.source}")
+    prepared = session.prepare(request, notify=say)
+    bench = prepared.dataset.benchmark
     t0 = time.perf_counter()
     engine = load_engine(args)
     load_s = time.perf_counter() - t0
-    err.print(f"{bench.title} ({bench.repo}): licence {bench.licence}", highlight=False)
+    say(f"{bench.title} ({bench.repo}): licence {bench.licence}")
     try:
         with report.progress_bar(err) as on_progress:
-            outcome = runner.run_quiz(
-                data,
-                protocol,
-                runner.EngineScorer(engine),
-                prefix_cache=not args.no_prefix_cache,
-                on_progress=on_progress,
-            )
-        if results.cached_sha256(engine.path) is None:
-            err.print(
-                f"hashing {engine.path.name} for the run record (once per file)", highlight=False
-            )
-        model = results.model_facts(engine.path, engine.info.name, engine.info.file_type)
+            outcome = session.score(prepared, engine, on_progress=on_progress)
+        model = session.model_facts(engine, notify=say)
         n_ctx = engine.n_ctx
     finally:
         engine.close()
-    record = results.build_record(
-        data,
-        protocol,
-        outcome,
-        model=model,
-        shots=args.shots,
-        n_ctx=n_ctx,
-        load_s=load_s,
-        limit=args.limit,
-    )
-    stored = results.save(record)
-    if bench.name == "ceval" and data.split == "test" and record["questions"]:
-        results.write_submission(record)
+    saved = session.save_run(prepared, outcome, model=model, n_ctx=n_ctx, load_s=load_s)
+    record = saved.record
     if args.json:
-        _print_json(results.cli_document(record, stored))
+        _print_json(store.cli_document(record, saved.stored))
     else:
         report.run_table(record, _console_out())
-        err.print(f"stored as {record['id']} ({stored})", highlight=False)
+        say(f"stored as {record['id']} ({saved.stored})")
         if record.get("submission"):
-            err.print(f"C-Eval submission file: {record['submission']}", highlight=False)
+            say(f"C-Eval submission file: {record['submission']}")
     return 130 if outcome.interrupted else 0
 
 
@@ -206,7 +179,7 @@ def results(args: argparse.Namespace) -> int:
         report.runs_table(runs, out)
     else:
         out.print("no stored quiz runs yet: try 'baichuan-chat quiz run ceval --model M'")
-    report.published_table(["ceval", "mmlu", "cmmlu", "gaokao", "agieval"], out)
+    report.published_table(report.published_benchmarks(), out)
     return 0
 
 
