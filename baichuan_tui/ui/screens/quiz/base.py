@@ -1,0 +1,54 @@
+"""What both quiz screens share: the app's engine (when it is free), the form's fields."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from textual.containers import Horizontal
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Input, Label, Select
+
+from baichuan_tui.quiz.datasets import BENCHMARKS
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.ui.app import ChatApp
+
+BENCH_CHOICES = [(b.title, b.name) for b in BENCHMARKS.values()]
+"""The benchmark select's options: (title, name) in the registry's order."""
+
+
+def form_row(label: str, widget: Widget) -> Horizontal:
+    return Horizontal(Label(label, classes="name"), widget, classes="field quiz-field")
+
+
+class QuizScreen(ModalScreen[None]):
+    """A quiz dialog over the chat."""
+
+    @property
+    def chat_app(self) -> ChatApp:
+        return cast("ChatApp", self.app)
+
+    def free_engine(self) -> Engine | None:
+        """The loaded engine when no reply is being generated (else a notice and None)."""
+        app = self.chat_app
+        if app.engine is None:
+            self.notify("load a model first (Ctrl+O)", severity="warning")
+            return None
+        if not app.chat.replies.idle.is_set():
+            self.notify("a reply is being generated: stop it first", severity="warning")
+            return None
+        return app.engine
+
+    def _value(self, wid: str) -> str:
+        return self.query_one(f"#{wid}", Input).value.strip()
+
+    def _bench(self) -> str:
+        value = self.query_one("#q-bench", Select).value
+        return value if isinstance(value, str) else "ceval"
+
+    def _data(self) -> Path | None:
+        text = self._value("q-data")
+        return Path(text).expanduser() if text else None
