@@ -13,6 +13,7 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from baichuan_tui.commands.common import load_engine
 from baichuan_tui.engine.llama import LlamaEngine
@@ -105,8 +106,8 @@ def _median(values: list[float]) -> float:
 
 def _report(
     engine: LlamaEngine, runs: dict[str, list[Run]], n_prompt: int, n_gen: int, wall: float
-) -> dict[str, object]:
-    paths = {}
+) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
     for name, rs in runs.items():
         paths[name] = {
             "prompt_tokens_per_s": round(n_prompt / _median([r.prompt_s for r in rs]), 2),
@@ -136,7 +137,7 @@ def _report(
     }
 
 
-def _print_table(report: dict[str, object]) -> None:
+def _print_table(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -146,7 +147,7 @@ def _print_table(report: dict[str, object]) -> None:
     )
     for col in ("path", "prompt tok/s", "gen tok/s", "ms/token", "TTFT s"):
         table.add_column(col, justify="right" if col != "path" else "left")
-    for name, p in report["paths"].items():  # type: ignore[union-attr]
+    for name, p in report["paths"].items():
         table.add_row(
             name,
             f"{p['prompt_tokens_per_s']:.1f}",

@@ -21,7 +21,7 @@ MAIN_OUTTYPES = "f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q4_0"
 
 def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``convert`` on the CLI's subparsers; returns its parser."""
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "convert",
         help="convert a Hugging Face Baichuan checkpoint to GGUF (and quantize)",
         description="Convert a Baichuan / Baichuan2 Hugging Face checkpoint (a local folder or "
