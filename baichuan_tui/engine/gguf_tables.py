@@ -19,7 +19,6 @@ GGML_MAX_DIMS = 4
 _INT64_MAX = (1 << 63) - 1
 
 TRUNCATED_HINT = "run 'baichuan-chat models verify' or download it again"
-DEFAULT_HINT = "download it again or pick another .gguf file"
 
 # ggml tensor types: id -> (name, block size in elements, block size in bytes).
 # From gguf.GGML_QUANT_SIZES (gguf 0.19) plus Q2_0, which the llama.cpp bundled with
