@@ -26,12 +26,18 @@ BAICHUAN2_VOCAB = 125696
 class ModelFacts(Protocol):
     """What detection needs from a GGUF (``gguf_check.GGUFInfo`` provides it)."""
 
-    path: Path
-    architecture: str
-    name: str | None
-    block_count: int | None
-    vocab_size: int
-    chat_template: str | None
+    @property
+    def path(self) -> Path: ...
+    @property
+    def architecture(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def block_count(self) -> int | None: ...
+    @property
+    def vocab_size(self) -> int: ...
+    @property
+    def chat_template(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,6 @@ class Family:
     """Prompt template chosen for it (one of :data:`TEMPLATES`)."""
     defaults: sampling.Sampling
     """Sampling defaults from the family's generation_config."""
-
-    @property
-    def is_chat(self) -> bool:
-        return self.template != "completion"
 
 
 def _words(info: ModelFacts) -> str:

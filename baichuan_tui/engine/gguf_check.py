@@ -309,11 +309,12 @@ def _check_vocab(path: Path, header: _Header) -> None:
                 f"has {key} {token_id}, out of range for its {n_vocab:,}-token vocabulary",
             )
 
-    for t in header.tensors:
-        if t.name == "token_embd.weight" and len(t.shape) >= 2 and t.shape[1] != n_vocab:
+    for tensor in header.tensors:
+        shape = tensor.shape
+        if tensor.name == "token_embd.weight" and len(shape) >= 2 and shape[1] != n_vocab:
             raise BadModelFile(
                 path,
-                f"has a token_embd.weight with {t.shape[1]:,} rows but {n_vocab:,} tokens "
+                f"has a token_embd.weight with {shape[1]:,} rows but {n_vocab:,} tokens "
                 "in its vocabulary",
             )
 

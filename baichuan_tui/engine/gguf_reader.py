@@ -79,16 +79,20 @@ class _Reader:
         return start
 
     def u32(self) -> int:
-        return _U32.unpack_from(self.buf, self.take(4))[0]
+        value: int = _U32.unpack_from(self.buf, self.take(4))[0]
+        return value
 
     def i32(self) -> int:
-        return _I32.unpack_from(self.buf, self.take(4))[0]
+        value: int = _I32.unpack_from(self.buf, self.take(4))[0]
+        return value
 
     def u64(self) -> int:
-        return _U64.unpack_from(self.buf, self.take(8))[0]
+        value: int = _U64.unpack_from(self.buf, self.take(8))[0]
+        return value
 
     def i64(self) -> int:
-        return _I64.unpack_from(self.buf, self.take(8))[0]
+        value: int = _I64.unpack_from(self.buf, self.take(8))[0]
+        return value
 
     def string(self, what: str) -> bytes:
         n = self.u64()

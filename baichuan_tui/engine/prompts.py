@@ -9,7 +9,7 @@ text with special parsing off too, so nothing a user types can become a control 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -153,8 +153,11 @@ def _completion_ids(tok: Tokenizer, messages: Sequence[Message], add_bos: bool) 
 
 _MARK = re.compile("\x1e(\\d+)\x1f")
 
+RenderGGUF = Callable[[Sequence[Message]], str]
+"""An embedded (Jinja) chat template: the prompt text for the messages."""
 
-def _gguf_ids(tok: Tokenizer, messages: Sequence[Message], render) -> list[int]:
+
+def _gguf_ids(tok: Tokenizer, messages: Sequence[Message], render: RenderGGUF) -> list[int]:
     """An embedded template's prompt: the template's own text is parsed for special tokens,
     the message contents are not (they are rendered as markers, then tokenized apart)."""
     masked = [Message(m.role, f"\x1e{i}\x1f") for i, m in enumerate(messages)]
@@ -177,7 +180,7 @@ def build_ids(
     messages: Sequence[Message],
     *,
     add_bos: bool = False,
-    render_gguf=None,
+    render_gguf: RenderGGUF | None = None,
     continue_last: bool = False,
 ) -> list[int]:
     """Token ids for ``messages`` under ``template`` (no fitting to the context).
@@ -212,7 +215,7 @@ def fit_prompt(
     n_ctx: int,
     max_tokens: int,
     add_bos: bool = False,
-    render_gguf=None,
+    render_gguf: RenderGGUF | None = None,
     continue_last: bool = False,
 ) -> Prompt:
     """Build the prompt, dropping the oldest whole rounds (never the system message) until

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,10 @@ class Sampling:
     def merged(self, **overrides: object) -> Sampling:
         """A copy with every non-``None`` override applied."""
         known = {f.name for f in fields(self)}
-        return replace(self, **{k: v for k, v in overrides.items() if k in known and v is not None})
+        changes: dict[str, Any] = {
+            k: v for k, v in overrides.items() if k in known and v is not None
+        }
+        return replace(self, **changes)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
