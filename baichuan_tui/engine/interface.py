@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.family import Family
-    from baichuan_tui.engine.gguf_reader import GGUFInfo
+    from baichuan_tui.engine.gguf_check import GGUFInfo
     from baichuan_tui.engine.prompts import Message, Prompt
     from baichuan_tui.engine.sampling import Sampling
     from baichuan_tui.engine.stream import Generation
@@ -35,6 +35,11 @@ class Engine(Protocol):
     @property
     def n_ctx(self) -> int:
         """Context length the model was loaded with."""
+        ...
+
+    @property
+    def n_gpu_layers(self) -> int:
+        """Layers offloaded to the GPU (0: none, -1: all)."""
         ...
 
     def prompt(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from baichuan_tui.engine import prompts
 from baichuan_tui.engine.family import Family, choose_template, detect_family
@@ -24,6 +24,11 @@ from baichuan_tui.engine.sampling import Sampling
 from baichuan_tui.engine.stream import Generation, GenerationResult, TextStream
 from baichuan_tui.engine.threads import physical_cores
 from baichuan_tui.errors import BadModelFile, UserError
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.interface import Engine
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,13 +60,12 @@ def _quiet_llama_logs() -> None:
         return
     import llama_cpp
 
-    @llama_cpp.llama_log_callback
     def _log(_level: int, text: bytes, _data: ctypes.c_void_p) -> None:
         _LOG_TAIL.append(text.decode("utf-8", "replace"))
         del _LOG_TAIL[:-20]
 
-    _LOG_CALLBACK = _log
-    llama_cpp.llama_log_set(_log, ctypes.c_void_p(0))
+    _LOG_CALLBACK = llama_cpp.llama_log_callback(_log)
+    llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
 
 
 def _last_log_line() -> str:
@@ -80,7 +84,8 @@ class _LlamaTokenizer:
     def encode(self, text: str, *, special: bool = False) -> list[int]:
         if not text:
             return []
-        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        ids: list[int] = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=special)
+        return ids
 
 
 class LlamaEngine:
@@ -100,7 +105,9 @@ class LlamaEngine:
         self.family: Family = detect_family(self.info)
         self.template = choose_template(self.family, template)
         self.n_threads = self.options.n_threads or physical_cores()
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
         self._thread = threading.Thread(target=self._serve, name="llama-owner", daemon=True)
         self._thread.start()
         self._abort_cb: Any = None  # kept alive while llama.cpp may call it
@@ -122,14 +129,13 @@ class LlamaEngine:
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
                     fut.set_exception(exc)
 
-    def call(self, fn: Callable[[], Any]) -> Any:
+    def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` on the owner thread and return its result."""
-        fut: Future = Future()
-        self._jobs.put((fn, fut))
-        return fut.result()
+        return self.submit(fn).result()
 
-    def submit(self, fn: Callable[[], Any]) -> Future:
-        fut: Future = Future()
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn`` on the owner thread; returns at once."""
+        fut: Future[T] = Future()
         self._jobs.put((fn, fut))
         return fut
 
@@ -177,6 +183,10 @@ class LlamaEngine:
     @property
     def n_ctx(self) -> int:
         return self.options.n_ctx
+
+    @property
+    def n_gpu_layers(self) -> int:
+        return self.options.n_gpu_layers
 
     def _render_gguf(self, messages: Sequence[prompts.Message]) -> str:
         from baichuan_tui.engine.chat_template import render
@@ -278,9 +288,9 @@ class LlamaEngine:
         try:
             self._loop(gen, prompt, s, stops, ignore_eos, res)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            gen._error = exc
+            gen.fail(exc)
         finally:
-            gen._finish()
+            gen.finish()
 
     def _cached_prefix(self, ids: Sequence[int]) -> int:
         llm = self._llm
@@ -303,7 +313,7 @@ class LlamaEngine:
         import llama_cpp
 
         llm = self._llm
-        put = gen._put
+        put = gen.push
         cancelled = gen.cancelled
         piece = self._piece
         eos = llm.token_eos()
@@ -339,7 +349,7 @@ class LlamaEngine:
                 if cancelled.is_set():
                     finish = "cancelled"
                     break
-                if lender.want.is_set() != lender.lent:
+                if gen.core_wanted != lender.lent:
                     lender.switch()
                 if tok == eos and not ignore_eos:
                     finish = "stop"
@@ -389,7 +399,7 @@ class LlamaEngine:
             llama_cpp.llama_set_abort_callback(self._llm.ctx, self._abort_cb, None)
         else:
             llama_cpp.llama_set_abort_callback(
-                self._llm.ctx, ctypes.cast(None, llama_cpp.ggml_abort_callback), None
+                self._llm.ctx, ctypes.cast(ctypes.c_void_p(), llama_cpp.ggml_abort_callback), None
             )
 
     # -- scoring ---------------------------------------------------------------------------
@@ -420,7 +430,8 @@ class LlamaEngine:
             llm.eval(list(ids[keep:]))
             row = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
             if candidates is None:
-                return row[: llm.n_vocab()]
+                logits: list[float] = row[: llm.n_vocab()]
+                return logits
             return [row[c] for c in candidates]
 
         return self.call(run)
@@ -451,8 +462,7 @@ class _CoreLender:
     def __init__(self, ctx: Any, n_threads: int, gen: Generation) -> None:
         self.ctx = ctx
         self.n = n_threads
-        self.want = gen._lend
-        self.ack = gen._lent
+        self.gen = gen
         self.lent = False
 
     def switch(self) -> None:
@@ -461,7 +471,10 @@ class _CoreLender:
         self.lent = not self.lent
         if self.n > 1:
             llama_cpp.llama_set_n_threads(self.ctx, self.n - 1 if self.lent else self.n, self.n)
-        if self.lent:
-            self.ack.set()
-        else:
-            self.ack.clear()
+        self.gen.set_core_lent(self.lent)
+
+
+if TYPE_CHECKING:
+
+    def _implements(engine: LlamaEngine) -> Engine:
+        return engine  # mypy checks that LlamaEngine is an Engine

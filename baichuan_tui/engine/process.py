@@ -21,16 +21,19 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from baichuan_tui.engine import prompts
 from baichuan_tui.engine.family import Family, choose_template, detect_family
 from baichuan_tui.engine.gguf_check import inspect_gguf
 from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 from baichuan_tui.engine.sampling import Sampling
-from baichuan_tui.engine.stream import Generation
+from baichuan_tui.engine.stream import Generation, GenerationResult
 from baichuan_tui.engine.threads import physical_cores
 from baichuan_tui.errors import UserError
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.interface import Engine
 
 _OPS = frozenset({"prompt", "encode", "detokenize", "next_token_logits", "reset_cache"})
 
@@ -107,10 +110,13 @@ def _child(
 
 
 def _stream(
-    conn: Any, engine: LlamaEngine, args: tuple, kwargs: dict, events: tuple[Any, Any, Any]
+    conn: Any,
+    engine: LlamaEngine,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    events: tuple[Any, Any, Any],
 ) -> None:
-    gen = Generation()
-    gen.cancelled, gen._lend, gen._lent = events
+    gen = Generation(events=events)
     engine.generate(*args, into=gen, **kwargs)
     try:
         for text in gen:
@@ -159,9 +165,13 @@ class EngineProcess:
     def n_ctx(self) -> int:
         return self.options.n_ctx
 
+    @property
+    def n_gpu_layers(self) -> int:
+        return self.options.n_gpu_layers
+
     def _recv(self) -> tuple[str, Any]:
         try:
-            return self._conn.recv()
+            return cast("tuple[str, Any]", self._conn.recv())
         except (EOFError, OSError):
             self._proc.join(timeout=1)
             code = self._proc.exitcode
@@ -189,15 +199,18 @@ class EngineProcess:
     def prompt(
         self, messages: Sequence[prompts.Message], *, max_tokens: int, continue_last: bool = False
     ) -> prompts.Prompt:
-        return self._request(
-            "prompt", list(messages), max_tokens=max_tokens, continue_last=continue_last
+        return cast(
+            "prompts.Prompt",
+            self._request(
+                "prompt", list(messages), max_tokens=max_tokens, continue_last=continue_last
+            ),
         )
 
     def encode(self, text: str, *, special: bool = False) -> list[int]:
-        return self._request("encode", text, special=special)
+        return cast("list[int]", self._request("encode", text, special=special))
 
     def detokenize(self, ids: Sequence[int]) -> str:
-        return self._request("detokenize", list(ids))
+        return cast(str, self._request("detokenize", list(ids)))
 
     def next_token_logits(
         self,
@@ -206,12 +219,13 @@ class EngineProcess:
         *,
         reuse_cache: bool = True,
     ) -> list[float]:
-        return self._request(
+        logits = self._request(
             "next_token_logits",
             list(ids),
             None if candidates is None else list(candidates),
             reuse_cache=reuse_cache,
         )
+        return cast("list[float]", logits)
 
     def reset_cache(self) -> None:
         self._request("reset_cache")
@@ -226,8 +240,7 @@ class EngineProcess:
     ) -> Generation:
         """Start generating a reply; returns at once (deltas arrive already batched)."""
         self._lock.acquire()
-        gen = Generation(interval=0)
-        gen.cancelled, gen._lend, gen._lent = self._events
+        gen = Generation(interval=0, events=self._events)
         for event in self._events:
             event.clear()
         try:
@@ -241,24 +254,25 @@ class EngineProcess:
         return gen
 
     def _pump(self, gen: Generation) -> None:
+        result: GenerationResult | None = None
         try:
             while True:
                 kind, payload = self._recv()
                 if kind == "delta":
-                    text, gen._tokens = payload
-                    gen._put(text)
+                    text, tokens = payload
+                    gen.push(text, tokens)
                     continue
                 if kind == "failed":
-                    gen.result, error = payload
-                    gen._error = _rebuild(error)
+                    result, error = payload
+                    gen.fail(_rebuild(error))
                 else:
-                    gen.result = payload
+                    result = payload
                 break
         except EngineGone as exc:
-            gen._error = exc
+            gen.fail(exc)
         finally:
             self._lock.release()
-            gen._finish()
+            gen.finish(result)
 
     def close(self) -> None:
         """Stop a reply in flight, end the child and wait for it (at most a few seconds)."""
@@ -283,3 +297,9 @@ class EngineProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+if TYPE_CHECKING:
+
+    def _implements(engine: EngineProcess) -> Engine:
+        return engine  # mypy checks that EngineProcess is an Engine

@@ -9,6 +9,13 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    import multiprocessing.synchronize
+
+    Flag: TypeAlias = threading.Event | multiprocessing.synchronize.Event
+    """An event of this process or one shared with a child process."""
 
 
 @dataclass
@@ -42,21 +49,27 @@ class GenerationResult:
 class Generation:
     """A reply being generated: iterate for text deltas, then read :attr:`result`.
 
-    The owner thread appends deltas to a deque; the reader wakes at most once per
-    ``interval`` seconds and gets everything that arrived meanwhile, so a fast model never
-    makes the reader (the terminal or the UI) do work per token.
+    The producer (the engine's owner thread, or the pipe from a child process) calls
+    :meth:`push` with each delta, :meth:`fail` on an error and :meth:`finish` at the end; the
+    reader wakes at most once per ``interval`` seconds and gets everything that arrived
+    meanwhile, so a fast model never makes the reader (the terminal or the UI) do work per
+    token. ``events`` (cancel, lend, lent) are shared with a child process instead of new ones.
     """
 
-    def __init__(self, interval: float = 0.02) -> None:
+    def __init__(
+        self, interval: float = 0.02, *, events: tuple[Flag, Flag, Flag] | None = None
+    ) -> None:
         self.interval = interval
-        self.cancelled = threading.Event()
         self.result: GenerationResult | None = None
+        """The result: live while a reply runs in this process, else set by :meth:`finish`."""
         self._parts: deque[str] = deque()
         self._ready = threading.Event()
         self._finished = False
         self._error: BaseException | None = None
-        self._lend = threading.Event()  # the reader asks for a core
-        self._lent = threading.Event()  # generation runs on one thread fewer (or ended)
+        cancel, lend, lent = events or (threading.Event(), threading.Event(), threading.Event())
+        self.cancelled: Flag = cancel
+        self._lend = lend  # the reader asks for a core
+        self._lent = lent  # generation runs on one thread fewer (or ended)
         self._tokens = 0  # tokens so far, when the result lives in another process
 
     @property
@@ -68,15 +81,40 @@ class Generation:
         """Ask the engine to stop; the partial reply is kept."""
         self.cancelled.set()
 
-    def _put(self, text: str) -> None:
+    # -- producer side ---------------------------------------------------------------------
+    def push(self, text: str, tokens: int | None = None) -> None:
+        """Add a text delta; ``tokens`` counts the reply so far when no live result does."""
+        if tokens is not None:
+            self._tokens = tokens
         self._parts.append(text)
         if not self._ready.is_set():
             self._ready.set()
 
-    def _finish(self) -> None:
+    def fail(self, exc: BaseException) -> None:
+        """Raise ``exc`` in the reader once the text so far is read (then :meth:`finish`)."""
+        self._error = exc
+
+    def finish(self, result: GenerationResult | None = None) -> None:
+        """End the stream (with ``result`` when it was not live); wakes the reader."""
+        if result is not None:
+            self.result = result
         self._finished = True
         self._lent.set()
         self._ready.set()
+
+    @property
+    def core_wanted(self) -> bool:
+        """Whether the reader asks for a core now (see :meth:`core_lent`)."""
+        return self._lend.is_set()
+
+    def set_core_lent(self, lent: bool) -> None:
+        """Tell the reader that generation now runs on one thread fewer (or all of them)."""
+        if lent:
+            self._lent.set()
+        else:
+            self._lent.clear()
+
+    # -- reader side -----------------------------------------------------------------------
 
     @contextmanager
     def core_lent(self, timeout: float = 0.25) -> Iterator[bool]:
