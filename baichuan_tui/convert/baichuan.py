@@ -95,7 +95,11 @@ def tensor_plans(
     check_weights(cfg, weights)
     e = cfg.n_embd
 
-    def plan(gguf_name: str, hf_name: str, transform: Callable | None = None) -> TensorPlan:
+    def plan(
+        gguf_name: str,
+        hf_name: str,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> TensorPlan:
         shape = weights.shape(hf_name)
         qtype = QT.F32 if len(shape) == 1 else float_type
         return float_tensor(

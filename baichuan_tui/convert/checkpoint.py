@@ -148,7 +148,8 @@ class TorchFile:
         )
 
     def rows(self, name: str, a: int, b: int) -> np.ndarray:
-        return self._sd[name][a:b].to(self._torch.float32).numpy()
+        out: np.ndarray = self._sd[name][a:b].to(self._torch.float32).numpy()
+        return out
 
 
 class Weights:

@@ -21,4 +21,3 @@ FTYPES: dict[str, tuple[int, float]] = {
     "q5_k_m": (17, 5.7),
     "q6_k": (18, 6.6),
 }
-QUANTIZED = tuple(k for k in FTYPES if k not in ("f32", "f16", "bf16"))

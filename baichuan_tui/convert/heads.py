@@ -11,13 +11,15 @@ EPS = 1e-12
 def row_norms(rows: np.ndarray) -> np.ndarray:
     """L2 norm of each row (computed in float64), as float64."""
     r = np.asarray(rows, dtype=np.float64)
-    return np.sqrt(np.einsum("ij,ij->i", r, r))
+    norms: np.ndarray = np.sqrt(np.einsum("ij,ij->i", r, r))
+    return norms
 
 
 def normalize_rows(rows: np.ndarray) -> np.ndarray:
     """``rows`` (2-D) with unit-L2-norm rows, float32 (what Baichuan2's NormHead computes)."""
     norms = np.maximum(row_norms(rows), EPS)
-    return (np.asarray(rows, dtype=np.float64) / norms[:, None]).astype(np.float32)
+    unit: np.ndarray = np.asarray(rows, dtype=np.float64) / norms[:, None]
+    return unit.astype(np.float32)
 
 
 def is_normalized(rows: np.ndarray, tol: float = 1e-2) -> bool:

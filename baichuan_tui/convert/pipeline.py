@@ -17,6 +17,7 @@ from baichuan_tui.convert.checkpoint import (
     read_config,
     uses_norm_head,
 )
+from baichuan_tui.convert.ftypes import FTYPES
 from baichuan_tui.convert.outfile import (
     atomic_output,
     check_free_space,
@@ -34,7 +35,7 @@ DIRECT = {
     "f16": (QT.F16, gguf.LlamaFileType.MOSTLY_F16),
     "bf16": (QT.BF16, gguf.LlamaFileType.MOSTLY_BF16),
 }
-OUTTYPES = tuple(quant.FTYPES)
+OUTTYPES = tuple(FTYPES)
 
 Stage = Callable[[str, int, int | None], None]
 """``progress(stage, done, total)``; stages ``write`` (bytes), ``quantize`` (tensors),
@@ -83,7 +84,7 @@ def _metadata(
 
 def estimate_bytes(plans: list[TensorPlan], outtype: str) -> int:
     """Rough size of the final file (vectors stay F32)."""
-    bpw = quant.FTYPES[outtype][1]
+    bpw = FTYPES[outtype][1]
     return sum(
         p.n_elements * 4 if len(p.shape) == 1 else int(p.n_elements * bpw / 8) for p in plans
     )
@@ -127,7 +128,7 @@ def convert(
     when complete and checked; the file is recorded in the registry unless ``record`` is off.
     """
     outtype = outtype.lower()
-    if outtype not in quant.FTYPES:
+    if outtype not in FTYPES:
         raise UserError(f"unknown output type '{outtype}'", f"choose one of {', '.join(OUTTYPES)}")
     if out.is_dir():
         raise UserError(f"{out} is a folder", "give the output .gguf file's path")

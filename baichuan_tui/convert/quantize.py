@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from baichuan_tui.convert.ftypes import FTYPES, QUANTIZED  # noqa: F401 - re-exported
+from baichuan_tui.convert.ftypes import FTYPES
 from baichuan_tui.convert.outfile import atomic_output
 from baichuan_tui.errors import UserError
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,7 @@ class SafetensorsFile:
             ) from None
         header.pop("__metadata__", None)
         self._start = 8 + n
-        self.entries: dict[str, dict] = header
+        self.entries: dict[str, dict[str, Any]] = header
         for name, e in header.items():
             begin, end = e["data_offsets"]
             if e["dtype"] not in _DTYPES or self._start + end > size:
@@ -67,14 +68,15 @@ class SafetensorsFile:
         return tuple(self.entries[name]["shape"])
 
     def dtype(self, name: str) -> str:
-        return self.entries[name]["dtype"]
+        return str(self.entries[name]["dtype"])
 
     def _raw(self, name: str) -> np.ndarray:
         if self._map is None:
             self._map = np.memmap(self.path, dtype=np.uint8, mode="r")
         e = self.entries[name]
         begin, end = e["data_offsets"]
-        flat = self._map[self._start + begin : self._start + end].view(_DTYPES[e["dtype"]])
+        raw = self._map[self._start + begin : self._start + end]
+        flat: np.ndarray = raw.view(_DTYPES[e["dtype"]])
         return flat.reshape(e["shape"])
 
     def rows(self, name: str, a: int, b: int) -> np.ndarray:

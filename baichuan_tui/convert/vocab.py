@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gguf
 
@@ -67,6 +68,7 @@ def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
     while i < len(buf):
         key, i = _varint(buf, i)
         wire = key & 7
+        value: int | bytes
         if wire == 0:
             value, i = _varint(buf, i)
         elif wire == 2:
@@ -102,7 +104,7 @@ def _looks_special(token: str) -> bool:
     )
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -176,14 +178,14 @@ def load_vocab(folder: Path, vocab_size: int | None = None) -> Vocab:
 
     special = gguf.SpecialVocab(folder, n_vocab=n)
     ids = dict(special.special_token_ids)
-    for kind, sp_id in (
+    for role, sp_id in (
         ("bos", sp.bos_id()),
         ("eos", sp.eos_id()),
         ("unk", sp.unk_id()),
         ("pad", sp.pad_id()),
     ):
-        if kind not in ids and 0 <= sp_id < n:
-            ids[kind] = sp_id
+        if role not in ids and 0 <= sp_id < n:
+            ids[role] = sp_id
     template = special.chat_template if isinstance(special.chat_template, str) else None
     return Vocab(
         tokens,

@@ -87,7 +87,7 @@ def encode(data: np.ndarray, ggml_type: QT) -> np.ndarray:
 def _ggml() -> ctypes.CDLL:
     import llama_cpp._ggml as g
 
-    lib = g.libggml
+    lib: ctypes.CDLL = g.libggml
     lib.ggml_quantize_chunk.argtypes = [
         ctypes.c_int,
         ctypes.c_void_p,
@@ -152,7 +152,7 @@ def write_gguf(
             w.write_padding(fout, fout.tell())
             written = 0
             for chunk in t.chunks():
-                fout.write(memoryview(np.ascontiguousarray(chunk)).cast("B"))
+                fout.write(np.ascontiguousarray(chunk).data.cast("B"))
                 written += chunk.nbytes
                 if progress:
                     progress(done + written, total)

@@ -290,9 +290,10 @@ def load_run(ref: str) -> dict[str, Any]:
     path = Path(ref).expanduser()
     if ref.endswith(".json") and path.is_file():
         try:
-            return json.loads(path.read_text("utf-8"))
+            doc: dict[str, Any] = json.loads(path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise UserError(f"{path} is not a stored quiz run ({exc})") from None
+        return doc
     runs = all_runs()
     if ref in ("last", "latest") and runs:
         return runs[-1]
