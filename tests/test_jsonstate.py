@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ WORKERS, ROUNDS = 4, 25
 def _bump(path: str, name: str) -> None:
     """Add ``ROUNDS`` entries under ``name`` and count every update in ``n``."""
 
-    def change(doc: dict) -> None:
+    def change(doc: dict[str, Any]) -> None:
         doc["n"] = doc.get("n", 0) + 1
         mine = doc.setdefault(name, [])
         mine.append(len(mine))
@@ -63,7 +64,7 @@ def test_writes_are_atomic_and_a_failed_change_writes_nothing(
     jsonstate.write(path, {"old": "百川"}, indent=2)
     assert path.read_text("utf-8") == '{\n  "old": "百川"\n}'
 
-    def boom(doc: dict) -> None:
+    def boom(doc: dict[str, Any]) -> None:
         doc["old"] = "changed"
         raise RuntimeError("no")
 
@@ -116,7 +117,7 @@ def test_hub_records_update_and_forget(tmp_path: Path) -> None:
     f = tmp_path / "m.gguf"
     f.write_bytes(b"x")
     cache.remember(f, sha256="ab", expected="ab", ok=True, source="t")
-    assert cache.is_verified(f) and cache.record_of(f)["sha256"] == "ab"
+    assert cache.is_verified(f) and (cache.record_of(f) or {}).get("sha256") == "ab"
     cache.forget(f)
     assert cache.record_of(f) is None and cache.load_records() == {}
     locations.verified_file().write_text("[]")

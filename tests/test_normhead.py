@@ -406,3 +406,13 @@ def test_cli_fix_end_to_end(cli, tmp_path, tiny):
         res = cli("models", "fix", str(path), "--out", str(tmp_path / "no.gguf"))
         assert res.returncode == 1 and why in res.stderr
     assert not (tmp_path / "no.gguf").exists()
+
+
+def test_the_package_imports_no_module_of_its_own():
+    """``repair/__init__`` imports nothing its modules need back (no import cycle)."""
+    code = (
+        "import sys, baichuan_tui.repair; "
+        "print(sorted(m for m in sys.modules if m.startswith('baichuan_tui.repair.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
