@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -19,7 +20,7 @@ class TextPrompt(ModalScreen[str | None]):
         self._value = value
         self._placeholder = placeholder
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         with Vertical(classes="box"):
             yield Label(self._title, classes="dialog-title")
             yield Input(self._value, placeholder=self._placeholder, id="value")

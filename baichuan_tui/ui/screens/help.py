@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Markdown
@@ -16,12 +19,14 @@ where every action is listed. Rebind keys in `config.toml`:
 
 
 def binding_rows(
-    groups: list[tuple[str, list[Binding]]], keymap: dict[str, str]
+    groups: Sequence[tuple[str, Sequence[BindingType]]], keymap: dict[str, str]
 ) -> list[tuple[str, str, str, str]]:
-    """(where, keys, description, id) for each binding, with the keymap applied."""
+    """(where, keys, description, id) for each :class:`Binding`, with the keymap applied."""
     rows = []
     for where, bindings in groups:
         for b in bindings:
+            if not isinstance(b, Binding):
+                continue  # a bare (key, action) tuple: none here, and no id to show
             keys = keymap.get(b.id or "", b.key)
             rows.append((where, keys.replace(",", ", "), b.description or b.action, b.id or ""))
     return rows
@@ -34,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
         super().__init__(classes="dialog")
         self._rows = rows
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         with Vertical(classes="box wide"):
             yield Label("Keys", classes="dialog-title")
             yield Markdown(INTRO)

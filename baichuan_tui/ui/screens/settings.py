@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ast
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from functools import cache
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, TextArea
 
 from baichuan_tui.engine import sampling as presets
@@ -45,8 +48,9 @@ class SettingsResult:
 @cache
 def field_docs() -> dict[str, str]:
     """Each Sampling field's docstring (the string right after it in the class body)."""
-    tree = ast.parse(inspect.getsource(Sampling))
-    body = tree.body[0].body  # type: ignore[attr-defined]
+    cls = ast.parse(inspect.getsource(Sampling)).body[0]
+    assert isinstance(cls, ast.ClassDef)
+    body = cls.body
     docs = {}
     for node, nxt in zip(body, body[1:], strict=False):
         if (
@@ -128,14 +132,14 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         self.system = system
         self.load = load
 
-    def _row(self, name: str, value: str, doc: str):
+    def _row(self, name: str, value: str, doc: str) -> Iterator[Widget]:
         with Horizontal(classes="field"):
             yield Label(name, classes="name")
             yield Input(value, id=f"f-{name}", classes="value", compact=True)
             yield Label(doc, classes="doc")
         yield Label("", id=f"e-{name}", classes="error")
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         docs = field_docs()
         with Vertical(classes="box wide"):
             yield Label("Settings for this chat", classes="dialog-title")

@@ -3,6 +3,7 @@ of bounded segments (:mod:`baichuan_tui.ui.segments`) so no update costs more th
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
@@ -47,7 +48,7 @@ class MessageView(Vertical):
         self._segment_start = 0  # where the live segment begins in ``content``
         self.header = Label(self._header_text(), classes="header")
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield self.header
         yield self.body
 

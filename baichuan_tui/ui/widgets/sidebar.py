@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
@@ -59,7 +62,7 @@ class Sidebar(Vertical):
             super().__init__()
             self.text = text
 
-    def compose(self):
+    def compose(self) -> ComposeResult:
         yield Input(placeholder="Search chats (Ctrl+F)", id="search", compact=True)
         yield ConversationList(id="conversations")
 
@@ -71,7 +74,7 @@ class Sidebar(Vertical):
     def list(self) -> ConversationList:
         return self.query_one(ConversationList)
 
-    async def show(self, conversations: list[Conversation], current: int | None) -> None:
+    async def show(self, conversations: Sequence[Conversation], current: int | None) -> None:
         """Replace the items, keeping the open chat highlighted."""
         lv = self.list
         await lv.clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.widget import Widget
 
@@ -23,7 +25,7 @@ class StatusBar(Widget):
     progress itself: every repaint takes CPU from generation on a machine with few cores.
     """
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = "no model"
         self.template = ""
