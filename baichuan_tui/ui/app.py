@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 
-from baichuan_tui.errors import UserError
+from baichuan_tui.errors import error_line
 from baichuan_tui.settings import Settings, remember, remember_last_model
 from baichuan_tui.store.conversations import Store
 from baichuan_tui.ui.screens.chat import ChatScreen
 from baichuan_tui.ui.session import LaunchOptions, load_engine
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.process import EngineProcess
+    from baichuan_tui.engine.interface import Engine
     from baichuan_tui.ui.screens.settings import LoadValues
 
 
@@ -36,7 +36,7 @@ class ModelLoaded(Message):
     def __init__(
         self,
         spec: str,
-        engine: EngineProcess | None,
+        engine: Engine | None,
         error: str | None = None,
         notice: str | None = None,
     ) -> None:
@@ -52,7 +52,7 @@ def _name(spec: str) -> str:
     return Path(spec).name if spec.endswith(".gguf") else spec
 
 
-class ChatApp(App):
+class ChatApp(App[None]):
     """``baichuan-chat``: chat with a local Baichuan model."""
 
     CSS_PATH = "app.tcss"
@@ -76,7 +76,7 @@ class ChatApp(App):
         self.settings = settings or Settings()
         self._own_store = store is None
         self.store = store or Store()
-        self.engine: EngineProcess | None = None
+        self.engine: Engine | None = None
         self.model_spec: str | None = None
         self.loading: str | None = None
         self._theme_saved = ""  # the theme last written to the state file (or started with)
@@ -84,7 +84,7 @@ class ChatApp(App):
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
 
-    def get_default_screen(self) -> Screen:
+    def get_default_screen(self) -> Screen[Any]:
         return self.chat
 
     def on_mount(self) -> None:
@@ -118,17 +118,15 @@ class ChatApp(App):
     def load_model(self, spec: str) -> None:
         """Load ``spec`` in the background; the current model stays until it is ready."""
         self.loading = spec
-        self.chat.status.set(busy=f"loading {_name(spec)}")
+        self.chat.show_busy(f"loading {_name(spec)}")
         self._load(spec)
 
     @work(thread=True, exclusive=True, group="load")
     def _load(self, spec: str) -> None:
         try:
             engine, _path = load_engine(spec, self.options)
-        except UserError as err:
-            self.post_message(ModelLoaded(spec, None, str(err)))
         except Exception as exc:  # noqa: BLE001 - one line in a notification, never a crash
-            self.post_message(ModelLoaded(spec, None, f"{type(exc).__name__}: {exc}"))
+            self.post_message(ModelLoaded(spec, None, error_line(exc)))
         else:
             from baichuan_tui.repair.notice import normhead_notice
 
@@ -141,7 +139,7 @@ class ChatApp(App):
                 self._close_engine(message.engine)
             return
         self.loading = None
-        self.chat.status.set(busy=None)
+        self.chat.show_busy(None)
         if message.engine is None:
             self.notify(
                 message.error or "the model could not be loaded",
@@ -154,14 +152,14 @@ class ChatApp(App):
         old, self.engine = self.engine, message.engine
         self.model_spec = message.spec
         if old is not None:
-            self.chat._cancel_generation()
+            self.chat.cancel_reply()
             self._close_engine(old)
         remember_last_model(message.spec)
         self.chat.model_ready(message.spec)
         if message.notice:
             self.notify(message.notice, severity="warning", title="output head", timeout=20)
 
-    def _close_engine(self, engine: EngineProcess) -> None:
+    def _close_engine(self, engine: Engine) -> None:
         self.run_worker(engine.close, thread=True, group="close")
 
     def set_load_options(self, load: LoadValues) -> None:
@@ -179,7 +177,7 @@ class ChatApp(App):
         from baichuan_tui.ui.widgets.prompt_input import PromptInput
         from baichuan_tui.ui.widgets.sidebar import ConversationList
 
-        groups = [
+        groups: list[tuple[str, list[BindingType]]] = [
             ("app", list(self.BINDINGS)),
             ("chat", list(ChatScreen.BINDINGS)),
             ("input", list(PromptInput.BINDINGS)),
@@ -187,7 +185,7 @@ class ChatApp(App):
             ("message", list(MessageView.BINDINGS)),
             ("app", [Binding("ctrl+p", "command_palette", "Command palette")]),
         ]
-        rows = binding_rows(groups, dict(self.settings.keymap))  # type: ignore[arg-type]
+        rows = binding_rows(groups, dict(self.settings.keymap))
         self.push_screen(HelpScreen(rows))
 
     def action_quiz(self, take: bool = False) -> None:
@@ -198,7 +196,7 @@ class ChatApp(App):
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         chat = self.chat
         run = chat.run_action
@@ -267,7 +265,7 @@ class ChatApp(App):
             yield SystemCommand(title, help_text, callback)
 
     async def action_quit(self) -> None:
-        self.chat._cancel_generation()
+        self.chat.cancel_reply()
         self.exit()
 
     def on_unmount(self) -> None:
@@ -275,8 +273,7 @@ class ChatApp(App):
 
     def shutdown(self) -> None:
         """Stop a reply (it is stored as stopped), free the model, close the store."""
-        self.chat._cancel_generation()
-        self.chat.idle.wait(timeout=5)
+        self.chat.cancel_reply(wait=5)
         engine, self.engine = self.engine, None
         if engine is not None:
             engine.close()

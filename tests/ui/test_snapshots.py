@@ -19,7 +19,7 @@ async def settle(pilot) -> None:
     app.store.conn.execute(
         "UPDATE conversations SET created_at = ?, updated_at = ?", (FIXED, FIXED)
     )
-    await app.chat.refresh_sidebar()
+    await app.chat.chats.refresh_sidebar()
     app.chat.status.set(tokens_per_s=123.4, busy=None)
     app.clear_notifications()
     await pilot.pause()
@@ -49,7 +49,7 @@ def test_chat_screen(snap_compare, b2):
         app.store.add_message(conv.id, "assistant", REPLY, finish_reason="stop")
         app.store.add_message(conv.id, "user", "再写一个")
         app.store.add_message(conv.id, "assistant", "好的，这是", finish_reason="cancelled")
-        await app.chat.open_conversation(conv.id)
+        await app.chat.chats.open_conversation(conv.id)
         app.chat.input.insert("a second line\nand a third")
         await settle(pilot)
 

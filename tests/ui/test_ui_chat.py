@@ -53,7 +53,7 @@ async def test_esc_stops_and_keeps_the_partial_reply(run_app, b2):
         await wait_for(pilot, lambda: status.ctx_used > 0, what="the context meter, live")
         used = status.ctx_used
         await wait_for(pilot, lambda: status.ctx_used > used, what="the meter moving")
-        assert app.chat.generation is not None  # still streaming
+        assert app.chat.replies.generation is not None  # still streaming
         await pilot.press("escape")
         await done(pilot)
         view = app.chat.log_view.views[-1]
@@ -103,7 +103,8 @@ async def test_continue_a_reply_cut_at_max_tokens(run_app, b2):
         await wait_for(
             pilot,
             lambda: (
-                app.chat.streaming_id is not None or app.chat.state.messages[-1].content != text
+                app.chat.replies.streaming_id is not None
+                or app.chat.state.messages[-1].content != text
             ),
         )
         await done(pilot)

@@ -85,11 +85,11 @@ async def test_keys_are_rebindable_and_listed_in_help(run_app, b2):
         assert app.chat.input.text == "hello\n" and not app.chat.state.messages
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.chat.state.messages, what="the send")
-        await wait_for(pilot, lambda: app.chat.streaming_id is None)
+        await wait_for(pilot, lambda: app.chat.replies.streaming_id is None)
         first = app.chat.state.messages[-1].id
         await pilot.press("f5")
         await wait_for(pilot, lambda: app.chat.state.messages[-1].id != first, what="regenerate")
-        await wait_for(pilot, lambda: app.chat.idle.is_set())
+        await wait_for(pilot, lambda: app.chat.replies.idle.is_set())
         await pilot.press("f1")
         await wait_for(pilot, lambda: screen_named(app, "HelpScreen"))
         table = app.screen.query_one("#keys")

@@ -65,7 +65,7 @@ async def send(pilot, text: str, *, wait: bool = True) -> None:
     await pilot.press("enter")
     await wait_for(
         pilot,
-        lambda: app.chat.streaming_id is not None or app.chat.state.messages,
+        lambda: app.chat.replies.streaming_id is not None or app.chat.state.messages,
         what="the reply to start",
     )
     if wait:
@@ -76,7 +76,7 @@ async def done(pilot, timeout: float = 60.0) -> None:
     app: ChatApp = pilot.app
     await wait_for(
         pilot,
-        lambda: app.chat.streaming_id is None and app.chat.idle.is_set(),
+        lambda: app.chat.replies.streaming_id is None and app.chat.replies.idle.is_set(),
         timeout=timeout,
         what="the reply to end",
     )

@@ -1,21 +1,22 @@
 """The chat screen: sidebar, messages, input, status bar; sending, editing, settings.
 
-Streaming lives in :mod:`.streaming`, the sidebar's actions in :mod:`.conversations`.
+Replies are streamed by its :class:`.streaming.ReplyStreamer`, the stored chats handled by
+its :class:`.conversations.ChatList`; both hold the screen and use its public parts.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
 from baichuan_tui.store.conversations import StoredMessage, now
-from baichuan_tui.ui.screens.conversations import Conversations
-from baichuan_tui.ui.screens.streaming import Streaming
+from baichuan_tui.ui.screens.conversations import ChatList
+from baichuan_tui.ui.screens.streaming import ReplyChunk, ReplyDone, ReplyStreamer
 from baichuan_tui.ui.session import ChatState
 from baichuan_tui.ui.widgets.messages import ChatLog, MessageView
 from baichuan_tui.ui.widgets.prompt_input import PromptInput
@@ -23,12 +24,13 @@ from baichuan_tui.ui.widgets.sidebar import Sidebar
 from baichuan_tui.ui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.process import EngineProcess
-    from baichuan_tui.engine.stream import Generation
+    from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.store.conversations import Store
     from baichuan_tui.ui.app import ChatApp
+    from baichuan_tui.ui.screens.settings import SettingsResult
 
 
-class ChatScreen(Streaming, Conversations, Screen):
+class ChatScreen(Screen[None]):
     """One open chat at a time; the sidebar switches between stored ones."""
 
     BINDINGS = [
@@ -47,28 +49,21 @@ class ChatScreen(Streaming, Conversations, Screen):
     def __init__(self) -> None:
         super().__init__()
         self.state = ChatState()
-        self.generation: Generation | None = None
-        self.streaming_id: int | None = None
-        self.idle = threading.Event()
-        self.idle.set()
         self.editing: StoredMessage | None = None
-        self.deleted: list[int] = []
-        self._status_at = 0.0
-        self._stop_requested = False
-        self._held: list[str] = []
-        self._ui_cpu = self._ui_wall = self._shown_at = 0.0
         self.status = StatusBar(id="status")
+        self.replies = ReplyStreamer(self)
+        self.chats = ChatList(self)
 
     @property
     def chat_app(self) -> ChatApp:
-        return self.app  # type: ignore[return-value]
+        return cast("ChatApp", self.app)
 
     @property
-    def store(self):
+    def store(self) -> Store:
         return self.chat_app.store
 
     # -- layout -----------------------------------------------------------------------------
-    def compose(self):
+    def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             yield Sidebar(id="sidebar")
             with Vertical(id="chat"):
@@ -92,8 +87,8 @@ class ChatScreen(Streaming, Conversations, Screen):
 
     async def on_mount(self) -> None:
         self.new_chat_state()
-        await self.refresh_sidebar()
-        self._update_placeholder()
+        await self.chats.refresh_sidebar()
+        self.update_placeholder()
         self.input.focus()
 
     def _hint(self, text: str) -> None:
@@ -101,7 +96,8 @@ class ChatScreen(Streaming, Conversations, Screen):
         hint.update(text)
         hint.display = bool(text)
 
-    def _update_placeholder(self) -> None:
+    def update_placeholder(self) -> None:
+        """The input's placeholder for the open chat's mode."""
         self.input.placeholder = (
             "Text for the model to continue — Enter generates (empty: continue)"
             if self.state.mode == "completion"
@@ -110,7 +106,7 @@ class ChatScreen(Streaming, Conversations, Screen):
 
     # -- model ------------------------------------------------------------------------------
     @property
-    def engine(self) -> EngineProcess | None:
+    def engine(self) -> Engine | None:
         return self.chat_app.engine
 
     def new_chat_state(self) -> None:
@@ -132,10 +128,15 @@ class ChatScreen(Streaming, Conversations, Screen):
         if conv is not None and conv.model != spec:
             conv.model = spec
             self.store.update(conv.id, model=spec, template=engine.template)
-        self._update_placeholder()
+        self.update_placeholder()
         self.refresh_status()
 
+    def show_busy(self, what: str | None) -> None:
+        """Show what the app is busy with in the status bar (None: nothing)."""
+        self.status.set(busy=what)
+
     def refresh_status(self, **extra: Any) -> None:
+        """The status bar's model facts, with ``extra`` status-bar values."""
         from baichuan_tui.ui.session import model_label
 
         engine = self.engine
@@ -152,14 +153,58 @@ class ChatScreen(Streaming, Conversations, Screen):
             model=model_label(engine),
             template=engine.template,
             ctx_total=engine.n_ctx,
-            gpu_layers=engine.options.n_gpu_layers,
+            gpu_layers=engine.n_gpu_layers,
             **extra,
         )
 
-    # -- conversations ----------------------------------------------------------------------
+    # -- replies ----------------------------------------------------------------------------
+    def cancel_reply(self, *, wait: float = 0.0) -> None:
+        """Stop the reply being generated (it is kept, as stopped); ``wait`` seconds at most
+        for its worker to end."""
+        self.replies.cancel()
+        if wait:
+            self.replies.idle.wait(timeout=wait)
+
+    async def on_reply_chunk(self, message: ReplyChunk) -> None:
+        await self.replies.show_chunk(message)
+
+    async def on_reply_done(self, message: ReplyDone) -> None:
+        await self.replies.finish(message)
+
+    # -- chats ------------------------------------------------------------------------------
+    async def on_sidebar_action(self, event: Sidebar.Action) -> None:
+        await self.chats.on_action(event)
+
+    async def on_sidebar_search_changed(self, event: Sidebar.SearchChanged) -> None:
+        await self.chats.refresh_sidebar()
+
+    async def action_new_chat(self) -> None:
+        await self.chats.new_chat()
+
+    async def action_undo_delete(self) -> None:
+        await self.chats.undo_delete()
+
+    def action_delete_current(self) -> None:
+        if self.state.conversation:
+            self.run_worker(self.chats.delete_conversation(self.state.conversation.id))
+
+    def action_rename(self) -> None:
+        if self.state.conversation is None:
+            self.notify("send a message first: new chats are named after it")
+            return
+        self.chats.rename_conversation(self.state.conversation.id)
+
+    def action_search(self) -> None:
+        sidebar = self.sidebar
+        sidebar.display = True
+        sidebar.search.focus()
+
+    def action_toggle_sidebar(self) -> None:
+        self.sidebar.display = not self.sidebar.display
+
     # -- sending ----------------------------------------------------------------------------
     def _busy(self) -> bool:
-        if self.generation is not None or not self.idle.is_set():
+        if self.replies.generation is not None or not self.replies.idle.is_set():
             self.notify("a reply is streaming: Esc stops it", severity="warning")
             return True
         if self.engine is None:
@@ -179,8 +224,8 @@ class ChatScreen(Streaming, Conversations, Screen):
             return
         if self.editing is not None:
             await self._truncate_from(self.editing.id)
-            self._stop_editing()
-        self._ensure_conversation()
+            self.stop_editing()
+        self.chats.ensure_conversation()
         conv = self.state.conversation
         assert conv is not None
         if text.strip():
@@ -194,8 +239,8 @@ class ChatScreen(Streaming, Conversations, Screen):
         self.input.clear()
         if not conv.title:
             conv.title = self.store.require(conv.id).title
-        await self._start_reply()
-        await self.refresh_sidebar()
+        await self.replies.start()
+        await self.chats.refresh_sidebar()
 
     async def _truncate_from(self, msg_id: int) -> None:
         """Drop message ``msg_id`` and everything after it (store, state and screen)."""
@@ -210,10 +255,10 @@ class ChatScreen(Streaming, Conversations, Screen):
             await view.remove()
 
     def action_stop(self) -> None:
-        if self.streaming_id is not None:
-            self._cancel_generation()
+        if self.replies.streaming:
+            self.cancel_reply()
         elif self.editing is not None:
-            self._stop_editing()
+            self.stop_editing()
             self.input.clear()
         else:
             self.input.focus()
@@ -226,7 +271,7 @@ class ChatScreen(Streaming, Conversations, Screen):
         if self._busy():
             return
         await self._truncate_from(msgs[-1].id)
-        await self._start_reply()
+        await self.replies.start()
 
     async def action_continue_reply(self) -> None:
         msgs = self.state.messages
@@ -235,7 +280,7 @@ class ChatScreen(Streaming, Conversations, Screen):
             return
         if self._busy():
             return
-        await self._start_reply(continue_last=True)
+        await self.replies.start(continue_last=True)
 
     def on_message_view_edit_requested(self, event: MessageView.EditRequested) -> None:
         self._edit(event.view.msg_id)
@@ -248,7 +293,7 @@ class ChatScreen(Streaming, Conversations, Screen):
         self._edit(users[-1].id)
 
     def _edit(self, msg_id: int | None) -> None:
-        if self.streaming_id is not None:
+        if self.replies.streaming:
             self.notify("stop the reply first (Esc)", severity="warning")
             return
         msg = next((m for m in self.state.messages if m.id == msg_id), None)
@@ -262,7 +307,8 @@ class ChatScreen(Streaming, Conversations, Screen):
             "replaced), Esc cancels"
         )
 
-    def _stop_editing(self) -> None:
+    def stop_editing(self) -> None:
+        """Leave the editing of an earlier message (the input keeps its text)."""
         self.editing = None
         self._hint("")
 
@@ -277,7 +323,7 @@ class ChatScreen(Streaming, Conversations, Screen):
         opts = app.options
         load = LoadValues(opts.n_ctx, opts.gpu_layers, opts.threads)
 
-        def apply(result: Any) -> None:
+        def apply(result: SettingsResult | None) -> None:
             if result is None:
                 return
             self.state.sampling = result.sampling

@@ -1,44 +1,68 @@
-"""Opening, creating, deleting (with undo), renaming and searching chats (a ChatScreen mixin)."""
+"""Opening, creating, deleting (with undo) and renaming chats: the chat screen's chat list."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from baichuan_tui.ui.screens.dialogs import TextPrompt
 from baichuan_tui.ui.session import ChatState
 from baichuan_tui.ui.widgets.messages import MessageView
 from baichuan_tui.ui.widgets.sidebar import Sidebar
 
+if TYPE_CHECKING:
+    from baichuan_tui.store.conversations import Store
+    from baichuan_tui.ui.screens.chat import ChatScreen
+
 SIDEBAR_LIMIT = 300
 """Most conversations listed in the sidebar (search finds the older ones)."""
 
 
-class Conversations:
-    """The sidebar's side of the chat screen (mixed into :class:`ChatScreen`)."""
+class ChatList:
+    """The sidebar's side of the chat screen: which chat is open, and the stored ones."""
+
+    def __init__(self, screen: ChatScreen) -> None:
+        self.screen = screen
+        self.deleted: list[int] = []
+        """Chats deleted here, the last one last (undo brings it back)."""
+
+    @property
+    def store(self) -> Store:
+        return self.screen.store
+
+    @property
+    def sidebar(self) -> Sidebar:
+        return self.screen.sidebar
 
     async def refresh_sidebar(self) -> None:
+        """List the stored chats (those matching the search box), the open one highlighted."""
         text = self.sidebar.search.value.strip()
         convs = (
             [h.conversation for h in self.store.search(text, limit=SIDEBAR_LIMIT)]
             if text
             else self.store.list(limit=SIDEBAR_LIMIT)
         )
-        current = self.state.conversation.id if self.state.conversation else None
+        state = self.screen.state
+        current = state.conversation.id if state.conversation else None
         await self.sidebar.show(convs, current)
 
-    def _ensure_conversation(self) -> None:
-        if self.state.conversation is not None:
+    def ensure_conversation(self) -> None:
+        """Store the open chat, if it is not stored yet."""
+        state = self.screen.state
+        if state.conversation is not None:
             return
-        engine = self.engine
-        self.state.conversation = self.store.create(
-            model=self.chat_app.model_spec or "",
-            system=self.state.system,
-            settings=self.state.settings_dict(),
+        engine = self.screen.engine
+        state.conversation = self.store.create(
+            model=self.screen.chat_app.model_spec or "",
+            system=state.system,
+            settings=state.settings_dict(),
             template=engine.template if engine else None,
         )
 
     async def _show_messages(self) -> None:
-        log = self.log_view
+        state = self.screen.state
+        log = self.screen.log_view
         await log.remove_children()
-        completion = self.state.mode == "completion"
+        completion = state.mode == "completion"
         views = [
             MessageView(
                 m.role,
@@ -47,88 +71,92 @@ class Conversations:
                 completion=completion,
                 finish_reason=m.finish_reason or ("incomplete" if m.role == "assistant" else None),
             )
-            for m in self.state.messages
+            for m in state.messages
         ]
         if views:
             await log.mount_all(views)
         log.anchor()
 
     async def open_conversation(self, conv_id: int) -> None:
-        self._cancel_generation()
+        """Show stored chat ``conv_id`` (loading its model when it names another one)."""
+        screen = self.screen
+        screen.cancel_reply()
         conv = self.store.get(conv_id)
         if conv is None:
-            self.notify(f"conversation {conv_id} is gone", severity="warning")
+            screen.notify(f"conversation {conv_id} is gone", severity="warning")
             return
-        self.state = ChatState.from_conversation(conv, self.store.messages(conv_id))
-        self._stop_editing()
+        screen.state = state = ChatState.from_conversation(conv, self.store.messages(conv_id))
+        screen.stop_editing()
         await self._show_messages()
-        last = next((m.stats for m in reversed(self.state.messages) if m.stats), None) or {}
-        self.status.set(
+        last = next((m.stats for m in reversed(state.messages) if m.stats), None) or {}
+        screen.status.set(
             ctx_used=last.get("prompt_tokens", 0) + last.get("completion_tokens", 0),
             tokens_per_s=last.get("gen_tokens_per_s"),
         )
-        self._update_placeholder()
-        self.input.focus()
-        app = self.chat_app
+        screen.update_placeholder()
+        screen.input.focus()
+        app = screen.chat_app
+        engine = screen.engine
         if conv.model and conv.model != app.model_spec and conv.model != app.loading:
             app.load_model(conv.model)
-        elif self.state.sampling is None and self.engine:
-            self.state.sampling = self.engine.family.defaults
+        elif state.sampling is None and engine:
+            state.sampling = engine.family.defaults
 
-    async def action_new_chat(self) -> None:
-        self._cancel_generation()
-        self.new_chat_state()
-        self._stop_editing()
+    async def new_chat(self) -> None:
+        """An empty chat with the launch settings (stored once the first message is sent)."""
+        screen = self.screen
+        screen.cancel_reply()
+        screen.new_chat_state()
+        screen.stop_editing()
         await self._show_messages()
-        self._update_placeholder()
+        screen.update_placeholder()
         await self.refresh_sidebar()
-        self.input.focus()
+        screen.input.focus()
 
-    async def on_sidebar_action(self, event: Sidebar.Action) -> None:
+    async def on_action(self, event: Sidebar.Action) -> None:
+        """Do what the user picked in the sidebar."""
         if event.action == "open" and event.conv_id is not None:
             await self.open_conversation(event.conv_id)
         elif event.action == "delete" and event.conv_id is not None:
             await self.delete_conversation(event.conv_id)
         elif event.action == "undo":
-            await self.action_undo_delete()
+            await self.undo_delete()
         elif event.action == "rename" and event.conv_id is not None:
             self.rename_conversation(event.conv_id)
 
-    async def on_sidebar_search_changed(self, event: Sidebar.SearchChanged) -> None:
-        await self.refresh_sidebar()
-
     async def delete_conversation(self, conv_id: int) -> None:
+        """Delete a chat (undo brings it back until the app next starts)."""
+        screen = self.screen
         conv = self.store.get(conv_id)
         if conv is None:
             return
         self.store.trash(conv_id)
         self.deleted.append(conv_id)
-        in_list = self.focused is self.sidebar.list
-        if self.state.conversation and self.state.conversation.id == conv_id:
-            await self.action_new_chat()
+        in_list = screen.focused is self.sidebar.list
+        open_conv = screen.state.conversation
+        if open_conv and open_conv.id == conv_id:
+            await self.new_chat()
         await self.refresh_sidebar()
         if in_list:
             self.sidebar.list.focus()
-        self.notify(
+        screen.notify(
             f"deleted “{conv.title or 'untitled'}” — Ctrl+Z in the chat list (or "
             "“Undo delete” in Ctrl+P) brings it back",
             timeout=8,
         )
 
-    async def action_undo_delete(self) -> None:
+    async def undo_delete(self) -> None:
+        """Bring back the chat deleted last."""
         if not self.deleted:
-            self.notify("nothing to undo")
+            self.screen.notify("nothing to undo")
             return
         conv_id = self.deleted.pop()
         self.store.restore(conv_id)
         await self.refresh_sidebar()
-        self.notify("chat restored")
-
-    def action_delete_current(self) -> None:
-        if self.state.conversation:
-            self.run_worker(self.delete_conversation(self.state.conversation.id))
+        self.screen.notify("chat restored")
 
     def rename_conversation(self, conv_id: int) -> None:
+        """Ask for a new title for chat ``conv_id``."""
         conv = self.store.get(conv_id)
         if conv is None:
             return
@@ -136,22 +164,9 @@ class Conversations:
         async def done(title: str | None) -> None:
             if title and title.strip():
                 self.store.rename(conv_id, title)
-                if self.state.conversation and self.state.conversation.id == conv_id:
-                    self.state.conversation.title = title.strip()
+                open_conv = self.screen.state.conversation
+                if open_conv and open_conv.id == conv_id:
+                    open_conv.title = title.strip()
                 await self.refresh_sidebar()
 
-        self.app.push_screen(TextPrompt("Rename chat", conv.title), done)
-
-    def action_rename(self) -> None:
-        if self.state.conversation is None:
-            self.notify("send a message first: new chats are named after it")
-            return
-        self.rename_conversation(self.state.conversation.id)
-
-    def action_search(self) -> None:
-        sidebar = self.sidebar
-        sidebar.display = True
-        sidebar.search.focus()
-
-    def action_toggle_sidebar(self) -> None:
-        self.sidebar.display = not self.sidebar.display
+        self.screen.app.push_screen(TextPrompt("Rename chat", conv.title), done)

@@ -1,4 +1,4 @@
-"""How a reply gets from the engine to the screen and the store (a mixin of ChatScreen).
+"""How a reply gets from the engine to the screen and the store (the chat screen's streamer).
 
 A thread worker iterates the engine's batched deltas (at most one batch per 20 ms), stores the
 reply as it streams (:class:`ReplyWriter`, at least every half second) and posts the text
@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from textual import work
 from textual.message import Message
 
-from baichuan_tui.errors import UserError
+from baichuan_tui.errors import error_line
 from baichuan_tui.store.conversations import ReplyWriter, StoredMessage, now
 from baichuan_tui.ui.widgets.messages import MessageView
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.process import EngineProcess
+    from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.engine.prompts import Message as PromptMessage
     from baichuan_tui.engine.sampling import Sampling
+    from baichuan_tui.engine.stream import Generation, GenerationResult
+    from baichuan_tui.ui.screens.chat import ChatScreen
 
 UI_INTERVAL = 0.1
 """Shortest time between screen updates while a reply streams (the store is written apart)."""
@@ -70,7 +73,7 @@ class ReplyDone(Message):
         self.error = error
 
 
-def _stats(res: Any) -> dict[str, Any]:
+def _stats(res: GenerationResult) -> dict[str, Any]:
     return {
         "prompt_tokens": res.prompt_tokens,
         "cached_tokens": res.cached_tokens,
@@ -81,30 +84,50 @@ def _stats(res: Any) -> dict[str, Any]:
     }
 
 
-class Streaming:
-    """Start, stream, finish and stop replies (mixed into :class:`ChatScreen`)."""
+class ReplyStreamer:
+    """Start, stream, finish and stop the chat screen's replies (one at a time)."""
 
-    async def _start_reply(self, *, continue_last: bool = False) -> None:
-        engine = self.engine
-        conv = self.state.conversation
+    def __init__(self, screen: ChatScreen) -> None:
+        self.screen = screen
+        self.generation: Generation | None = None
+        """The reply in flight (None before the engine has started it)."""
+        self.streaming_id: int | None = None
+        """The stored id of the reply being shown as it streams."""
+        self.idle = threading.Event()
+        """Set while no reply worker runs."""
+        self.idle.set()
+        self._status_at = 0.0
+        self._stop_requested = False
+        self._held: list[str] = []
+        self._ui_cpu = self._ui_wall = self._shown_at = 0.0
+
+    @property
+    def streaming(self) -> bool:
+        """Whether a reply is being shown as it streams."""
+        return self.streaming_id is not None
+
+    async def start(self, *, continue_last: bool = False) -> None:
+        """Reply to the open chat (or continue its last reply) in a thread worker."""
+        screen = self.screen
+        state = screen.state
+        engine = screen.engine
+        conv = state.conversation
         assert engine is not None and conv is not None
-        sampling = self.state.sampling or engine.family.defaults
-        self.state.sampling = sampling
-        messages = self.state.prompt_messages()
+        sampling = state.sampling or engine.family.defaults
+        state.sampling = sampling
+        messages = state.prompt_messages()
         if continue_last:
-            last = self.state.messages[-1]
-            view = self.log_view.views[-1]
+            last = state.messages[-1]
+            view = screen.log_view.views[-1]
             prefix = last.content
             await view.restart()
             view.set_finish(None)
         else:
-            msg_id = self.store.add_message(conv.id, "assistant", "")
+            msg_id = screen.store.add_message(conv.id, "assistant", "")
             last = StoredMessage(msg_id, conv.id, "assistant", "", now(), None)
-            self.state.messages.append(last)
-            view = MessageView(
-                "assistant", msg_id=msg_id, completion=self.state.mode == "completion"
-            )
-            await self.log_view.mount(view)
+            state.messages.append(last)
+            view = MessageView("assistant", msg_id=msg_id, completion=state.mode == "completion")
+            await screen.log_view.mount(view)
             view.start_stream()
             prefix = ""
         self.streaming_id = last.id
@@ -113,22 +136,37 @@ class Streaming:
         self._shown_at = self._ui_wall
         self.idle.clear()
         self._stop_requested = False
-        self.log_view.anchor()
-        self.status.set(busy="generating", tokens_per_s=None)
-        self._generate(engine, messages, sampling, self.state.stop, last.id, prefix, continue_last)
+        screen.log_view.anchor()
+        screen.status.set(busy="generating", tokens_per_s=None)
+        screen.run_worker(
+            partial(
+                self._generate,
+                engine,
+                messages,
+                sampling,
+                state.stop,
+                last.id,
+                prefix,
+                continue_last,
+            ),
+            name="_generate",
+            group="generate",
+            exclusive=True,
+            thread=True,
+        )
 
-    @work(thread=True, exclusive=True, group="generate")
     def _generate(
         self,
-        engine: EngineProcess,
-        messages: list,
+        engine: Engine,
+        messages: list[PromptMessage],
         sampling: Sampling,
         stop: tuple[str, ...],
         msg_id: int,
         prefix: str,
         continue_last: bool,
     ) -> None:
-        writer = ReplyWriter(self.store, msg_id, prefix=prefix)
+        screen = self.screen
+        writer = ReplyWriter(screen.store, msg_id, prefix=prefix)
         try:
             prompt = engine.prompt(
                 messages, max_tokens=sampling.max_tokens, continue_last=continue_last
@@ -150,38 +188,38 @@ class Streaming:
                     )
                     pending.clear()
                     with gen.core_lent():  # the model yields a core while the screen draws
-                        self.post_message(chunk_msg)
+                        screen.post_message(chunk_msg)
                         chunk_msg.drawn.wait(UI_DRAW_WAIT)
                     posted = now_s
             if pending:
-                self.post_message(ReplyChunk(msg_id, "".join(pending), 0, 0.0))
+                screen.post_message(ReplyChunk(msg_id, "".join(pending), 0, 0.0))
             res = gen.result
             assert res is not None
             stats = _stats(res)
             text = writer.finish(res.finish_reason, stats)
-            self.post_message(ReplyDone(msg_id, text, res.finish_reason, stats))
+            screen.post_message(ReplyDone(msg_id, text, res.finish_reason, stats))
         except Exception as exc:  # noqa: BLE001 - reported on screen, never fatal
             text = writer.text
-            error = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
             try:
                 if text[len(prefix) :]:
                     writer.finish("error")
                 elif not prefix:
-                    self.store.delete_message(msg_id)
+                    screen.store.delete_message(msg_id)
             except Exception:  # noqa: BLE001, S110 - the store may be closing
                 pass
-            self.post_message(ReplyDone(msg_id, text, "error", {}, error))
+            screen.post_message(ReplyDone(msg_id, text, "error", {}, error_line(exc)))
         finally:
             self.generation = None
             self.idle.set()
 
-    async def on_reply_chunk(self, message: ReplyChunk) -> None:
+    async def show_chunk(self, message: ReplyChunk) -> None:
+        """Show streamed text; the worker waits (core lent) until the screen has drawn it."""
         drawn = False
         try:
             drawn = await self._show_chunk(message)
         finally:
-            if drawn and self.is_current:
-                self.call_after_refresh(message.drawn.set)
+            if drawn and self.screen.is_current:
+                self.screen.call_after_refresh(message.drawn.set)
             else:
                 message.drawn.set()  # nothing to draw: the model gets its core back at once
 
@@ -190,7 +228,7 @@ class Streaming:
         if message.msg_id != self.streaming_id:
             return False
         self._held.append(message.text)
-        views = self.log_view.views
+        views = self.screen.log_view.views
         now_s = time.perf_counter()
         cpu = time.thread_time() - self._ui_cpu
         due = (
@@ -206,7 +244,7 @@ class Streaming:
             drawn = True
         if now_s - self._status_at >= STATUS_INTERVAL and message.elapsed > 0:
             self._status_at = now_s
-            self.status.set(
+            self.screen.status.set(
                 tokens_per_s=message.tokens / message.elapsed,
                 streaming=True,
                 ctx_used=message.prompt_tokens + message.tokens,
@@ -214,12 +252,14 @@ class Streaming:
             drawn = True
         return drawn
 
-    async def on_reply_done(self, message: ReplyDone) -> None:
+    async def finish(self, message: ReplyDone) -> None:
+        """Show the reply as it ended, with the status and a note on how it ended."""
         if message.msg_id != self.streaming_id:
             return
+        screen = self.screen
         self.streaming_id = None
-        views = self.log_view.views
-        msgs = self.state.messages
+        views = screen.log_view.views
+        msgs = screen.state.messages
         failed_empty = message.error is not None and not message.text
         if views and views[-1].msg_id == message.msg_id:
             if failed_empty:
@@ -237,15 +277,16 @@ class Streaming:
         if stats:
             extra["tokens_per_s"] = stats["gen_tokens_per_s"]
             extra["ctx_used"] = stats["prompt_tokens"] + stats["completion_tokens"]
-        self.refresh_status(**extra)
+        screen.refresh_status(**extra)
         if message.error:
-            self.notify(message.error, severity="error", timeout=10)
+            screen.notify(message.error, severity="error", timeout=10)
         elif message.finish_reason == "length":
-            self.notify("the reply was cut at max_tokens: Ctrl+G continues it")
-        await self.refresh_sidebar()
+            screen.notify("the reply was cut at max_tokens: Ctrl+G continues it")
+        await screen.chats.refresh_sidebar()
 
     # -- generation control -----------------------------------------------------------------
-    def _cancel_generation(self) -> None:
+    def cancel(self) -> None:
+        """Stop the reply being generated (the partial reply is kept, as stopped)."""
         self._stop_requested = True
         gen = self.generation
         if gen is not None:
