@@ -343,7 +343,7 @@ def test_hub_modules_do_not_import_textual_or_llama_cpp() -> None:
     code = (
         "import sys, baichuan_tui.hub.download, baichuan_tui.hub.fit, baichuan_tui.hub.machine, "
         "baichuan_tui.hub.resolve, baichuan_tui.hub.verify, baichuan_tui.hub.remove, "
-        "baichuan_tui.hub.states, baichuan_tui.hub.progress, baichuan_tui.library, "
+        "baichuan_tui.hub.states, baichuan_tui.library, "
         "baichuan_tui.loading, baichuan_tui.commands.models; "
         "assert 'textual' not in sys.modules and 'llama_cpp' not in sys.modules"
     )

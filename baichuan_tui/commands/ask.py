@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from baichuan_tui.commands.common import load_engine, read_stdin_or, sampling_from_args
+from baichuan_tui.commands.output import print_json
 from baichuan_tui.engine.prompts import Message
 
 
@@ -50,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
                 "gen_tokens_per_s": round(res.gen_tokens_per_s, 3),
                 "sampling": sampling.as_dict(),
             }
-            json.dump(doc, out, ensure_ascii=False)
-            out.write("\n")
+            print_json(doc, out)
         else:
             out.write("\n")
             if res.finish_reason == "length":

@@ -7,7 +7,6 @@ from an empty KV cache; the figure that matters is the ratio measured in the sam
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import sys
@@ -16,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from baichuan_tui.commands.common import load_engine
+from baichuan_tui.commands.output import print_json
 from baichuan_tui.engine.llama import LlamaEngine
 from baichuan_tui.engine.prompts import Prompt
 from baichuan_tui.engine.sampling import Sampling
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         engine.close()
     if args.json:
-        json.dump(report, sys.stdout)
+        print_json(report)
         sys.stdout.write("\n")
     else:
         _print_table(report)

@@ -9,11 +9,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
 
+from baichuan_tui.commands.output import print_json
 from baichuan_tui.convert.ftypes import FTYPES
 
 MAIN_OUTTYPES = "f32, f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q4_0"
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         "positions": result.positions,
     }
     if getattr(args, "json", False):
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        print_json(doc)
     else:
         head = ", output head normalised (Baichuan2)" if result.norm_head else ""
         print(f"wrote {result.path} ({result.outtype}, {human_size(result.size)}{head})")

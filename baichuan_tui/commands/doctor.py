@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
 from baichuan_tui import __version__, locations
+from baichuan_tui.commands.output import print_json
 
 
 def hub_reachable(timeout: float = 3.0) -> bool | None:
@@ -59,7 +59,7 @@ def collect(offline: bool) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     facts = collect(args.offline)
     if args.json:
-        json.dump(facts, sys.stdout, indent=2)
+        print_json(facts)
         sys.stdout.write("\n")
         return 0
     from rich.console import Console

@@ -8,8 +8,9 @@ Attributes read: ``spec``, ``out``, ``force``, ``json``, ``offline`` (optional o
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+
+from baichuan_tui.commands.output import print_json
 
 
 def add_fix_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             src, getattr(args, "out", None), progress, force=bool(getattr(args, "force", False))
         )
     if getattr(args, "json", False):
-        print(json.dumps(res.to_dict(), ensure_ascii=False, indent=2))
+        print_json(res.to_dict())
         return 0
     before = res.before
     was = (

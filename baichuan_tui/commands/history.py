@@ -8,15 +8,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from baichuan_tui.commands.output import print_json
+
 
 def add_history_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``history`` and its actions to the CLI's subparsers."""
-    h = subparsers.add_parser("history", help="saved conversations: list, show, search, export")
+    h: argparse.ArgumentParser = subparsers.add_parser(
+        "history", help="saved conversations: list, show, search, export"
+    )
     hs = h.add_subparsers(dest="history_command", metavar="ACTION", required=True)
     ls = hs.add_parser("list", help="conversations, newest first")
     ls.add_argument("--json", action="store_true")
@@ -33,10 +36,6 @@ def add_history_parser(subparsers: Any) -> argparse.ArgumentParser:
     rm = hs.add_parser("rm", help="delete a conversation for good")
     rm.add_argument("id", type=int, metavar="ID")
     return h
-
-
-def _print_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
 
 
 def _row(conv: Any) -> dict[str, Any]:
@@ -104,19 +103,19 @@ def run(args: argparse.Namespace) -> int:
         if action == "list":
             rows = [_row(c) for c in store.list()]
             if args.json:
-                _print_json({"conversations": rows})
+                print_json({"conversations": rows})
             elif rows:
                 _table(rows, "Conversations")
             else:
                 print("no conversations yet", file=sys.stderr)
         elif action == "show":
             doc = store.document(args.id)
-            _print_json(doc) if args.json else _show(doc)
+            print_json(doc) if args.json else _show(doc)
         elif action == "search":
             hits = store.search(args.text)
             rows = [{**_row(h.conversation), "match": h.snippet} for h in hits]
             if args.json:
-                _print_json({"query": args.text, "conversations": rows})
+                print_json({"query": args.text, "conversations": rows})
             elif rows:
                 _table(rows, f"Conversations matching '{args.text}'", extra="match")
             else:

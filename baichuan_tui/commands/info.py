@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from baichuan_tui.commands.output import print_json
 from baichuan_tui.library import resolve_model
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     path = resolve_model(args.spec, offline=args.offline)
     doc = describe(path, args.n_ctx)
     if args.json:
-        json.dump(doc, sys.stdout, ensure_ascii=False, indent=2)
+        print_json(doc)
         sys.stdout.write("\n")
         return 0
     from rich.console import Console

@@ -18,10 +18,10 @@ stderr. The attributes read (missing optional ones fall back to the default show
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
+from baichuan_tui.commands.output import print_json
 from baichuan_tui.errors import UsageError, UserError
 from baichuan_tui.hub.cache import fmt_bytes, record_of
 
@@ -37,10 +37,6 @@ def _spec(args: argparse.Namespace) -> str:
     return spec
 
 
-def _print_json(doc: Any) -> None:
-    print(json.dumps(doc, ensure_ascii=False, indent=2))
-
-
 def _console() -> Any:
     from rich.console import Console
 
@@ -53,7 +49,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     doc = list_document(getattr(args, "n_ctx", None))
     if getattr(args, "json", False):
-        _print_json(doc)
+        print_json(doc)
         return 0
     from rich.table import Table
 
@@ -96,8 +92,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- download
 def cmd_download(args: argparse.Namespace) -> int:
+    from baichuan_tui.commands.bars import download_bars
     from baichuan_tui.hub.download import download
-    from baichuan_tui.hub.progress import download_bars
 
     spec = _spec(args)
     with download_bars(spec) as (on_progress, on_verify):
@@ -119,7 +115,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         "normhead": head.to_dict() if head else None,
     }
     if getattr(args, "json", False):
-        _print_json(doc)
+        print_json(doc)
     else:
         print(f"{spec}: {fmt_bytes(doc['size_bytes'])}, sha256 verified → {path}")
     if head and head.needs_fix:
@@ -151,7 +147,7 @@ def _head_label(check: Any) -> str:
 
 # ---------------------------------------------------------------------------- verify
 def cmd_verify(args: argparse.Namespace) -> int:
-    from baichuan_tui.hub.progress import download_bars
+    from baichuan_tui.commands.bars import download_bars
     from baichuan_tui.hub.states import cached_specs
     from baichuan_tui.hub.verify import verify
 
@@ -165,7 +161,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             )
     heads = [_head_check(r.path, "exact") if r.ok is not False else None for r in results]
     if getattr(args, "json", False):
-        _print_json(
+        print_json(
             {
                 "results": [
                     {**r.to_dict(), "normhead": h.to_dict() if h else None}
@@ -215,7 +211,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
     removed = remove(_spec(args))
     if getattr(args, "json", False):
-        _print_json({"removed": [str(p) for p in removed]})
+        print_json({"removed": [str(p) for p in removed]})
     else:
         for p in removed:
             print(f"removed {p}")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from baichuan_tui.commands.common import load_engine
+from baichuan_tui.commands.output import print_json
 from baichuan_tui.engine.prompts import Message
 from baichuan_tui.errors import UserError
 
@@ -41,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
         }
     finally:
         engine.close()
-    json.dump(doc, sys.stdout, ensure_ascii=False)
+    print_json(doc)
     sys.stdout.write("\n")
     return 0

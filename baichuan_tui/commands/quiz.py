@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from baichuan_tui.commands.options import add_common_options, add_model_options
+from baichuan_tui.commands.output import print_json
 
 
 def _positive(value: str) -> int:
@@ -85,11 +85,6 @@ def _console() -> Any:
     return Console(stderr=True)
 
 
-def _print_json(doc: Any) -> None:
-    json.dump(doc, sys.stdout, ensure_ascii=False)
-    sys.stdout.write("\n")
-
-
 def _subjects(value: str | None) -> list[str] | None:
     if not value:
         return None
@@ -99,6 +94,7 @@ def _subjects(value: str | None) -> list[str] | None:
 def run(args: argparse.Namespace) -> int:
     import time
 
+    from baichuan_tui.commands.bars import quiz_bar
     from baichuan_tui.commands.common import load_engine
     from baichuan_tui.quiz import report, session
     from baichuan_tui.quiz import results as store
@@ -126,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     load_s = time.perf_counter() - t0
     say(f"{bench.title} ({bench.repo}): licence {bench.licence}")
     try:
-        with report.progress_bar(err) as on_progress:
+        with quiz_bar(err) as on_progress:
             outcome = session.score(prepared, engine, on_progress=on_progress)
         model = session.model_facts(engine, notify=say)
         n_ctx = engine.n_ctx
@@ -135,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     saved = session.save_run(prepared, outcome, model=model, n_ctx=n_ctx, load_s=load_s)
     record = saved.record
     if args.json:
-        _print_json(store.cli_document(record, saved.stored))
+        print_json(store.cli_document(record, saved.stored))
     else:
         report.run_table(record, _console_out())
         say(f"stored as {record['id']} ({saved.stored})")
@@ -162,7 +158,7 @@ def results(args: argparse.Namespace) -> int:
             )
             _console().print(f"wrote {args.export_ceval}", highlight=False)
         if args.json:
-            _print_json(record)
+            print_json(record)
         else:
             report.run_table(record, _console_out())
         return 0
@@ -172,7 +168,7 @@ def results(args: argparse.Namespace) -> int:
         raise UsageError("--export-ceval needs a RUN", "e.g. quiz results last --export-ceval x")
     runs = store.all_runs()
     if args.json:
-        _print_json({"runs": [store.summary(r) for r in runs], "published": store.PUBLISHED})
+        print_json({"runs": [store.summary(r) for r in runs], "published": store.PUBLISHED})
         return 0
     out = _console_out()
     if runs:
@@ -189,7 +185,7 @@ def compare(args: argparse.Namespace) -> int:
 
     records = [store.load_run(ref) for ref in args.runs]
     if args.json:
-        _print_json(
+        print_json(
             {
                 "runs": [store.summary(r) for r in records],
                 "subjects": {

@@ -1,16 +1,14 @@
-"""Rich output for people: the progress bar, a run's table with per-subject bars, comparisons."""
+"""Rich output for people: a run's table with per-subject bars, comparisons, published numbers."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from baichuan_tui.quiz.results import PUBLISHED
-from baichuan_tui.quiz.runner import RunProgress
 
 BAR = 24
 
@@ -26,50 +24,6 @@ def bar(value: float | None, width: int = BAR) -> str:
     full = round(value * width)
     colour = "green" if value >= 0.5 else "yellow" if value > 0.3 else "red"
     return f"[{colour}]{'█' * full}[/][dim]{'░' * (width - full)}[/]"
-
-
-@contextmanager
-def progress_bar(console: Console) -> Iterator[Callable[[RunProgress], None]]:
-    """A bar with questions/s and ETA on ``console`` (stderr); yields the runner callback."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-    task = progress.add_task("quiz", total=None, rate="")
-
-    def update(p: RunProgress) -> None:
-        progress.update(
-            task,
-            total=p.total,
-            completed=p.done,
-            description=f"{p.subject} ({p.subject_index + 1}/{p.subjects})",
-            rate=f"{p.questions_per_s:.2f} q/s" if p.done else "",
-        )
-        if p.finished is not None and not console.is_terminal:  # a log line per subject
-            console.print(
-                f"{p.finished.name}: {pct(p.finished.accuracy)} % of "
-                f"{p.finished.n} ({p.done}/{p.total}, "
-                f"{p.questions_per_s:.2f} q/s)",
-                highlight=False,
-            )
-
-    with progress:
-        yield update
 
 
 def _title(record: dict[str, Any]) -> str:

@@ -22,10 +22,11 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from baichuan_tui.errors import error_line
+from baichuan_tui.loading import start_engine_process
 from baichuan_tui.settings import Settings, remember, remember_last_model
 from baichuan_tui.store.conversations import Store
 from baichuan_tui.ui.screens.chat import ChatScreen
-from baichuan_tui.ui.session import LaunchOptions, load_engine
+from baichuan_tui.ui.session import LaunchOptions
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
@@ -124,7 +125,7 @@ class ChatApp(App[None]):
     @work(thread=True, exclusive=True, group="load")
     def _load(self, spec: str) -> None:
         try:
-            engine, _path = load_engine(spec, self.options)
+            engine = start_engine_process(self.options.load_request(spec))
         except Exception as exc:  # noqa: BLE001 - one line in a notification, never a crash
             self.post_message(ModelLoaded(spec, None, error_line(exc)))
         else:

@@ -6,16 +6,14 @@ Nothing here imports Textual, so it is testable (and importable) without a termi
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baichuan_tui.engine.prompts import Message
 from baichuan_tui.engine.sampling import Sampling
-from baichuan_tui.loading import LoadRequest, start_engine_process
+from baichuan_tui.loading import LoadRequest
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
-    from baichuan_tui.engine.process import EngineProcess
     from baichuan_tui.store.conversations import Conversation, StoredMessage
 
 SAMPLING_FIELDS = tuple(f.name for f in fields(Sampling))
@@ -51,13 +49,6 @@ class LaunchOptions:
             threads=self.threads,
             use_mmap=self.use_mmap,
         )
-
-
-def load_engine(spec: str, opts: LaunchOptions) -> tuple[EngineProcess, Path]:
-    """Transitional: ``start_engine_process(opts.load_request(spec))`` and its path, until
-    ui/app.py calls that itself (blocking: call from a worker thread)."""
-    engine = start_engine_process(opts.load_request(spec))
-    return engine, engine.path
 
 
 def model_label(engine: Engine) -> str:

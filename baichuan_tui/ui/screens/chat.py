@@ -165,6 +165,15 @@ class ChatScreen(Screen[None]):
         if wait:
             self.replies.idle.wait(timeout=wait)
 
+    @property
+    def replying(self) -> bool:
+        """Whether a reply is being generated now."""
+        return not self.replies.idle.is_set()
+
+    async def refresh_sidebar(self) -> None:
+        """List the chats again (after another screen added one)."""
+        await self.chats.refresh_sidebar()
+
     async def on_reply_chunk(self, message: ReplyChunk) -> None:
         await self.replies.show_chunk(message)
 

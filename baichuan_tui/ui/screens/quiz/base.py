@@ -37,7 +37,7 @@ class QuizScreen(ModalScreen[None]):
         if app.engine is None:
             self.notify("load a model first (Ctrl+O)", severity="warning")
             return None
-        if not app.chat.replies.idle.is_set():
+        if app.chat.replying:
             self.notify("a reply is being generated: stop it first", severity="warning")
             return None
         return app.engine

@@ -295,4 +295,4 @@ class QuizTakeScreen(QuizScreen):
     def action_close(self) -> None:
         self.dismiss(None)
         if self.take is not None and self.take.conversation_id is not None:
-            self.app.call_later(self.chat_app.chat.chats.refresh_sidebar)
+            self.app.call_later(self.chat_app.chat.refresh_sidebar)
