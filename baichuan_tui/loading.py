@@ -1,8 +1,10 @@
 """From a spec to a loaded engine, for the CLI (in this process) and the app (a child process).
 
-Both loaders resolve the spec (:func:`~baichuan_tui.library.resolve_model`), choose the GPU
-layers (:func:`~baichuan_tui.hub.fit.choose_gpu_layers`), validate the file and load it; the
-engine's ``path`` is the file that was loaded. Blocking: the app calls them from a worker.
+Both loaders resolve the spec (:func:`~baichuan_tui.library.resolve_model`), plan the context
+and the GPU layers (:func:`~baichuan_tui.hub.context.plan_load`: trained-context clamp, memory
+check before anything is allocated), validate the file and load it; the engine's ``path`` is
+the file that was loaded and its ``n_ctx`` the context it got. Blocking: the app calls them
+from a worker.
 """
 
 from __future__ import annotations
@@ -13,15 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baichuan_tui.errors import UserError
-from baichuan_tui.hub.fit import choose_gpu_layers
+from baichuan_tui.hub.context import MIN_CTX, plan_load
 from baichuan_tui.library import resolve_model
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
     from baichuan_tui.engine.process import EngineProcess
-
-MIN_CTX = 16
-"""The smallest context a model is loaded with."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,10 @@ class LoadRequest:
     template: str | None = None
     """Prompt template (None or ``auto``: from the file)."""
     n_ctx: int = 4096
+    """Context length; above the model's trained context it is clamped unless ``n_ctx_asked``."""
+    n_ctx_asked: bool = False
+    """The user asked for this ``n_ctx`` explicitly (``--n-ctx``): no trained-context clamp
+    (the memory check still applies)."""
     gpu_layers: str | int | None = "auto"
     """Layers to offload: ``auto`` (what fits in free VRAM), -1 (all) or a number."""
     threads: int | None = None
@@ -54,9 +57,11 @@ def _prepare(req: LoadRequest, say: Callable[[str], None] | None) -> tuple[Path,
 
     path = resolve_model(req.spec, offline=req.offline)
     check_n_ctx(req.n_ctx)
-    layers = 0 if req.vocab_only else choose_gpu_layers(req.gpu_layers, path, req.n_ctx, say)
+    n_ctx, layers = req.n_ctx, 0
+    if not req.vocab_only:
+        n_ctx, layers = plan_load(path, n_ctx, req.gpu_layers, asked=req.n_ctx_asked, say=say)
     options = LoadOptions(
-        n_ctx=req.n_ctx,
+        n_ctx=n_ctx,
         n_threads=req.threads,
         n_gpu_layers=layers,
         use_mmap=req.use_mmap,
@@ -66,7 +71,8 @@ def _prepare(req: LoadRequest, say: Callable[[str], None] | None) -> tuple[Path,
 
 
 def load_in_process(req: LoadRequest, say: Callable[[str], None] | None = None) -> LlamaEngine:
-    """Load the model in this process (``say`` hears the ``auto`` GPU-layer choice)."""
+    """Load the model in this process (``say`` hears the ``auto`` GPU-layer choice and a
+    clamped ``n_ctx``)."""
     from baichuan_tui.engine.llama import LlamaEngine
 
     path, options = _prepare(req, say)

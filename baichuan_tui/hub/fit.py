@@ -198,22 +198,41 @@ def placement(est: MemoryEstimate, machine: Machine) -> Placement:
     return Placement("no", n, est.n_layer)
 
 
+def layers_for(
+    value: str | int | None,
+    numbers: ModelNumbers | None,
+    n_ctx: int,
+    machine: Machine,
+    say: Callable[[str], None] | None = None,
+) -> int:
+    """``--gpu-layers`` as a number on ``machine``: ``auto`` (or None) offloads what fits in
+    free VRAM and ``say``s how many layers that is; a number is taken as given (-1 = all)."""
+    if isinstance(value, int):
+        return value
+    if value and value != "auto":
+        return int(value)
+    if not machine.free_vram:
+        return 0
+    if numbers is None:
+        raise UserError("the model's shape is unknown", "pass --gpu-layers N yourself")
+    est = estimate(numbers, n_ctx)
+    layers = gpu_layers_that_fit(est, machine.free_vram)
+    if say:
+        say(f"gpu layers auto: {layers} of {est.n_layer + 1} offloaded")
+    return layers
+
+
 def choose_gpu_layers(
     value: str | int | None, model: Path, n_ctx: int, say: Callable[[str], None] | None = None
 ) -> int:
-    """``--gpu-layers`` as a number: ``auto`` (or None) offloads what fits in free VRAM and
-    ``say``s how many layers that is; a number is taken as given (-1 = all)."""
+    """:func:`layers_for` the GGUF at ``model`` on this machine."""
     if isinstance(value, int):
         return value
     if value and value != "auto":
         return int(value)
     from baichuan_tui.engine.gguf_check import inspect_gguf
 
-    free_vram = hw.machine_facts().free_vram
-    if not free_vram:
+    machine = hw.machine_facts()
+    if not machine.free_vram:
         return 0
-    est = estimate(numbers_from_gguf(inspect_gguf(model)), n_ctx)
-    layers = gpu_layers_that_fit(est, free_vram)
-    if say:
-        say(f"gpu layers auto: {layers} of {est.n_layer + 1} offloaded")
-    return layers
+    return layers_for(value, numbers_from_gguf(inspect_gguf(model)), n_ctx, machine, say)
