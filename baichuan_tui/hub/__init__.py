@@ -8,6 +8,7 @@
 - :mod:`.states`   — ``list_models`` (each catalog quant's local state), ``cached_specs``
 - :mod:`.machine`  — ``machine_facts`` (GPUs, VRAM, RAM, cores, llama-cpp-python build)
 - :mod:`.fit`      — ``estimate``, ``placement``, ``gpu_layers_that_fit``, ``choose_gpu_layers``
+- :mod:`.context`  — ``plan_load``: n_ctx clamped to the trained context, checked against memory
 - :mod:`.cache`, :mod:`.remote` — the HF cache and its records; talking to the Hub
 - :mod:`.progress` — rich progress bars for the CLI
 
