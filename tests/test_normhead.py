@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import struct
 import subprocess
 import sys
@@ -292,6 +293,18 @@ def test_refusals_and_default_output(tmp_path, tiny):
     )
     forced = repair_file(norm, tmp_path / "forced.gguf", force=True)
     assert forced.after.normalized and forced.before.normalized
+
+
+def test_copy_keeps_the_source_permissions_and_needs_its_folder(tmp_path):
+    raw, _ = pair(32, "F16")
+    src = tmp_path / "Baichuan2-7B-Chat-F16.gguf"
+    src.write_bytes(raw.read_bytes())
+    src.chmod(0o640)
+    out = repair_file(src).path
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640  # not the temp file's 0600
+    with pytest.raises(UserError, match="does not exist: create the folder first"):
+        repair_file(src, tmp_path / "missing" / "x.gguf")
+    assert not (tmp_path / "missing").exists()
 
 
 def test_catalog_name_resolves_to_the_repaired_copy(tmp_path, capsys):

@@ -3,7 +3,7 @@
 ``add_convert_parser`` only uses argparse and stdlib-light modules (``--help`` stays fast);
 ``run`` imports numpy, gguf and llama.cpp when it runs. Attributes read by ``run``: ``src``,
 ``out``, ``outtype``, ``name``, ``norm_head`` (auto|yes|no), ``threads``, ``revision``,
-``json``, ``offline`` (missing optional ones fall back to their defaults).
+``force``, ``json``, ``offline`` (missing optional ones fall back to their defaults).
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--out",
         "-o",
         metavar="FILE.gguf",
-        help="output file (default: <data dir>/models/NAME.OUTTYPE.gguf)",
+        help="output file, outside the checkpoint; its folder must exist "
+        "(default: <data dir>/models/NAME.OUTTYPE.gguf)",
     )
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument(
         "--outtype",
         default="f16",
@@ -97,11 +99,11 @@ def run(args: argparse.Namespace) -> int:
         args.src, offline=offline, revision=getattr(args, "revision", None)
     )
     name = getattr(args, "name", None) or default_name(folder, repo)
-    out = (
-        Path(args.out).expanduser()
-        if getattr(args, "out", None)
-        else (locations.models_dir() / f"{name}.{outtype.upper()}.gguf")
-    )
+    if getattr(args, "out", None):
+        out = Path(args.out).expanduser()
+    else:  # the app's own folder: created on first use
+        locations.models_dir().mkdir(parents=True, exist_ok=True)
+        out = locations.models_dir() / f"{name}.{outtype.upper()}.gguf"
     norm = {"yes": True, "no": False}.get(getattr(args, "norm_head", "auto") or "auto")
     from baichuan_tui.commands.bars import stage_bars
 
@@ -117,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             repo=repo,
             threads=getattr(args, "threads", None) or physical_cores(),
             progress=bar,
+            force=bool(getattr(args, "force", False)),
         )
     doc = {
         "path": str(result.path.absolute()),

@@ -21,6 +21,7 @@ from baichuan_tui.convert.ftypes import FTYPES
 from baichuan_tui.convert.outfile import (
     atomic_output,
     check_free_space,
+    check_target,
     disk_error,
     temporary_file,
 )
@@ -119,6 +120,7 @@ def convert(
     threads: int = 0,
     progress: Stage | None = None,
     record: bool = True,
+    force: bool = False,
 ) -> ConvertResult:
     """Convert the checkpoint folder ``src`` into ``out``.
 
@@ -126,13 +128,14 @@ def convert(
     a BF16 (bf16 checkpoints) or F16 intermediate next to ``out`` and llama.cpp's quantizer.
     ``norm_head``: normalise the head's rows; ``None`` = detect Baichuan2. ``out`` appears only
     when complete and checked; the file is recorded in the registry unless ``record`` is off.
+    ``out`` may not be inside ``src``, be one of its files, or lie in a missing folder; an
+    existing ``out`` is replaced only with ``force``.
     """
     outtype = outtype.lower()
     if outtype not in FTYPES:
         raise UserError(f"unknown output type '{outtype}'", f"choose one of {', '.join(OUTTYPES)}")
-    if out.is_dir():
-        raise UserError(f"{out} is a folder", "give the output .gguf file's path")
     cfg = read_config(src)
+    check_target(out, force=force, inputs=src.iterdir(), source_dir=src, what="the output .gguf")
     vocab = load_vocab(src, cfg.vocab_size)
     weights = open_weights(src)
     norm = uses_norm_head(src, cfg) if norm_head is None else norm_head

@@ -11,6 +11,7 @@ in the converted-files registry (``kind="repaired"``) so catalog names resolve t
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -225,6 +226,10 @@ def _refuse(src: Path, before: HeadCheck, force: bool) -> None:
 
 
 def _target(src: Path, out: str | os.PathLike[str] | None) -> Path:
+    """Where the copy goes; the models folder (the default for read-only folders) is created,
+    a folder named by ``--out`` must exist. A previous copy at the target is replaced."""
+    from baichuan_tui.convert.outfile import check_target
+
     target = Path(out).expanduser() if out else default_output(src)
     if target.is_dir():
         target = target / default_output(src).name
@@ -233,6 +238,9 @@ def _target(src: Path, out: str | os.PathLike[str] | None) -> Path:
             f"{target} is the file being repaired",
             "write the repaired copy elsewhere (--out); the original is kept",
         )
+    if not out:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    check_target(target, force=True, what="the repaired copy")
     return target
 
 
@@ -272,7 +280,7 @@ def repair_file(
     norms: list[np.ndarray] = []
     plan = _head_plan(head, type_name, norms, threads or default_threads())
     write = (lambda d, n: progress("write", d, n)) if progress else None
-    with atomic_output(target) as tmp:
+    with atomic_output(target, mode=stat.S_IMODE(src.stat().st_mode)) as tmp:
         if type_name == t.type_name:
             _copy_around(src, tmp, t, plan, write)
         else:

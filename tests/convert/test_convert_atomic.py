@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+import os
+import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -59,7 +62,7 @@ def test_interrupt_keeps_the_previous_file(checkpoint, tmp_path, monkeypatch):
     out.write_bytes(b"previous")
     _interrupt_after(monkeypatch, 10, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
-        convert(checkpoint("b1-7b").folder, out, outtype="f32")
+        convert(checkpoint("b1-7b").folder, out, outtype="f32", force=True)
     assert out.read_bytes() == b"previous"
     assert _only(tmp_path) == ["out.gguf"]
 
@@ -95,3 +98,53 @@ def test_bad_result_is_not_renamed(checkpoint, tmp_path, monkeypatch):
         with pytest.raises(UserError, match="broken"):
             convert(checkpoint("b1-7b").folder, tmp_path / "out.gguf", outtype=outtype)
     assert _only(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["model.safetensors", "tokenizer.model", "config.json", "x.gguf"])
+def test_output_inside_the_source_is_refused(name, checkpoint, tmp_path):
+    src = tmp_path / "ck"
+    shutil.copytree(checkpoint("b1-7b").folder, src)
+    before = {p.name: p.read_bytes() for p in src.iterdir()}
+    with pytest.raises(UserError, match="inside the source"):
+        convert(src, src / name, outtype="f16", force=True)
+    assert {p.name: p.read_bytes() for p in src.iterdir()} == before
+
+
+def test_output_onto_an_input_elsewhere_is_refused(checkpoint, tmp_path):
+    """A Hub snapshot's files are links to blobs outside the folder: a blob is an input too."""
+    blobs, snap = tmp_path / "blobs", tmp_path / "snapshot"
+    shutil.copytree(checkpoint("b1-7b").folder, blobs)
+    snap.mkdir()
+    for f in blobs.iterdir():
+        (snap / f.name).symlink_to(f)
+    weights = blobs / "model.safetensors"
+    data = weights.read_bytes()
+    with pytest.raises(UserError, match="is an input"):
+        convert(snap, weights, outtype="f16", force=True)
+    assert weights.read_bytes() == data
+
+
+def test_existing_file_needs_force(checkpoint, tmp_path):
+    out = tmp_path / "notes.txt"
+    out.write_text("mine")
+    with pytest.raises(UserError, match="already exists: pass --force"):
+        convert(checkpoint("b1-7b").folder, out, outtype="f16")
+    assert out.read_text() == "mine"
+    convert(checkpoint("b1-7b").folder, out, outtype="f16", force=True, record=False)
+    assert out.read_bytes()[:4] == b"GGUF"
+
+
+def test_missing_folder_is_not_created(checkpoint, tmp_path):
+    with pytest.raises(UserError, match="does not exist: create the folder first"):
+        convert(checkpoint("b1-7b").folder, tmp_path / "a" / "b.gguf", outtype="f16")
+    assert _only(tmp_path) == []
+
+
+def test_output_gets_ordinary_permissions(checkpoint, tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = tmp_path / "out.gguf"
+        convert(checkpoint("b1-7b").folder, out, outtype="f16", record=False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644  # not the temp file's 0600

@@ -171,3 +171,24 @@ def test_converted_model_is_listed_as_local(cli, tmp_path):
     assert [m["path"] for m in doc["local"]] == [str(out.resolve())]
     row = next(m for m in doc["models"] if m["hf_repo"] == "baichuan-inc/Baichuan-13B-Base")
     assert row["state"] == "converted" and row["converted"] == [str(out.resolve())]
+
+
+def test_out_onto_the_source_or_an_existing_file(cli, checkpoint, tmp_path):
+    src = tmp_path / "ck"
+    shutil.copytree(checkpoint("b1-7b").folder, src)
+    weights = (src / "model.safetensors").read_bytes()
+    res = cli("convert", str(src), "--out", str(src / "model.safetensors"))
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res.stderr
+    assert res.stderr.startswith(f"error: {src / 'model.safetensors'} is inside the source")
+    assert (src / "model.safetensors").read_bytes() == weights
+    mine = tmp_path / "mine.gguf"
+    mine.write_text("keep")
+    res = cli("convert", str(src), "--out", str(mine))
+    assert res.returncode == 1 and "already exists: pass --force" in res.stderr
+    assert mine.read_text() == "keep"
+    res = cli("convert", str(src), "--out", str(mine), "--force", "--outtype", "f16")
+    assert res.returncode == 0, res.stderr
+    assert inspect_gguf(mine).file_type == "F16"
+    res = cli("convert", str(src), "--out", str(tmp_path / "no" / "x.gguf"))
+    assert res.returncode == 1 and "does not exist" in res.stderr
+    assert not (tmp_path / "no").exists()
