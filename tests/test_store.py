@@ -63,6 +63,37 @@ def test_migrations_run_in_order_and_wal_is_on(tmp_path):
     conn.close()
 
 
+def test_v3_records_the_model_per_reply_on_a_v2_database(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    conn = db.connect(path, migrate_to=2)  # a history database as the v2 code made it
+    conn.execute(
+        "INSERT INTO conversations (title, model, settings, template, created_at, updated_at)"
+        " VALUES ('old', '/m/a.gguf', '{}', 'baichuan2-chat', 't', 't')"
+    )
+    conn.execute(
+        "INSERT INTO messages (conversation_id, role, content, created_at, finish_reason, stats)"
+        " VALUES (1, 'user', 'q', 't', NULL, NULL), (1, 'assistant', 'a', 't', 'stop', ?)",
+        ('{"prompt_tokens": 3}',),
+    )
+    conn.close()
+    with Store(path) as s:
+        assert db.user_version(s.conn) == db.SCHEMA_VERSION == 3
+        old = s.messages(1)
+        assert [(m.content, m.stats, m.model) for m in old] == [
+            ("q", None, None),
+            ("a", {"prompt_tokens": 3}, None),  # which model wrote it was not recorded
+        ]
+        assert "## Assistant (" not in export.to_markdown(s.document(1))  # one model: as before
+        s.add_message(1, "user", "q2")
+        s.add_message(1, "assistant", "b", finish_reason="stop", model="/m/b.gguf")
+        s.update(1, model="/m/b.gguf")
+        doc = s.document(1)
+        assert [m["model"] for m in doc["messages"]] == [None, None, None, "/m/b.gguf"]
+        md = export.to_markdown(doc)
+        assert "## Assistant (model not recorded)\n\na" in md
+        assert "## Assistant (b.gguf)\n\nb" in md
+
+
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "h.sqlite3"
     conn = db.connect(path)
@@ -261,7 +292,7 @@ def test_history_show_json_fields(cli, store):
     )
     assert doc["settings"] == {"sampling": {"temperature": 0.3}}
     assert [set(m) for m in doc["messages"]] == [
-        {"role", "content", "created_at", "finish_reason"}
+        {"role", "content", "created_at", "finish_reason", "model"}
     ] * 2
     assert [(m["role"], m["content"], m["finish_reason"]) for m in doc["messages"]] == [
         ("user", "你好", None),

@@ -79,6 +79,9 @@ class StoredMessage:
     """``stop``, ``length``, ``cancelled``, ``error``; ``None`` while streaming (or if the app
     died). :func:`finish_note` says how a reply that did not stop by itself is labelled."""
     stats: dict[str, Any] | None = field(default=None)
+    model: str | None = None
+    """The model (spec or path) that wrote this reply; None for user messages and for replies
+    stored before it was recorded."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +89,7 @@ class StoredMessage:
             "content": self.content,
             "created_at": self.created_at,
             "finish_reason": self.finish_reason,
+            "model": self.model,
         }
 
 
@@ -120,6 +124,7 @@ def _message(row: sqlite3.Row) -> StoredMessage:
         row["created_at"],
         row["finish_reason"],
         stats,
+        row["model"],
     )
 
 
@@ -258,15 +263,22 @@ class Store:
         return [_message(r) for r in rows]
 
     def add_message(
-        self, conv_id: int, role: str, content: str, *, finish_reason: str | None = None
+        self,
+        conv_id: int,
+        role: str,
+        content: str,
+        *,
+        finish_reason: str | None = None,
+        model: str | None = None,
     ) -> int:
-        """Append a message (committed at once); the first user message names the chat."""
+        """Append a message (committed at once); the first user message names the chat.
+        ``model``: the model that writes this reply."""
         ts = now()
         with self._lock:
             cur = self.conn.execute(
-                "INSERT INTO messages (conversation_id, role, content, created_at, finish_reason)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (conv_id, role, content, ts, finish_reason),
+                "INSERT INTO messages (conversation_id, role, content, created_at, finish_reason,"
+                " model) VALUES (?, ?, ?, ?, ?, ?)",
+                (conv_id, role, content, ts, finish_reason, model),
             )
             title = title_from(content) if role == "user" else ""
             self.conn.execute(

@@ -57,8 +57,14 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX conversations_by_update ON conversations(updated_at DESC, id DESC)")
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    """The model that wrote each reply (a chat may switch models). Older replies keep NULL:
+    which model wrote them was not recorded (the chat's ``model`` is the last one used)."""
+    conn.execute("ALTER TABLE messages ADD COLUMN model TEXT")
+
+
 #: One function per schema version: ``MIGRATIONS[n]`` brings version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -19,8 +19,16 @@ def to_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 
+def _model_name(spec: str) -> str:
+    """A model spec as shown: a file's name, a catalog spec as it is."""
+    return spec.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def to_markdown(doc: dict[str, Any]) -> str:
-    """A heading per message; a reply that did not stop by itself ends with its note."""
+    """A heading per message; a reply that did not stop by itself ends with its note. When
+    the chat's replies came from more than one model, each reply's heading names its model."""
+    models = {m.get("model") for m in doc["messages"] if m["role"] == "assistant"}
+    mixed = len(models) > 1  # None: a reply stored before models were recorded
     lines = [
         f"# {doc['title'] or 'Untitled chat'}",
         "",
@@ -31,7 +39,11 @@ def to_markdown(doc: dict[str, Any]) -> str:
     if doc["system"]:
         lines += ["## System", "", doc["system"], ""]
     for m in doc["messages"]:
-        lines += [f"## {m['role'].capitalize()}", "", m["content"], ""]
+        heading = f"## {m['role'].capitalize()}"
+        if mixed and m["role"] == "assistant":
+            model = m.get("model")
+            heading += f" ({_model_name(model) if model else 'model not recorded'})"
+        lines += [heading, "", m["content"], ""]
         note = finish_note(m["finish_reason"])
         if m["role"] == "assistant" and note:
             lines += [f"*({note})*", ""]

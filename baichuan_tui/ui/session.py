@@ -61,6 +61,11 @@ def model_label(engine: Engine) -> str:
     return engine.family.label
 
 
+def engine_mode(engine: Engine | None) -> str:
+    """``completion`` when ``engine`` continues text (a base model), else ``chat``."""
+    return "completion" if engine is not None and engine.template == "completion" else "chat"
+
+
 @dataclass
 class ChatState:
     """The open chat: its stored row (None until the first message) and its settings."""

@@ -17,7 +17,7 @@ from textual.widgets import Footer, Label
 from baichuan_tui.store.conversations import StoredMessage, now
 from baichuan_tui.ui.screens.conversations import ChatList
 from baichuan_tui.ui.screens.streaming import ReplyChunk, ReplyDone, ReplyStreamer
-from baichuan_tui.ui.session import ChatState
+from baichuan_tui.ui.session import ChatState, engine_mode, model_label
 from baichuan_tui.ui.widgets.messages import ChatLog, MessageView
 from baichuan_tui.ui.widgets.prompt_input import PromptInput
 from baichuan_tui.ui.widgets.sidebar import Sidebar
@@ -113,14 +113,25 @@ class ChatScreen(Screen[None]):
         opts = self.chat_app.options
         engine = self.engine
         sampling = engine.family.defaults.merged(**opts.sampling) if engine else None
-        mode = "completion" if engine and engine.template == "completion" else "chat"
-        self.state = ChatState(sampling=sampling, system=opts.system, stop=opts.stop, mode=mode)
+        self.state = ChatState(
+            sampling=sampling, system=opts.system, stop=opts.stop, mode=engine_mode(engine)
+        )
 
     def model_ready(self, spec: str) -> None:
-        """A model was loaded: fill the new chat's settings, note the model on this chat."""
+        """A model was loaded: fill the new chat's settings, note the model on this chat.
+
+        A chat holds one mode: a model of the other one (a base model's completion after a
+        chat model, or the reverse) starts a new chat and leaves the open one in the sidebar.
+        """
         engine = self.engine
         assert engine is not None
         conv = self.state.conversation
+        if conv is None or conv.model != spec:  # a switch: the last reply's facts are stale
+            self.status.set(tokens_per_s=None, ctx_used=0)
+        if self.state.messages and engine_mode(engine) != self.state.mode:
+            self.new_chat_state()  # at once: nothing is sent to the old chat meanwhile
+            self.run_worker(self._new_chat_for_mode(), group="mode", exclusive=True)
+            return
         if conv is None and not self.state.messages:
             self.new_chat_state()
         elif self.state.sampling is None:
@@ -131,14 +142,23 @@ class ChatScreen(Screen[None]):
         self.update_placeholder()
         self.refresh_status()
 
+    async def _new_chat_for_mode(self) -> None:
+        await self.chats.new_chat()
+        self.refresh_status()
+        engine = self.engine
+        name = model_label(engine) if engine else "the model"
+        what = "continues text" if self.state.mode == "completion" else "is a chat model"
+        self.notify(
+            f"{name} {what}: started a new chat (the previous one is in the sidebar)",
+            timeout=8,
+        )
+
     def show_busy(self, what: str | None) -> None:
         """Show what the app is busy with in the status bar (None: nothing)."""
         self.status.set(busy=what)
 
     def refresh_status(self, **extra: Any) -> None:
         """The status bar's model facts, with ``extra`` status-bar values."""
-        from baichuan_tui.ui.session import model_label
-
         engine = self.engine
         if engine is None:
             self.status.set(

@@ -108,6 +108,7 @@ class ChatList:
         screen.cancel_reply()
         screen.new_chat_state()
         screen.stop_editing()
+        screen.status.set(tokens_per_s=None, ctx_used=0)  # those were the last chat's
         await self._show_messages()
         screen.update_placeholder()
         await self.refresh_sidebar()

@@ -123,8 +123,9 @@ class ReplyStreamer:
             await view.restart()
             view.set_finish(None)
         else:
-            msg_id = screen.store.add_message(conv.id, "assistant", "")
-            last = StoredMessage(msg_id, conv.id, "assistant", "", now(), None)
+            model = screen.chat_app.model_spec
+            msg_id = screen.store.add_message(conv.id, "assistant", "", model=model)
+            last = StoredMessage(msg_id, conv.id, "assistant", "", now(), None, model=model)
             state.messages.append(last)
             view = MessageView("assistant", msg_id=msg_id, completion=state.mode == "completion")
             await screen.log_view.mount(view)
