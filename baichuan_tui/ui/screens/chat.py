@@ -312,7 +312,17 @@ class ChatScreen(Screen[None]):
         await self.replies.start(continue_last=True)
 
     def on_message_view_edit_requested(self, event: MessageView.EditRequested) -> None:
-        self._edit(event.view.msg_id)
+        """``e`` on a message: edit it; on a reply, edit the message it answers."""
+        msg_id = event.view.msg_id
+        if event.view.role == "assistant":
+            ids = [m.id for m in self.state.messages]
+            before = self.state.messages[: ids.index(msg_id)] if msg_id in ids else []
+            users = [m for m in before if m.role == "user"]
+            if not users:
+                self.notify("no message of yours before this reply to edit")
+                return
+            msg_id = users[-1].id
+        self._edit(msg_id)
 
     def action_edit_last(self) -> None:
         users = [m for m in self.state.messages if m.role == "user"]

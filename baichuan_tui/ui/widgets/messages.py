@@ -120,8 +120,8 @@ class MessageView(Vertical):
             await self._stream.write(self.content)
 
     def action_edit(self) -> None:
-        if self.role == "user":
-            self.post_message(self.EditRequested(self))
+        """Edit this message (a reply: the message it answers) and resend from there."""
+        self.post_message(self.EditRequested(self))
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.content)
