@@ -116,6 +116,12 @@ def _handler(args: argparse.Namespace) -> Callable[[argparse.Namespace], int | N
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if sys.stdout is None:  # started with stdout closed (``>&-``): output would vanish
+        print(
+            "error: standard output is closed: redirect it instead (> FILE or > /dev/null)",
+            file=sys.stderr,
+        )
+        return 1
     if args.offline:
         os.environ["HF_HUB_OFFLINE"] = "1"
     args.offline = args.offline or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")

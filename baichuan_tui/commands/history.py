@@ -15,6 +15,19 @@ from typing import Any
 from baichuan_tui.commands.output import print_json
 
 
+def conversation_id(text: str) -> int:
+    """An ID argument: a whole number a conversation can have (SQLite's 64-bit row ids)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a conversation id ('baichuan-chat history list' shows them)"
+        )
+    return value
+
+
 def add_history_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``history`` and its actions to the CLI's subparsers."""
     h: argparse.ArgumentParser = subparsers.add_parser(
@@ -24,17 +37,23 @@ def add_history_parser(subparsers: Any) -> argparse.ArgumentParser:
     ls = hs.add_parser("list", help="conversations, newest first")
     ls.add_argument("--json", action="store_true")
     show = hs.add_parser("show", help="one conversation with its messages")
-    show.add_argument("id", type=int, metavar="ID")
+    show.add_argument("id", type=conversation_id, metavar="ID")
     show.add_argument("--json", action="store_true")
     search = hs.add_parser("search", help="conversations whose title or messages contain TEXT")
     search.add_argument("text", metavar="TEXT")
     search.add_argument("--json", action="store_true")
     export = hs.add_parser("export", help="write a conversation as Markdown or JSON")
-    export.add_argument("id", type=int, metavar="ID")
+    export.add_argument("id", type=conversation_id, metavar="ID")
     export.add_argument("--format", choices=("md", "json"), default="md")
-    export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
+    export.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="file to write, in a folder that exists (default: stdout)",
+    )
+    export.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     rm = hs.add_parser("rm", help="delete a conversation for good")
-    rm.add_argument("id", type=int, metavar="ID")
+    rm.add_argument("id", type=conversation_id, metavar="ID")
     return h
 
 
@@ -95,6 +114,7 @@ def _show(doc: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from baichuan_tui import locations
     from baichuan_tui.store import export
     from baichuan_tui.store.conversations import Store
 
@@ -121,9 +141,12 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print(f"no conversation contains '{args.text}'", file=sys.stderr)
         elif action == "export":
+            if args.output:  # checked before the chat is read: one line, nothing written
+                out, database = Path(args.output).expanduser(), locations.database_file()
+                export.check_export_target(out, database, force=args.force)
             text = export.render(store.document(args.id), args.format)
             if args.output:
-                Path(args.output).expanduser().write_text(text, "utf-8")
+                export.write_export(text, out, database, force=args.force)
                 print(f"wrote {args.output}", file=sys.stderr)
             else:
                 sys.stdout.write(text)

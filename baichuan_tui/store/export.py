@@ -6,8 +6,10 @@ Used by ``history export`` and the app's export action.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from baichuan_tui.errors import UserError
 from baichuan_tui.store.conversations import finish_note
 
 FORMATS = ("md", "json")
@@ -55,3 +57,34 @@ def render(doc: dict[str, Any], fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"export format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     return to_json(doc) if fmt == "json" else to_markdown(doc)
+
+
+DATABASE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+"""The history database's own files: ``chats.sqlite3`` and SQLite's side files."""
+
+
+def check_export_target(out: Path, database: Path, *, force: bool, flag: str = "-o") -> None:
+    """Refuse an export onto the history ``database`` or its side files (even with ``force``),
+    onto a folder, into a missing folder, or onto an existing file unless ``force``."""
+    from baichuan_tui.convert.outfile import check_target
+
+    real = out.expanduser().resolve()
+    for own in (database.with_name(database.name + s) for s in DATABASE_SUFFIXES):
+        if real == own.expanduser().resolve():
+            raise UserError(
+                f"{out} is the chat history's database ({own.name})",
+                f"export to another file ({flag}); writing there would erase every chat",
+            )
+    check_target(out, force=force, what="the export", flag=flag)
+
+
+def write_export(
+    text: str, out: Path, database: Path, *, force: bool = False, flag: str = "-o"
+) -> None:
+    """Write an export to ``out`` after :func:`check_export_target`; the file appears only
+    when complete (an existing one is replaced only then)."""
+    from baichuan_tui.convert.outfile import atomic_output
+
+    check_export_target(out, database, force=force, flag=flag)
+    with atomic_output(out, flag=flag) as tmp:
+        tmp.write_text(text, "utf-8")

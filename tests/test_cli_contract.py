@@ -1,0 +1,97 @@
+"""The CLI contract where users lose data or meet raw exceptions (issue #12): exports that
+must not overwrite, arguments out of range, closed streams; one ``error:`` line each."""
+
+from __future__ import annotations
+
+import errno
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from baichuan_tui import locations
+from baichuan_tui.errors import UserError
+from baichuan_tui.store import export
+from baichuan_tui.store.conversations import Store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def chat_id() -> int:
+    with Store() as store:
+        conv = store.create(model="m.gguf")
+        store.add_message(conv.id, "user", "你好")
+        return conv.id
+
+
+def _one_error(res: subprocess.CompletedProcess[str], code: int = 1) -> str:
+    assert res.returncode == code, (res.returncode, res.stderr)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    assert "Traceback" not in res.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("suffix", ["", "-wal", "-shm"])
+def test_export_never_overwrites_the_database(cli, chat_id, suffix):
+    db = locations.database_file()
+    target = db.with_name(db.name + suffix)
+    before = target.read_bytes() if target.exists() else None
+    line = _one_error(cli("history", "export", str(chat_id), "-o", str(target), "--force"))
+    assert "chat history's database" in line
+    assert (target.read_bytes() if target.exists() else None) == before
+    res = cli("history", "show", str(chat_id), "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["messages"][0]["content"] == "你好"
+
+
+def test_export_onto_an_existing_file_needs_force(cli, chat_id, tmp_path):
+    out = tmp_path / "notes.md"
+    out.write_text("mine")
+    line = _one_error(cli("history", "export", str(chat_id), "-o", str(out)))
+    assert line == f"error: {out} already exists: pass --force to overwrite it"
+    assert out.read_text() == "mine"
+    res = cli("history", "export", str(chat_id), "-o", str(out), "--force")
+    assert res.returncode == 0 and "你好" in out.read_text()
+
+
+def test_export_to_a_missing_folder_or_a_folder(cli, chat_id, tmp_path):
+    line = _one_error(cli("history", "export", str(chat_id), "-o", str(tmp_path / "a" / "x.md")))
+    assert "does not exist: create the folder first" in line
+    assert not (tmp_path / "a").exists()
+    line = _one_error(cli("history", "export", str(chat_id), "-o", str(tmp_path)))
+    assert line == f"error: {tmp_path} is a folder: give the export's file name (-o)"
+
+
+def test_export_to_a_read_only_folder_is_one_line(tmp_path, monkeypatch):
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(UserError, match=r"cannot write .*x\.md \(Permission denied\)"):
+        export.write_export("text", tmp_path / "x.md", locations.database_file())
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "0", "-3"])
+def test_history_id_out_of_range_is_a_usage_error(cli, value):
+    for action in ("show", "export", "rm"):
+        res = cli("history", action, value)
+        assert res.returncode == 2, res.stderr
+        assert "is not a conversation id" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_closed_stdout_is_one_line():
+    res = subprocess.run(
+        f"{sys.executable} -m baichuan_tui history list --json >&-",
+        shell=True,
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert res.returncode == 1 and res.stderr.startswith("error: standard output is closed")
+    assert res.stderr.count("\n") == 1
