@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from baichuan_tui.convert.normhead_rule import NormHeadDecision, checkpoint_signals, decide
 from baichuan_tui.convert.safetensors_io import SafetensorsFile
 from baichuan_tui.errors import UserError
 
 ARCHITECTURES = ("BaichuanForCausalLM", "BaiChuanForCausalLM")
-BAICHUAN2_VOCAB = 125696
 LAYERS = {32: "rope", 40: "alibi"}
 """llama.cpp picks the position encoding from the layer count alone."""
 CHECKPOINT_HINT = "give a Hugging Face checkpoint folder (config.json, tokenizer.model, weights)"
@@ -99,15 +98,21 @@ def read_config(folder: Path) -> BaichuanConfig:
     )
 
 
+def norm_head_decision(
+    folder: Path,
+    config: BaichuanConfig,
+    *,
+    override: bool | None = None,
+    repo: str | None = None,
+) -> NormHeadDecision:
+    """Normalise the head (Baichuan2's NormHead)? The shared rule of
+    :mod:`~baichuan_tui.convert.normhead_rule`, with its reason."""
+    return decide(checkpoint_signals(folder, config.raw, repo), override)
+
+
 def uses_norm_head(folder: Path, config: BaichuanConfig) -> bool:
-    """Baichuan2 (NormHead): its vocabulary size, or a ``NormHead`` in its modeling code."""
-    if config.vocab_size == BAICHUAN2_VOCAB:
-        return True
-    code = folder / "modeling_baichuan.py"
-    try:
-        return code.is_file() and bool(re.search(r"class\s+NormHead\b", code.read_text("utf-8")))
-    except (OSError, UnicodeDecodeError):
-        return False
+    """Whether :func:`norm_head_decision` normalises the head (no override)."""
+    return norm_head_decision(folder, config).applies
 
 
 # --------------------------------------------------------------------------- weights

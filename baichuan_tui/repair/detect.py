@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from baichuan_tui.engine.family import BAICHUAN1_VOCAB, BAICHUAN2_VOCAB
+from baichuan_tui.convert.normhead_rule import NormHeadDecision, decide, gguf_signals
 from baichuan_tui.engine.gguf_check import GGUFInfo, TensorInfo, inspect_gguf
 from baichuan_tui.repair import verdicts
 from baichuan_tui.repair.check import HeadCheck
@@ -80,16 +80,19 @@ def head_tensor(info: GGUFInfo) -> TensorInfo | None:
     return next((t for t in info.tensors if t.name == HEAD and len(t.shape) == 2), None)
 
 
+def norm_head_decision(info: GGUFInfo) -> NormHeadDecision:
+    """Is the file Baichuan2 (NormHead)? The rule ``convert`` uses too, on the GGUF's signals."""
+    return decide(gguf_signals(info.vocab_size, info.metadata, info.path, info.name))
+
+
 def not_applicable_reason(info: GGUFInfo) -> str | None:
     """None when NormHead applies to the file, else why it does not."""
     words = re.sub(r"[\s_\-]", "", f"{info.name or ''} {info.path.name}".lower())
     if info.architecture != "baichuan" and "baichuan" not in words:
         return "not a Baichuan model"
-    gen2 = (info.vocab_size == BAICHUAN2_VOCAB and info.architecture == "baichuan") or (
-        "baichuan2" in words and info.vocab_size != BAICHUAN1_VOCAB
-    )
-    if not gen2:
-        return "a Baichuan-1 model"
+    decision = norm_head_decision(info)
+    if not decision.applies:
+        return f"a Baichuan-1 model ({decision.reason.removeprefix('Baichuan-1: ')})"
     if head_tensor(info) is None:
         return "vocabulary only (no output.weight)"
     return None

@@ -125,10 +125,12 @@ def write_checkpoint(
     head_norms: bool = False,
     add_dummy_prefix: bool = False,
     tokenizer_config: dict | None = None,
+    config_extra: dict | None = None,
 ) -> Checkpoint:
     """Write a checkpoint; ``vocab_size`` beyond the tokenizer pads the vocabulary (as
     Baichuan2's 125696 does for llama.cpp), ``norm_head_code`` adds a modeling_baichuan.py
-    defining NormHead, ``head_norms`` spreads lm_head row norms over 0.3..3."""
+    defining NormHead, ``head_norms`` spreads lm_head row norms over 0.3..3; ``config_extra``
+    adds keys to config.json."""
     folder.mkdir(parents=True, exist_ok=True)
     proto = train_tokenizer(add_dummy_prefix)
     (folder / "tokenizer.model").write_bytes(proto)
@@ -151,6 +153,7 @@ def write_checkpoint(
         "tie_word_embeddings": False,
         "torch_dtype": "float32",
         ("max_position_embeddings" if layers == 32 else "model_max_length"): 4096,
+        **(config_extra or {}),
     }
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     tok_config = {
