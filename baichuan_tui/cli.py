@@ -10,13 +10,21 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from baichuan_tui import __version__
-from baichuan_tui.commands.options import add_model_options
+from baichuan_tui.commands.options import add_model_options, at_least
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the contract's usage error: one ``error:`` line, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="baichuan-chat",
         description="Chat with Baichuan models locally (llama.cpp). "
         "Without a command, opens the terminal app.",
@@ -50,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     mi = msub.add_parser("info", help="GGUF metadata, family, template, memory estimate")
     mi.add_argument("spec", metavar="NAME|PATH")
     mi.add_argument("--json", action="store_true")
-    mi.add_argument("--n-ctx", type=int, default=4096, help="context for the estimate")
+    mi.add_argument(
+        "--n-ctx", type=at_least(1), default=4096, help="context for the estimate (default 4096)"
+    )
     mf = msub.add_parser(
         "fix", help="copy a Baichuan2 GGUF with its output head normalised (NormHead)"
     )
@@ -64,12 +74,37 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--json", action="store_true")
     doc.add_argument("--offline", action="store_true", default=argparse.SUPPRESS)
 
-    bench = sub.add_parser("bench", help="throughput of the engine vs bare llama-cpp-python")
+    bench = sub.add_parser(
+        "bench",
+        help="throughput of the engine vs bare llama-cpp-python",
+        description="Prompt processing, generation speed and time to first token of the "
+        "engine's streaming path and of llama-cpp-python's own Llama.generate loop, on the "
+        "same loaded model and threads, alternating (ABBA) from an empty KV cache; the "
+        "headline is their ratio in the same run.",
+    )
     add_model_options(bench, sampling=False)
-    bench.add_argument("--prompt-tokens", type=int, default=256)
-    bench.add_argument("--gen-tokens", type=int, default=256)
-    bench.add_argument("--repeats", type=int, default=3)
-    bench.add_argument("--json", action="store_true")
+    bench.add_argument(
+        "--prompt-tokens",
+        type=at_least(1),
+        default=256,
+        metavar="N",
+        help="prompt length in tokens (default 256; at most half the context)",
+    )
+    bench.add_argument(
+        "--gen-tokens",
+        type=at_least(1),
+        default=256,
+        metavar="N",
+        help="tokens to generate per run (default 256; fewer when the context is full)",
+    )
+    bench.add_argument(
+        "--repeats",
+        type=at_least(1),
+        default=3,
+        metavar="N",
+        help="runs of each path, alternating which goes first (default 3)",
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON document")
     from baichuan_tui.commands.convert import add_convert_parser
     from baichuan_tui.commands.history import add_history_parser
     from baichuan_tui.commands.quiz import add_quiz_parser

@@ -39,7 +39,7 @@ def test_usage_error_exits_2(cli):
 
 def test_bad_sampling_value(cli, tiny):
     res = cli("ask", "--model", str(tiny("b2-7b-chat")), "--top-p", "3", "hi")
-    assert res.returncode == 1 and "top_p" in res.stderr
+    assert res.returncode == 2 and "--top-p" in res.stderr  # a usage error (cli.md)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ must not overwrite, arguments out of range, closed streams; one ``error:`` line 
 
 from __future__ import annotations
 
+import argparse
 import errno
 import json
 import subprocess
@@ -95,3 +96,52 @@ def test_closed_stdout_is_one_line():
     )
     assert res.returncode == 1 and res.stderr.startswith("error: standard output is closed")
     assert res.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--temperature", "-1"),
+        ("--top-p", "2"),
+        ("--max-tokens", "-3"),
+        ("--repeat-penalty", "-1"),
+        ("--min-p", "1.5"),
+        ("--top-p", "nan"),
+        ("--seed", "-1"),
+        ("--threads", "0"),
+        ("--gpu-layers", "-2"),
+    ],
+)
+def test_out_of_range_options_are_usage_errors_before_loading(cli, tmp_path, flag, value):
+    missing = tmp_path / "never-loaded.gguf"  # loading it would fail with exit 1
+    for argv in (["ask", "--model", str(missing), flag, value, "hi"], [flag, value, "ask", "hi"]):
+        line = _one_error(cli(*argv), code=2)
+        assert line.startswith(f"error: argument {flag}: must be "), line
+        assert f"not {value}" in line
+
+
+def test_one_range_table_for_flags_and_settings():
+    from baichuan_tui.engine.sampling import RANGES, Sampling
+
+    assert Sampling(top_p=2.0, temperature=-1.0).validate() == [
+        "temperature must be between 0 and 5",
+        "top_p must be in (0, 1]",
+    ]
+    assert set(RANGES) == set(Sampling().as_dict())
+
+
+def test_every_bench_flag_is_documented_and_checked(cli):
+    from baichuan_tui.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    bench = sub.choices["bench"]  # type: ignore[attr-defined]  # argparse's subparsers action
+    undocumented = [
+        a.option_strings
+        for a in bench._actions
+        if a.option_strings and a.help in (None, "", argparse.SUPPRESS) and a.dest != "debug"
+    ]
+    assert undocumented == []
+    assert bench.description
+    line = _one_error(cli("bench", "--repeats", "0"), code=2)
+    assert line.startswith("error: argument --repeats: must be at least 1")

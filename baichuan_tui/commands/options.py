@@ -7,12 +7,28 @@ argparse only (``--help`` stays fast). Subcommands get the options with suppress
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from baichuan_tui.engine.family import TEMPLATES
+from baichuan_tui.engine.sampling import in_range, range_text
 
 TEMPLATE_CHOICES = ("auto", *TEMPLATES)
 """``--template``: ``auto`` (detected from the file) or one of the engine's templates."""
+
+
+SAMPLING_OPTIONS: dict[str, type[int] | type[float]] = {
+    "--temperature": float,
+    "--top-p": float,
+    "--top-k": int,
+    "--min-p": float,
+    "--repeat-penalty": float,
+    "--presence-penalty": float,
+    "--frequency-penalty": float,
+    "--seed": int,
+    "--max-tokens": int,
+}
+"""The sampling flags and their value types (each checked against its range when parsed)."""
 
 
 class _Arguments(Protocol):
@@ -35,10 +51,44 @@ class _SuppressDefaults:
 def _gpu_layers(value: str) -> str:
     if value != "auto":
         try:
-            int(value)
+            n = int(value)
         except ValueError:
             raise argparse.ArgumentTypeError("expected a number of layers or 'auto'") from None
+        if n < -1:
+            raise argparse.ArgumentTypeError(f"must be -1 (all), 0 or more, or 'auto', not {n}")
     return value
+
+
+def at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number ``>= low`` (out of range is a usage error)."""
+
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {n}")
+        return n
+
+    return parse
+
+
+def sampling_value(name: str, kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type for the sampling setting ``name``: parsed and range-checked against
+    :data:`engine.sampling.RANGES`, so a bad value stops before any model loads (exit 2)."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+        if not in_range(name, value):
+            raise argparse.ArgumentTypeError(f"must be {range_text(name)}, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in "invalid int value"
+    return parse
 
 
 def add_common_options(p: argparse.ArgumentParser) -> None:
@@ -72,7 +122,7 @@ def add_model_options(
     )
     g.add_argument("--n-ctx", type=int, default=None, help="context length (default 4096)")
     g.add_argument(
-        "--threads", type=int, default=None, help="CPU threads (default: physical cores)"
+        "--threads", type=at_least(1), default=None, help="CPU threads (default: physical cores)"
     )
     g.add_argument(
         "--gpu-layers",
@@ -84,14 +134,8 @@ def add_model_options(
     if not sampling:
         return
     s = group("sampling (defaults: the model family's generation_config)")
-    s.add_argument("--temperature", type=float)
-    s.add_argument("--top-p", type=float)
-    s.add_argument("--top-k", type=int)
-    s.add_argument("--min-p", type=float)
-    s.add_argument("--repeat-penalty", type=float)
-    s.add_argument("--presence-penalty", type=float)
-    s.add_argument("--frequency-penalty", type=float)
-    s.add_argument("--seed", type=int)
-    s.add_argument("--max-tokens", type=int)
+    for flag, kind in SAMPLING_OPTIONS.items():
+        name = flag.removeprefix("--").replace("-", "_")
+        s.add_argument(flag, type=sampling_value(name, kind), help=range_text(name))
     s.add_argument("--system", help="system message")
     s.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")

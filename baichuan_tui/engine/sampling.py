@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -42,26 +43,43 @@ class Sampling:
 
     def validate(self) -> list[str]:
         """Problems with the values, as short sentences (empty when all are in range)."""
-        problems = []
-        if not 0.0 <= self.temperature <= 5.0:
-            problems.append("temperature must be between 0 and 5")
-        if not 0.0 < self.top_p <= 1.0:
-            problems.append("top_p must be in (0, 1]")
-        if self.top_k < 0:
-            problems.append("top_k must be 0 or more")
-        if not 0.0 <= self.min_p <= 1.0:
-            problems.append("min_p must be between 0 and 1")
-        if not 0.0 < self.repeat_penalty <= 5.0:
-            problems.append("repeat_penalty must be in (0, 5]")
-        if not -2.0 <= self.presence_penalty <= 2.0:
-            problems.append("presence_penalty must be between -2 and 2")
-        if not -2.0 <= self.frequency_penalty <= 2.0:
-            problems.append("frequency_penalty must be between -2 and 2")
-        if self.max_tokens < 1:
-            problems.append("max_tokens must be at least 1")
-        if self.seed is not None and not 0 <= self.seed < 2**32:
-            problems.append("seed must be between 0 and 2^32-1")
-        return problems
+        values = asdict(self)
+        return [
+            f"{name} must be {text}"
+            for name, (_, text) in RANGES.items()
+            if values[name] is not None and not in_range(name, values[name])
+        ]
+
+
+def _within(low: float, high: float, *, open_low: bool = False) -> Callable[[float], bool]:
+    if open_low:
+        return lambda v: low < v <= high
+    return lambda v: low <= v <= high
+
+
+RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "temperature": (_within(0.0, 5.0), "between 0 and 5"),
+    "top_p": (_within(0.0, 1.0, open_low=True), "in (0, 1]"),
+    "top_k": (lambda v: v >= 0, "0 or more"),
+    "min_p": (_within(0.0, 1.0), "between 0 and 1"),
+    "repeat_penalty": (_within(0.0, 5.0, open_low=True), "in (0, 5]"),
+    "presence_penalty": (_within(-2.0, 2.0), "between -2 and 2"),
+    "frequency_penalty": (_within(-2.0, 2.0), "between -2 and 2"),
+    "max_tokens": (lambda v: v >= 1, "at least 1"),
+    "seed": (_within(0, 2**32 - 1), "between 0 and 2^32-1"),
+}
+"""Each setting's valid range: (test, the range in words). One table for the CLI's flags,
+the app's settings screen and :meth:`Sampling.validate`; NaN is never in range."""
+
+
+def in_range(name: str, value: float) -> bool:
+    """Whether ``value`` is valid for the setting ``name`` (a key of :data:`RANGES`)."""
+    return bool(RANGES[name][0](value))
+
+
+def range_text(name: str) -> str:
+    """The valid range of setting ``name`` in words (``"in (0, 1]"``)."""
+    return RANGES[name][1]
 
 
 #: Baichuan2-*-Chat generation_config.json (also shipped with the Baichuan2 base models).
