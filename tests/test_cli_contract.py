@@ -145,3 +145,21 @@ def test_every_bench_flag_is_documented_and_checked(cli):
     assert bench.description
     line = _one_error(cli("bench", "--repeats", "0"), code=2)
     assert line.startswith("error: argument --repeats: must be at least 1")
+
+
+@pytest.mark.parametrize(
+    ("name", "head"),
+    [("model.safetensors", b"\x10\0\0\0\0\0\0\0{}" + b" " * 14), ("pytorch_model.bin", b"PK\3\4")],
+)
+def test_a_checkpoint_given_as_model_points_to_convert(cli, tmp_path, name, head):
+    ck = tmp_path / "ck"
+    ck.mkdir()
+    (ck / "config.json").write_text("{}")
+    (ck / name).write_bytes(head + b"\0" * 64)
+    line = _one_error(cli("ask", "--model", str(ck / name), "hi"))
+    assert line.endswith(f"'baichuan-chat convert {ck}'"), line
+    line = _one_error(cli("ask", "--model", str(ck), "hi"))
+    assert line == (
+        f"error: {ck} is a directory, not a .gguf file: make a GGUF of the checkpoint with "
+        f"'baichuan-chat convert {ck}'"
+    )

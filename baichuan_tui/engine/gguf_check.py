@@ -139,14 +139,16 @@ def _bool(metadata: Mapping[str, object], key: str) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-_CONVERT = "convert it with llama.cpp's convert_hf_to_gguf.py"
+def convert_hint(folder: Path) -> str:
+    """What to do with a Hugging Face checkpoint given where a GGUF is wanted."""
+    return f"make a GGUF of the checkpoint with 'baichuan-chat convert {folder}'"
 
 
-def _not_gguf_hint(head: bytes) -> str:
+def _not_gguf_hint(head: bytes, path: Path) -> str:
     if head.startswith(b"PK\x03\x04"):
-        return f"it looks like a PyTorch checkpoint; {_CONVERT}"
+        return f"it looks like a PyTorch checkpoint; {convert_hint(path.absolute().parent)}"
     if len(head) >= 9 and head[8:9] == b"{":
-        return f"it looks like a safetensors file; {_CONVERT}"
+        return f"it looks like a safetensors file; {convert_hint(path.absolute().parent)}"
     if head[:4] in (b"tjgg", b"lmgg", b"fmgg"):
         return "it is an old GGML/GGJT model; get a GGUF build of the model instead"
     if head.lstrip().lower().startswith((b"<!doctype", b"<html")):
@@ -359,8 +361,11 @@ def inspect_gguf(
     except OSError as e:
         raise BadModelFile(p, f"cannot be read ({e.strerror or e})", "check the path") from None
     if stat.S_ISDIR(st.st_mode):
+        checkpoint = (p / "config.json").is_file()
         raise BadModelFile(
-            p, "is a directory, not a .gguf file", "give the path of a .gguf file inside it"
+            p,
+            "is a directory, not a .gguf file",
+            convert_hint(p) if checkpoint else "give the path of a .gguf file inside it",
         )
     if not stat.S_ISREG(st.st_mode):
         raise BadModelFile(p, "is not a regular file", "give the path of a .gguf file")
@@ -375,7 +380,7 @@ def inspect_gguf(
             if head[:4] != GGUF_MAGIC:
                 if size < 4 and GGUF_MAGIC.startswith(head):
                     raise BadModelFile(p, f"is truncated (only {human_size(size)})", TRUNCATED_HINT)
-                raise BadModelFile(p, "is not a GGUF file", _not_gguf_hint(head))
+                raise BadModelFile(p, "is not a GGUF file", _not_gguf_hint(head, p))
             try:
                 header = _read_header(mm, size, keep_tokens=check_vocab)
             except _Truncated:
