@@ -13,13 +13,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from baichuan_tui.errors import UserError
 from baichuan_tui.store import db
+from baichuan_tui.store.pending import Op, Pending, Real, WriteFailed, write_failure
 
 TITLE_CHARS = 60
 
@@ -147,10 +148,33 @@ _SELECT = """SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_i
 
 
 class Store:
-    """The conversation history (one SQLite connection, safe to share between threads)."""
+    """The conversation history (one SQLite connection, safe to share between threads).
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.conn = db.connect(path)
+    A write SQLite refuses raises :class:`~.pending.WriteFailed` (one line), unless the store
+    was made with ``keep_unsaved``: then it is kept in memory, reads include it, ``unsaved``
+    says why, and the next write (or :meth:`save_pending`) writes it once the disk takes it.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        readonly: bool | None = None,
+        keep_unsaved: bool = False,
+    ) -> None:
+        if path is None:
+            from baichuan_tui import locations
+
+            path = locations.database_file()
+        self.path = Path(path)
+        self.conn = db.connect(self.path, readonly=readonly)
+        self.readonly = db.is_readonly(self.conn)
+        """Opened read-only (the file or its folder refuses writes): nothing is written."""
+        self.keep_unsaved = keep_unsaved
+        self.unsaved: str | None = None
+        """Why writes are being kept in memory (None: everything is stored)."""
+        self._pending = Pending()
+        self._kept_message_conv: dict[int, int] = {}
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -163,15 +187,68 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _exec(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
-        """Run a statement that returns no rows (the cursor gives rowcount, lastrowid)."""
-        with self._lock:
-            return self.conn.execute(sql, params)
-
     def _rows(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """All rows of a query, fetched while holding the lock."""
         with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+            try:
+                return self.conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if db.error_code(exc) in db.CORRUPT_CODES:
+                    raise db.corrupt_error(self.path, exc) from exc
+                raise
+
+    # -- writes -----------------------------------------------------------------------------
+    @property
+    def has_unsaved(self) -> bool:
+        """Whether writes are kept in memory, waiting to be stored."""
+        return bool(self._pending.ops)
+
+    def save_pending(self) -> bool:
+        """Try to store the kept writes; whether everything is stored now."""
+        with self._lock:
+            if not self._pending.ops:
+                return True
+            if self.readonly:
+                return False
+            try:
+                self._pending.replay(self.conn)
+            except sqlite3.DatabaseError as exc:
+                self.unsaved = write_failure(self.path, exc).message
+                return False
+            self.unsaved = None
+            return True
+
+    def _write(self, op: Op) -> Any:
+        """Run ``op`` in a transaction (after the kept writes), or keep it (see the class)."""
+        with self._lock:
+            if self.save_pending() and not self.readonly:
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    result = op.run(self.conn, self._pending.real)
+                    self.conn.execute("COMMIT")
+                    return result
+                except sqlite3.DatabaseError as exc:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    failure = write_failure(self.path, exc)
+                    if not self.keep_unsaved or not isinstance(failure, WriteFailed):
+                        raise failure from exc
+                    self.unsaved = failure.message
+            elif not self.keep_unsaved:
+                raise write_failure(self.path, sqlite3.OperationalError("read-only")) from None
+            if self.readonly and self.unsaved is None:
+                self.unsaved = f"the history is read-only ({self.path}): nothing is saved"
+            self._pending.keep(op)
+            return op.made
+
+    def _overlay(self, conv_id: int, messages: builtins.list[StoredMessage]) -> None:
+        """Apply the kept writes to a conversation's stored messages (as the app sees them)."""
+        for op in self._pending.ops:
+            if op.overlay is not None:
+                op.overlay(conv_id, messages, self._pending.real)
+
+    def _kept_conversations(self) -> builtins.list[Conversation]:
+        return [op.made for op in self._pending.ops if isinstance(op.made, Conversation)]
 
     # -- conversations ----------------------------------------------------------------------
     def create(
@@ -184,24 +261,37 @@ class Store:
         template: str | None = None,
     ) -> Conversation:
         ts = now()
-        cur = self._exec(
-            "INSERT INTO conversations (title, model, system, settings, template, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                title,
-                model,
-                system,
-                json.dumps(settings or {}, ensure_ascii=False),
-                template,
-                ts,
-                ts,
-            ),
+        values = (
+            title,
+            model,
+            system,
+            json.dumps(settings or {}, ensure_ascii=False),
+            template,
+            ts,
+            ts,
         )
-        return self.require(int(cur.lastrowid or 0))
+
+        def run(conn: sqlite3.Connection, real: Real) -> int:
+            return int(
+                conn.execute(
+                    "INSERT INTO conversations (title, model, system, settings, template,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                ).lastrowid
+                or 0
+            )
+
+        tmp = self._pending.temp_id()
+        kept = Conversation(tmp, title, model, system, settings or {}, template, ts, ts)
+        result = self._write(Op(run, tmp=tmp, made=kept))
+        return result if isinstance(result, Conversation) else self.require(int(result))
 
     def get(self, conv_id: int) -> Conversation | None:
-        rows = self._rows(f"{_SELECT} WHERE c.id = ? AND c.deleted_at IS NULL", (conv_id,))
-        return _conversation(rows[0]) if rows else None
+        real = self._pending.real(conv_id)
+        rows = self._rows(f"{_SELECT} WHERE c.id = ? AND c.deleted_at IS NULL", (real,))
+        if rows:
+            return _conversation(rows[0])
+        return next((c for c in self._kept_conversations() if c.id == conv_id), None)
 
     def require(self, conv_id: int) -> Conversation:
         conv = self.get(conv_id)
@@ -209,12 +299,20 @@ class Store:
             raise UserError(f"no conversation {conv_id}", "'baichuan-chat history list' shows them")
         return conv
 
-    def list(self, limit: int | None = None) -> list[Conversation]:
-        """Live conversations, most recently updated first."""
+    def list(self, limit: int | None = None) -> builtins.list[Conversation]:
+        """Live conversations, most recently updated first (kept, unsaved ones first)."""
         sql = f"{_SELECT} WHERE c.deleted_at IS NULL ORDER BY c.updated_at DESC, c.id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [_conversation(r) for r in self._rows(sql)]
+        return [*reversed(self._kept_conversations()), *(_conversation(r) for r in self._rows(sql))]
+
+    def _conv_write(self, sql: str, params: dict[str, Any], conv_id: int) -> None:
+        """A write to one conversation row (``:id`` in ``sql``)."""
+
+        def run(conn: sqlite3.Connection, real: Real) -> None:
+            conn.execute(sql, {**params, "id": real(conv_id)})
+
+        self._write(Op(run))
 
     def update(self, conv_id: int, **fields: Any) -> None:
         """Change ``title``, ``model``, ``system``, ``settings`` or ``template``."""
@@ -227,9 +325,10 @@ class Store:
         if not fields:
             return
         sets = ", ".join(f"{k} = :{k}" for k in fields)
-        self._exec(
+        self._conv_write(
             f"UPDATE conversations SET {sets}, updated_at = :ts WHERE id = :id",
-            {**fields, "ts": now(), "id": conv_id},
+            {**fields, "ts": now()},
+            conv_id,
         )
 
     def rename(self, conv_id: int, title: str) -> None:
@@ -238,29 +337,47 @@ class Store:
     def trash(self, conv_id: int) -> None:
         """Move to the trash (undo-able): hidden everywhere until :meth:`restore`, deleted for
         good by :meth:`empty_trash`."""
-        self._exec("UPDATE conversations SET deleted_at = ? WHERE id = ?", (now(), conv_id))
+        self._conv_write(
+            "UPDATE conversations SET deleted_at = :ts WHERE id = :id", {"ts": now()}, conv_id
+        )
 
     def restore(self, conv_id: int) -> None:
         """Take a conversation back out of the trash (undo :meth:`trash`)."""
-        self._exec("UPDATE conversations SET deleted_at = NULL WHERE id = ?", (conv_id,))
+        self._conv_write("UPDATE conversations SET deleted_at = NULL WHERE id = :id", {}, conv_id)
 
     def purge(self, conv_id: int) -> bool:
         """Delete a conversation and its messages for good (no undo); whether it existed."""
-        return self._exec("DELETE FROM conversations WHERE id = ?", (conv_id,)).rowcount > 0
+
+        def run(conn: sqlite3.Connection, real: Real) -> bool:
+            return (
+                conn.execute("DELETE FROM conversations WHERE id = ?", (real(conv_id),)).rowcount
+                > 0
+            )
+
+        return bool(self._write(Op(run, made=False)))
 
     def empty_trash(self, older_than: timedelta = timedelta(days=7)) -> int:
         """Delete for good the conversations trashed longer ago than ``older_than``."""
         cutoff = (datetime.now(UTC) - older_than).isoformat(timespec="microseconds")
-        return self._exec(
-            "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)
-        ).rowcount
+
+        def run(conn: sqlite3.Connection, real: Real) -> int:
+            return conn.execute(
+                "DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
+                (cutoff,),
+            ).rowcount
+
+        return int(self._write(Op(run, key=("empty_trash",), made=0)))
 
     # -- messages ---------------------------------------------------------------------------
     def messages(self, conv_id: int) -> builtins.list[StoredMessage]:
+        """A conversation's messages, oldest first (with the kept, unsaved writes applied)."""
         rows = self._rows(
-            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conv_id,)
+            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
+            (self._pending.real(conv_id),),
         )
-        return [_message(r) for r in rows]
+        messages = [_message(r) for r in rows]
+        self._overlay(conv_id, messages)
+        return messages
 
     def add_message(
         self,
@@ -274,19 +391,35 @@ class Store:
         """Append a message (committed at once); the first user message names the chat.
         ``model``: the model that writes this reply."""
         ts = now()
-        with self._lock:
-            cur = self.conn.execute(
+        title = title_from(content) if role == "user" else ""
+
+        def run(conn: sqlite3.Connection, real: Real) -> int:
+            cur = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, created_at, finish_reason,"
                 " model) VALUES (?, ?, ?, ?, ?, ?)",
-                (conv_id, role, content, ts, finish_reason, model),
+                (real(conv_id), role, content, ts, finish_reason, model),
             )
-            title = title_from(content) if role == "user" else ""
-            self.conn.execute(
+            conn.execute(
                 "UPDATE conversations SET updated_at = ?, "
                 "title = CASE WHEN title = '' THEN ? ELSE title END WHERE id = ?",
-                (ts, title, conv_id),
+                (ts, title, real(conv_id)),
             )
-        return int(cur.lastrowid or 0)
+            return int(cur.lastrowid or 0)
+
+        tmp = self._pending.temp_id()
+        kept = StoredMessage(tmp, conv_id, role, content, ts, finish_reason, None, model)
+
+        def overlay(of: int, msgs: builtins.list[StoredMessage], real: Real) -> None:
+            if real(of) == real(conv_id):
+                msgs.append(replace(kept, id=real(tmp), conversation_id=real(conv_id)))
+
+        result = int(self._write(Op(run, tmp=tmp, overlay=overlay, made=tmp)))
+        if result == tmp:  # kept: a kept chat takes its title from it, as the store would
+            self._kept_message_conv[tmp] = conv_id
+            for conv in self._kept_conversations():
+                if conv.id == conv_id and not conv.title:
+                    conv.title = title
+        return result
 
     def update_message(
         self,
@@ -297,31 +430,61 @@ class Store:
         stats: dict[str, Any] | None = None,
     ) -> None:
         """Replace a message's text (a reply as it streams; ``finish_reason`` when done)."""
-        with self._lock:
-            self.conn.execute(
+        stats_json = json.dumps(stats, ensure_ascii=False) if stats else None
+
+        def run(conn: sqlite3.Connection, real: Real) -> None:
+            conn.execute(
                 "UPDATE messages SET content = ?, finish_reason = ?, "
                 "stats = COALESCE(?, stats) WHERE id = ?",
-                (
-                    content,
-                    finish_reason,
-                    json.dumps(stats, ensure_ascii=False) if stats else None,
-                    msg_id,
-                ),
+                (content, finish_reason, stats_json, real(msg_id)),
             )
-            self.conn.execute(
+            conn.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = "
                 "(SELECT conversation_id FROM messages WHERE id = ?)",
-                (now(), msg_id),
+                (now(), real(msg_id)),
             )
 
+        def overlay(of: int, msgs: builtins.list[StoredMessage], real: Real) -> None:
+            for m in msgs:
+                if m.id == real(msg_id):
+                    m.content, m.finish_reason = content, finish_reason
+                    m.stats = stats or m.stats
+
+        self._write(Op(run, key=("message", msg_id), overlay=overlay))
+
+    def _drop_messages(self, conv_id: int, from_msg_id: int, *, later: bool) -> int:
+        """Delete message ``from_msg_id`` (and, with ``later``, every later one)."""
+        op = ">=" if later else "="
+
+        def run(conn: sqlite3.Connection, real: Real) -> int:
+            return conn.execute(
+                f"DELETE FROM messages WHERE conversation_id = ? AND id {op} ?",
+                (real(conv_id), real(from_msg_id)),
+            ).rowcount
+
+        def overlay(of: int, msgs: builtins.list[StoredMessage], real: Real) -> None:
+            if real(of) != real(conv_id):
+                return
+            at = next((i for i, m in enumerate(msgs) if m.id == real(from_msg_id)), None)
+            if at is not None:
+                del msgs[at : None if later else at + 1]
+
+        return int(self._write(Op(run, overlay=overlay, made=0)))
+
     def delete_message(self, msg_id: int) -> None:
-        self._exec("DELETE FROM messages WHERE id = ?", (msg_id,))
+        conv_id = self._conversation_of(msg_id)
+        if conv_id is not None:
+            self._drop_messages(conv_id, msg_id, later=False)
+
+    def _conversation_of(self, msg_id: int) -> int | None:
+        rows = self._rows(
+            "SELECT conversation_id FROM messages WHERE id = ?", (self._pending.real(msg_id),)
+        )
+        return int(rows[0][0]) if rows else self._kept_message_conv.get(msg_id)
 
     def truncate(self, conv_id: int, from_msg_id: int) -> int:
         """Delete message ``from_msg_id`` and every later one (edit / regenerate)."""
-        return self._exec(
-            "DELETE FROM messages WHERE conversation_id = ? AND id >= ?", (conv_id, from_msg_id)
-        ).rowcount
+        return self._drop_messages(conv_id, from_msg_id, later=True)
 
     # -- search and the document -----------------------------------------------------------
     def search(self, text: str, limit: int = 100) -> builtins.list[SearchHit]:
@@ -384,6 +547,8 @@ class ReplyWriter:
         self._clock = clock
         self._parts = [prefix] if prefix else []
         self._flushed = float("-inf")
+        self.failed: str | None = None
+        """Why the last write was refused (None: the reply is stored as far as it went)."""
 
     @property
     def text(self) -> str:
@@ -395,10 +560,17 @@ class ReplyWriter:
             self.flush()
 
     def flush(self, finish_reason: str | None = None, stats: dict[str, Any] | None = None) -> None:
+        """Write the text so far; a refused write keeps it here (``failed`` says why) and the
+        next flush tries again."""
         text = self.text
         self._parts = [text]
-        self.store.update_message(self.msg_id, text, finish_reason=finish_reason, stats=stats)
         self._flushed = self._clock()
+        try:
+            self.store.update_message(self.msg_id, text, finish_reason=finish_reason, stats=stats)
+        except WriteFailed as exc:
+            self.failed = exc.message
+        else:
+            self.failed = None
 
     def finish(self, finish_reason: str, stats: dict[str, Any] | None = None) -> str:
         """Write the whole reply with how it ended; returns its text."""

@@ -3,15 +3,40 @@
 Two app instances (or the app and ``history``) may write at once: WAL lets readers run beside a
 writer, ``busy_timeout`` makes a second writer wait instead of failing, and every migration runs
 inside ``BEGIN IMMEDIATE`` after re-reading the version, so two processes never apply one twice.
+
+A file that cannot be written (its mode, a read-only folder or mount) is opened read-only
+(``mode=ro``); a file that is not a database is refused with one line naming it, and never
+written to.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from baichuan_tui.errors import UserError, first_line
+
 BUSY_TIMEOUT_MS = 10_000
+
+CORRUPT_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+READONLY_CODES = {3, 8, 14}  # SQLITE_PERM, SQLITE_READONLY, SQLITE_CANTOPEN
+FULL_CODE = 13  # SQLITE_FULL
+
+
+def error_code(exc: sqlite3.Error) -> int:
+    """SQLite's primary result code of ``exc`` (0 when it carries none)."""
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def corrupt_error(path: str | Path, exc: sqlite3.Error) -> UserError:
+    """The one line for a history file that is not a (readable) database."""
+    return UserError(
+        f"the history database {path} is damaged or not a database ({first_line(exc)})",
+        f"move it aside (mv '{path}' '{path}.damaged') and start again: a new, empty history "
+        "is made and the old file is left as it is",
+    )
 
 
 def _script(conn: sqlite3.Connection, sql: str) -> None:
@@ -76,8 +101,6 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     """Apply the missing migrations, each in its own transaction; return the final version."""
     version = user_version(conn)
     if version > SCHEMA_VERSION:
-        from baichuan_tui.errors import UserError
-
         raise UserError(
             f"the history database is from a newer baichuan-chat "
             f"(schema {version}, this one knows {SCHEMA_VERSION})",
@@ -98,23 +121,97 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
     return version
 
 
+def is_readonly(conn: sqlite3.Connection) -> bool:
+    """Whether ``conn`` was opened read-only by :func:`connect`."""
+    return bool(conn.execute("PRAGMA query_only").fetchone()[0])
+
+
+def _unwritable(path: Path) -> bool:
+    """Whether the file (or its folder, where WAL keeps its side files) refuses writes."""
+    return path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def _open(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    target: str | Path = path
+    if readonly:
+        # immutable: a WAL file in a read-only folder cannot get its -shm side file
+        immutable = "&immutable=1" if not os.access(path.parent, os.W_OK) else ""
+        target = f"{path.resolve().as_uri()}?mode=ro{immutable}"
+    conn = sqlite3.connect(
+        target,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+        uri=readonly,
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")  # marks the connection (see is_readonly)
+        user_version(conn)  # reads the header: a damaged file fails here
+        return conn
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")  # durable across a killed process in WAL mode
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _check_readonly_version(path: Path, conn: sqlite3.Connection) -> None:
+    version = user_version(conn)
+    if version < SCHEMA_VERSION:
+        conn.close()
+        raise UserError(
+            f"the history database {path} is read-only and from an older baichuan-chat "
+            f"(schema {version}, this one needs {SCHEMA_VERSION})",
+            f"make it writable once (chmod u+w '{path}' and its folder) so it can be upgraded",
+        )
+    migrate(conn, version)  # refuses a newer schema
+
+
 def connect(
-    path: str | Path | None = None, *, migrate_to: int = SCHEMA_VERSION
+    path: str | Path | None = None,
+    *,
+    migrate_to: int = SCHEMA_VERSION,
+    readonly: bool | None = None,
 ) -> sqlite3.Connection:
-    """Open (creating) the history database, in autocommit mode with WAL on."""
+    """Open (creating) the history database, in autocommit mode with WAL on.
+
+    ``readonly`` None: read-only (``mode=ro``, see :func:`is_readonly`) when the file or its
+    folder refuses writes, read-write otherwise. A damaged file raises :func:`corrupt_error`.
+    """
     if path is None:
         from baichuan_tui import locations
 
         path = locations.database_file()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")  # durable across a killed process in WAL mode
-    conn.execute("PRAGMA foreign_keys = ON")
-    migrate(conn, migrate_to)
-    return conn
+    if readonly is None:
+        readonly = _unwritable(path)
+    try:
+        if not readonly:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = _open(path, readonly=False)
+            except sqlite3.OperationalError as exc:
+                if error_code(exc) not in READONLY_CODES or not path.exists():
+                    raise
+                readonly = True  # e.g. a read-only mount: the file opens, writes are refused
+            else:
+                try:
+                    migrate(conn, migrate_to)
+                except sqlite3.OperationalError as exc:
+                    conn.close()
+                    if error_code(exc) not in READONLY_CODES:
+                        raise
+                    readonly = True
+                else:
+                    return conn
+        conn = _open(path, readonly=True)
+        _check_readonly_version(path, conn)
+        return conn
+    except sqlite3.DatabaseError as exc:
+        if error_code(exc) in CORRUPT_CODES or type(exc) is sqlite3.DatabaseError:
+            raise corrupt_error(path, exc) from exc
+        raise UserError(
+            f"the history database {path} cannot be opened ({first_line(exc)})",
+            "check the file and its folder, and that the disk has space",
+        ) from exc
