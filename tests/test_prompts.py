@@ -143,6 +143,15 @@ def test_vicuna_and_llama_factory_text(tiny):
     assert ids == [1, *tok.encode(text)]
 
 
+def test_completion_puts_a_blank_line_after_the_system_text(tiny):
+    tok = _Tok(RefTokenizer(tiny("b2-vocab")))
+    msgs = [Message("system", "You are a helpful assistant."), Message("user", "Paris is")]
+    ids = prompts.build_ids(tok, "completion", msgs, add_bos=True)
+    assert ids == [1, *tok.encode("You are a helpful assistant.\n\nParis is")]
+    plain = prompts.build_ids(tok, "completion", msgs[1:], add_bos=True)
+    assert plain == [1, *tok.encode("Paris is")]
+
+
 def test_context_overflow_drops_oldest_rounds_keeps_system(tiny):
     tok = _Tok(RefTokenizer(tiny("b2-vocab")))
     msgs = [Message("system", SYSTEM)]

@@ -146,8 +146,15 @@ def _llama_factory_ids(tok: Tokenizer, messages: Sequence[Message]) -> list[int]
     return [tok.bos_id, *tok.encode(text)]
 
 
+COMPLETION_SYSTEM_SEP = "\n\n"
+"""Between a completion prompt's system text (a preamble) and the document it precedes."""
+
+
 def _completion_ids(tok: Tokenizer, messages: Sequence[Message], add_bos: bool) -> list[int]:
-    text = "".join(m.content for m in messages)
+    system, rest = _split_system(messages)
+    text = "".join(m.content for m in rest)
+    if system:
+        text = system.rstrip("\n") + COMPLETION_SYSTEM_SEP + text
     return ([tok.bos_id] if add_bos else []) + tok.encode(text)
 
 

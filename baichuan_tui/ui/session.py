@@ -102,8 +102,9 @@ class ChatState:
         )
 
     def prompt_messages(self, upto: int | None = None) -> list[Message]:
-        """The engine's view: system first, then the stored turns (``upto`` excludes)."""
+        """The engine's view: system first (a completion prompt's preamble), then the stored
+        turns (``upto`` excludes)."""
         msgs = self.messages if upto is None else self.messages[:upto]
-        out = [Message("system", self.system)] if self.system and self.mode == "chat" else []
+        out = [Message("system", self.system)] if self.system else []
         out += [Message(m.role, m.content) for m in msgs if m.role in ("user", "assistant")]
         return out

@@ -1,13 +1,18 @@
 """Chat messages as Markdown; a reply streams through Textual's MarkdownStream, into a chain
-of bounded segments (:mod:`baichuan_tui.ui.segments`) so no update costs more than the last."""
+of bounded segments (:mod:`baichuan_tui.ui.segments`) so no update costs more than the last.
+
+In completion mode (a base model continuing a document) a message is one piece of that
+document, not a document of its own: it is shown as plain text, every character and line
+break as written, so code or a Markdown fence the prompt opened is not re-parsed per piece."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Label, Markdown
+from textual.widgets import Label, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from baichuan_tui.store.conversations import FINISH_NOTES
@@ -43,14 +48,24 @@ class MessageView(Vertical):
         self.msg_id = msg_id
         self.finish_reason = finish_reason
         self._stream: MarkdownStream | None = None
-        self.body = Markdown(content, classes="body")
+        self.body = Markdown("" if completion else content, classes="body")
+        self.plain = Static(self._plain_text(), classes="body plain") if completion else None
+        """The body in completion mode (plain text), else None."""
         self._segments: list[Markdown] = []  # the streaming continuation of ``body``
         self._segment_start = 0  # where the live segment begins in ``content``
         self.header = Label(self._header_text(), classes="header")
 
     def compose(self) -> ComposeResult:
         yield self.header
-        yield self.body
+        yield self.plain if self.plain is not None else self.body
+
+    def _plain_text(self) -> Text:
+        """The completion-mode body: the text as written, then how a reply ended early."""
+        text = Text(self.content)
+        note = FINISH_NOTES.get(self.finish_reason or "")
+        if note and self.role == "assistant":
+            text.append(f" [{note}]", style="bold yellow")
+        return text
 
     def _header_text(self) -> str:
         name = {"user": "You", "assistant": "Baichuan", "system": "System"}[self.role]
@@ -60,10 +75,15 @@ class MessageView(Vertical):
     def set_finish(self, finish_reason: str | None) -> None:
         self.finish_reason = finish_reason
         self.header.update(self._header_text())
+        if self.plain is not None:
+            self.plain.update(self._plain_text())
         self.set_class(finish_reason in FINISH_NOTES, "-ended-early")
 
-    def start_stream(self) -> MarkdownStream:
-        """Batch appended fragments: the Markdown re-parses only its last block."""
+    def start_stream(self) -> MarkdownStream | None:
+        """Batch appended fragments: the Markdown re-parses only its last block (None in
+        completion mode: plain text needs no stream)."""
+        if self.plain is not None:
+            return None
         self._segment_start = 0
         self._stream = Markdown.get_stream(self.body)
         return self._stream
@@ -71,6 +91,9 @@ class MessageView(Vertical):
     async def write(self, fragment: str) -> None:
         start = len(self.content)
         self.content += fragment
+        if self.plain is not None:
+            self.plain.update(self._plain_text())
+            return
         if self._stream is None:
             self.start_stream()
         assert self._stream is not None
@@ -105,11 +128,14 @@ class MessageView(Vertical):
         """Stop streaming and render the whole reply once more, as one Markdown."""
         await self._drop_segments()
         self.content = text
-        await self.body.update(text)
+        if self.plain is None:
+            await self.body.update(text)
         self.set_finish(finish_reason)
 
     async def restart(self) -> None:
         """A fresh body for continuing this reply (appends re-parse from its start)."""
+        if self.plain is not None:
+            return
         await self._drop_segments()
         await self.body.remove()
         self.body = Markdown(classes="body")
