@@ -163,3 +163,8 @@ def test_a_checkpoint_given_as_model_points_to_convert(cli, tmp_path, name, head
         f"error: {ck} is a directory, not a .gguf file: make a GGUF of the checkpoint with "
         f"'baichuan-chat convert {ck}'"
     )
+
+
+def test_quiz_limit_zero_is_a_usage_error(cli, tmp_path):
+    line = _one_error(cli("quiz", "run", "ceval", "--limit", "0"), code=2)
+    assert line.startswith("error: argument --limit: must be at least 1")

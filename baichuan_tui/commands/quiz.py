@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from baichuan_tui.commands.options import add_common_options, add_model_options
+from baichuan_tui.commands.options import add_common_options, add_model_options, at_least
 from baichuan_tui.commands.output import print_json
 
 
@@ -46,9 +46,14 @@ def add_quiz_parser(subparsers: Any) -> argparse.ArgumentParser:
         "(default: the Hugging Face cache, downloaded on first use)",
     )
     run.add_argument("--split", help="ceval: val|test, mmlu: test|validation, others: test")
-    run.add_argument("--shots", type=_positive, default=5, help="few-shot examples (default 5)")
+    run.add_argument(
+        "--shots",
+        type=_positive,
+        default=5,
+        help="few-shot examples (default 5; a run stores how many it really used)",
+    )
     run.add_argument("--subjects", metavar="A,B", help="comma-separated subjects (default all)")
-    run.add_argument("--limit", type=_positive, metavar="N", help="first N questions per subject")
+    run.add_argument("--limit", type=at_least(1), metavar="N", help="first N questions per subject")
     run.add_argument(
         "--protocol",
         help="ceval: baichuan|lm-eval, cmmlu: cmmlu|lm-eval, "
@@ -128,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
         n_ctx = engine.n_ctx
     finally:
         engine.close()
-    saved = session.save_run(prepared, outcome, model=model, n_ctx=n_ctx, load_s=load_s)
+    try:
+        saved = session.save_run(prepared, outcome, model=model, n_ctx=n_ctx, load_s=load_s)
+    except session.NothingScored as stopped:
+        if not outcome.interrupted:
+            raise
+        say(str(stopped))
+        return 130
     record = saved.record
     if args.json:
         print_json(store.cli_document(record, saved.stored))

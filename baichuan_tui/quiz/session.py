@@ -118,6 +118,16 @@ def model_facts(engine: Engine, *, notify: Notify | None = None) -> dict[str, An
     return results.model_facts(engine.path, engine.info.name, engine.info.file_type)
 
 
+class NothingScored(UserError):
+    """A run that ended before any question was scored: it is not stored."""
+
+
+def shots_used(outcome: RunOutcome, asked: int) -> int:
+    """The run's real shot count: the fewest any scored subject got (a dev split with fewer
+    examples, or shots dropped to fit the context), else ``asked``."""
+    return min((s.shots_used for s in outcome.subjects if s.n), default=asked)
+
+
 def save_run(
     run: PreparedRun,
     outcome: RunOutcome,
@@ -126,17 +136,24 @@ def save_run(
     n_ctx: int,
     load_s: float = 0.0,
 ) -> SavedRun:
-    """Store the run; a C-Eval test run also gets its submission file."""
+    """Store the run with the shots it really used (``shots``; ``shots_asked`` as asked); a
+    C-Eval test run also gets its submission file. :class:`NothingScored` when no question
+    was scored: an empty run is never stored."""
+    if outcome.n == 0:
+        when = "stopped before" if outcome.interrupted else "ended without"
+        raise NothingScored(f"the quiz {when} scoring any question: nothing was stored")
+    asked = run.request.shots
     record = results.build_record(
         run.dataset,
         run.protocol,
         outcome,
         model=model,
-        shots=run.request.shots,
+        shots=shots_used(outcome, asked),
         n_ctx=n_ctx,
         load_s=load_s,
         limit=run.request.limit,
     )
+    record["shots_asked"] = asked
     stored = results.save(record)
     dataset = run.dataset
     if dataset.benchmark.name == "ceval" and dataset.split == "test" and record["questions"]:

@@ -86,14 +86,38 @@ def test_a_ceval_test_run_writes_the_submission_file(engine, tmp_path):
     assert told == []
 
 
-def test_a_stopped_run_is_stored_as_interrupted(engine, tmp_path):
+def test_a_run_stopped_before_any_question_is_not_stored(engine, tmp_path):
     quizdata.write_ceval(tmp_path / "ceval", SUBJECTS)
     stop = threading.Event()
     stop.set()
     request = session.RunRequest("ceval", data=tmp_path / "ceval", shots=1)
-    saved = session.run_and_save(session.prepare(request), engine, stop=stop)
+    with pytest.raises(session.NothingScored, match="stopped before scoring any question"):
+        session.run_and_save(session.prepare(request), engine, stop=stop)
+    assert results.all_runs() == []
+
+
+def test_a_stopped_run_keeps_its_finished_subjects(engine, tmp_path):
+    quizdata.write_ceval(tmp_path / "ceval", SUBJECTS)
+    stop = threading.Event()
+
+    def progress(p: runner.RunProgress) -> None:
+        if p.finished is not None:
+            stop.set()
+
+    request = session.RunRequest("ceval", data=tmp_path / "ceval", shots=1)
+    saved = session.run_and_save(session.prepare(request), engine, on_progress=progress, stop=stop)
     assert saved.outcome.interrupted and saved.record["interrupted"]
-    assert saved.record["subjects"] == {}
+    assert list(saved.record["subjects"]) == ["computer_network"]
+
+
+def test_fewer_shots_than_asked_are_stored_as_used(engine, tmp_path):
+    quizdata.write_ceval(tmp_path / "ceval", SUBJECTS)  # 5 dev questions per subject
+    request = session.RunRequest("ceval", split="val", data=tmp_path / "ceval", shots=8)
+    saved = session.run_and_save(session.prepare(request), engine)
+    rec = saved.record
+    assert {s["shots_used"] for s in rec["subjects"].values()} == {5}
+    assert (rec["shots"], rec["shots_asked"]) == (5, 8)
+    assert results.load_run(rec["id"])["shots"] == 5
 
 
 def test_nothing_to_score_is_an_error(tmp_path):
