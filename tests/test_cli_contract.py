@@ -168,3 +168,49 @@ def test_a_checkpoint_given_as_model_points_to_convert(cli, tmp_path, name, head
 def test_quiz_limit_zero_is_a_usage_error(cli, tmp_path):
     line = _one_error(cli("quiz", "run", "ceval", "--limit", "0"), code=2)
     assert line.startswith("error: argument --limit: must be at least 1")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "你好，百川".encode("gbk"),
+        "你好，百川".encode("gb18030"),
+        "你好，百川".encode(),
+        "\ufeff你好，百川".encode(),
+        "你好，百川".encode("utf-16"),
+    ],
+)
+def test_stdin_in_gbk_or_utf8_is_decoded(data):
+    from baichuan_tui.commands.common import decode_input
+
+    assert decode_input(data) == "你好，百川"
+
+
+def test_gbk_prompt_reaches_the_model(tiny):
+    """GBK on stdin or as the argument (bytes a UTF-8 locale cannot decode) works like UTF-8."""
+    ask = [sys.executable, "-m", "baichuan_tui", "ask", "--model", str(tiny("b2-7b-chat"))]
+    ask += ["--max-tokens", "2", "--temperature", "0", "--json"]
+
+    def reply(argv: list, stdin: bytes | None = None) -> dict:
+        res = subprocess.run(argv, input=stdin, capture_output=True, cwd=REPO)
+        assert res.returncode == 0, res.stderr.decode()
+        doc = json.loads(res.stdout)
+        return {k: doc[k] for k in ("reply", "prompt_tokens")}
+
+    ref = reply(ask, "你好".encode())
+    assert reply(ask, "你好".encode("gbk")) == ref
+    assert reply([*ask, "你好".encode("gbk")]) == ref
+
+
+def test_undecodable_stdin_is_one_line_before_loading(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-m", "baichuan_tui", "ask", "--model", str(tmp_path / "none.gguf")],
+        input=b"\x81\x30\xff\xff\x80",
+        capture_output=True,
+        cwd=REPO,
+    )
+    assert res.returncode == 1
+    assert res.stderr.decode().splitlines() == [
+        "error: stdin is not UTF-8 or GB18030 text: convert it first, e.g. iconv -f ENCODING "
+        "-t UTF-8"
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import locale
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -59,9 +61,35 @@ def sampling_from_args(args: argparse.Namespace, defaults: Sampling) -> Sampling
     return s
 
 
+def decode_input(data: bytes, what: str = "the input") -> str:
+    """Text from bytes a user gave: UTF-8 (a BOM, UTF-16 with a BOM), else the locale's
+    encoding, else GB18030 (GBK's superset, what Chinese Windows and many files use); a
+    one-line :class:`UserError` when none fits, before any model is loaded."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ["utf-16"]
+    else:
+        encodings = ["utf-8-sig", locale.getpreferredencoding(False), "gb18030"]
+    for encoding in dict.fromkeys(encodings):
+        try:
+            return data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+    raise UserError(
+        f"{what} is not UTF-8 or GB18030 text",
+        "convert it first, e.g. iconv -f ENCODING -t UTF-8",
+    )
+
+
 def read_stdin_or(text: str | None) -> str:
+    """The prompt argument, else stdin; text in another encoding is decoded (see
+    :func:`decode_input`), never passed on with undecodable bytes."""
     if text is not None:
-        return text
+        try:
+            text.encode("utf-8")
+            return text
+        except UnicodeEncodeError:  # bytes the locale could not decode (surrogate escapes)
+            return decode_input(os.fsencode(text), "the prompt argument")
     if sys.stdin is None or sys.stdin.isatty():
         raise UserError("no prompt given", "pass it as an argument or pipe it on stdin")
-    return sys.stdin.read()
+    raw = getattr(sys.stdin, "buffer", None)
+    return sys.stdin.read() if raw is None else decode_input(raw.read(), "stdin")
