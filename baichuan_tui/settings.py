@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tomllib
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,29 @@ def _check(key: str, value: Any) -> Any:
             raise ValueError("[keymap] must map action ids to key strings")
         return dict(value)
     raise ValueError(f"unknown setting '{key}'")
+
+
+def check_keymap(
+    keymap: Mapping[str, str], *, is_key: Callable[[str], bool], ids: Collection[str]
+) -> tuple[dict[str, str], str | None]:
+    """The usable ``[keymap]`` entries, and one warning naming the others (or None).
+
+    An entry is ignored, its action keeping its default keys, when its id names no action
+    or any of its comma-separated keys fails ``is_key`` (the UI's key-name check).
+    """
+    usable: dict[str, str] = {}
+    problems = []
+    for action, keys in keymap.items():
+        bad = [k.strip() or "(empty)" for k in keys.split(",") if not is_key(k.strip())]
+        if action not in ids:
+            problems.append(f"no action '{action}'")
+        elif bad:
+            problems.append(f'{action} = "{keys}": {", ".join(bad)} is not a key name')
+        else:
+            usable[action] = keys
+    if not problems:
+        return usable, None
+    return usable, f"[keymap]: {'; '.join(problems)} (ignored: those keep their default keys)"
 
 
 def _from_config(path: Path) -> tuple[dict[str, Any], list[str]]:

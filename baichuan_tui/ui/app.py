@@ -83,6 +83,11 @@ class ChatApp(App[None]):
         self._theme_saved = ""  # the theme last written to the state file (or started with)
         self.chat = ChatScreen()
         if self.settings.keymap:
+            from baichuan_tui.ui.keys import checked_keymap
+            from baichuan_tui.ui.screens.quiz import QuizRunScreen, QuizTakeScreen
+
+            quiz = ("quiz", [*QuizRunScreen.BINDINGS, *QuizTakeScreen.BINDINGS])
+            self.settings = checked_keymap(self.settings, [*self.binding_groups(), quiz])
             self.set_keymap(self.settings.keymap)
 
     def get_default_screen(self) -> Screen[Any]:
@@ -172,13 +177,13 @@ class ChatApp(App[None]):
             self.load_model(self.model_spec)
 
     # -- actions ----------------------------------------------------------------------------
-    def action_help(self) -> None:
-        from baichuan_tui.ui.screens.help import HelpScreen, binding_rows
+    def binding_groups(self) -> list[tuple[str, list[BindingType]]]:
+        """The rebindable keys, by where they act (F1 lists them, ``[keymap]`` names them)."""
         from baichuan_tui.ui.widgets.messages import MessageView
         from baichuan_tui.ui.widgets.prompt_input import PromptInput
         from baichuan_tui.ui.widgets.sidebar import ConversationList
 
-        groups: list[tuple[str, list[BindingType]]] = [
+        return [
             ("app", list(self.BINDINGS)),
             ("chat", list(ChatScreen.BINDINGS)),
             ("input", list(PromptInput.BINDINGS)),
@@ -186,7 +191,11 @@ class ChatApp(App[None]):
             ("message", list(MessageView.BINDINGS)),
             ("app", [Binding("ctrl+p", "command_palette", "Command palette")]),
         ]
-        rows = binding_rows(groups, dict(self.settings.keymap))
+
+    def action_help(self) -> None:
+        from baichuan_tui.ui.screens.help import HelpScreen, binding_rows
+
+        rows = binding_rows(self.binding_groups(), dict(self.settings.keymap))
         self.push_screen(HelpScreen(rows))
 
     def action_quiz(self, take: bool = False) -> None:

@@ -4,7 +4,7 @@ search, the sidebar at 80 columns, the NormHead warning, export asking where."""
 from __future__ import annotations
 
 import pytest
-from uihelpers import options, ready, send
+from uihelpers import notices, options, ready, send, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -49,3 +49,36 @@ async def test_completion_replies_render_as_the_text_they_continue(run_app, tiny
         await send(pilot, "x = 1\n")
         assert app.chat.log_view.views[-1].plain is not None
         assert not list(app.chat.log_view.query(Markdown))
+
+
+def test_keymap_entries_are_checked_against_textual_key_names():
+    from baichuan_tui.settings import check_keymap
+    from baichuan_tui.ui.keys import is_key_name
+
+    assert all(map(is_key_name, ["ctrl+r", "f5", "shift+enter", "question_mark", "?", "pageup"]))
+    assert not any(map(is_key_name, ["ctrl+??", "", "ctrl+", "hyperr+a", "f99", "enterr"]))
+    keymap = {"send": "ctrl+??", "regenerate": "ctrl+r,f5", "sned": "f6", "stop": "escape,"}
+    usable, warning = check_keymap(keymap, is_key=is_key_name, ids={"send", "regenerate", "stop"})
+    assert usable == {"regenerate": "ctrl+r,f5"}
+    assert warning is not None and "\n" not in warning
+    assert "ctrl+??" in warning and "'sned'" in warning and "(empty)" in warning
+    assert check_keymap({"send": "ctrl+s"}, is_key=is_key_name, ids={"send"}) == (
+        {"send": "ctrl+s"},
+        None,
+    )
+
+
+async def test_a_bad_key_in_the_keymap_keeps_the_default(run_app, b2):
+    from baichuan_tui.settings import Settings
+
+    settings = Settings(keymap={"send": "ctrl+??", "regenerate": "f5"})
+    async with run_app(options(b2), settings=settings) as pilot:
+        app = await ready(pilot)
+        warnings = [n for n in notices(app) if "[keymap]" in n]
+        assert len(warnings) == 1 and "ctrl+??" in warnings[0]
+        assert app.settings.keymap == {"regenerate": "f5"}
+        await send(pilot, "hello")  # Enter still sends
+        assert [m.role for m in app.chat.state.messages] == ["user", "assistant"]
+        first = app.chat.state.messages[-1].id
+        await pilot.press("f5")  # the good entry is applied
+        await wait_for(pilot, lambda: app.chat.state.messages[-1].id != first, what="regenerate")
