@@ -92,3 +92,8 @@ def hf_home() -> Path:
 def hf_hub_cache() -> Path:
     """Where huggingface_hub keeps downloaded repos (``HF_HUB_CACHE`` or ``HF_HOME/hub``)."""
     return _env_dir("HF_HUB_CACHE") or hf_home() / "hub"
+
+
+def server_build_dir() -> Path:
+    """llama-server and rpc-server built from the vendored llama.cpp, one folder per setting."""
+    return cache_dir() / "llama-server"
