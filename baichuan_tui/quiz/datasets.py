@@ -2,9 +2,10 @@
 
 :data:`BENCHMARKS` is the one list of benchmarks: the CLI, the app and the loaders read it.
 
-Data come from ``--data DIR`` (a local copy laid out exactly as the Hub repo, what
-``snapshot_download`` writes) or from the Hugging Face cache, downloaded on first use (progress
-bars on stderr) and read offline afterwards.
+Data come from ``--data DIR`` or from the Hugging Face cache, downloaded on first use (progress
+bars on stderr) and read offline afterwards. ``DIR`` holds a benchmark as released (C-Eval's
+CSV zip, CMMLU's CSVs, MMLU's ``data/{dev,val,test}``, AGIEval's JSONL, GAOKAO-Bench's JSON) or
+as on the Hub (parquet per subject); :func:`~baichuan_tui.quiz.loaders.detect_layout` tells which.
 """
 
 from __future__ import annotations
@@ -119,6 +120,10 @@ class Dataset:
         return any(i.answer for s in self.subjects for i in s.items)
 
 
+def _is_zip(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() == ".zip"
+
+
 def load(
     name: str,
     *,
@@ -133,10 +138,10 @@ def load(
     """Read ``split`` of a benchmark: questions, plus dev shots when ``shots`` > 0."""
     bench = get_benchmark(name)
     split = check_split(bench, split)
-    if data is not None and not Path(data).is_dir():
+    if data is not None and not (Path(data).is_dir() or _is_zip(Path(data))):
         raise UserError(
             f"--data {data} is not a folder",
-            f"pass a local copy of {bench.repo} laid out as on the Hub",
+            f"pass a folder holding {bench.title} as released or as on the Hub (README: Quiz data)",
         )
     subjects_, source = bench.loader(bench, split, subject_names, data, offline, shots, notify)
     for s in subjects_:

@@ -1,4 +1,5 @@
-"""File formats of the benchmark repos: parquet shards, CMMLU's zipped CSVs, GAOKAO-Bench JSON.
+"""File formats of the benchmarks: Hub parquet shards, the released CSVs (zipped or not),
+AGIEval JSON lines, GAOKAO-Bench JSON.
 
 Every reader returns plain row dicts in file order and raises :class:`UserError` with the file's
 path for anything it cannot read (a malformed parquet file, a missing column, bad JSON).
@@ -64,41 +65,51 @@ def split_files(folder: Path, split: str) -> list[Path]:
     return []
 
 
-# ------------------------------------------------------------------------------ CMMLU CSV
-_CMMLU_COLUMNS = ("Question", "A", "B", "C", "D", "Answer")
-_CSV_MEMBER = re.compile(r"(?:^|/)(dev|test)/([^/]+)\.csv$")
+# ----------------------------------------------------------------- released CSV layouts
+_CSV_MEMBER = re.compile(r"(?:^|/)(dev|val|test)/([^/]+)\.csv$")
 
 
-def _read_csv_text(where: str, text: str) -> list[dict[str, Any]]:
+def _read_csv_text(
+    where: str, text: str, columns: Sequence[str], optional: Sequence[str], header: bool
+) -> list[dict[str, Any]]:
     try:
-        reader = csv.DictReader(io.StringIO(text))
+        reader = csv.DictReader(io.StringIO(text), fieldnames=None if header else columns)
         rows = list(reader)
     except csv.Error as exc:
         raise UserError(f"{where} is not a readable CSV file ({exc})", _FIX) from None
-    _check_columns(where, reader.fieldnames or [], _CMMLU_COLUMNS)
-    return [{k: r[k] for k in _CMMLU_COLUMNS} for r in rows]
+    found = list(reader.fieldnames or [])
+    _check_columns(where, found, columns)
+    keep = list(columns) + [c for c in optional if c in found]
+    return [{k: r[k] for k in keep} for r in rows]
 
 
-class CmmluFiles:
-    """CMMLU's ``{split}/{subject}.csv`` files, inside the Hub's zip or unpacked."""
+class CsvFiles:
+    """``{split}/{subject}.csv`` or ``{split}/{subject}_{split}.csv`` files at any depth under
+    ``root``, unpacked or inside zips (``root`` may be a zip itself): the released layouts of
+    CMMLU (``test/agronomy.csv``), C-Eval (``val/computer_network_val.csv``) and MMLU
+    (``data/test/anatomy_test.csv``). Splits are ``dev``, ``val`` and ``test``."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.members: dict[tuple[str, str], tuple[Path, str | None]] = {}
-        for csv_path in sorted(root.glob("*/*.csv")) + sorted(root.glob("*/*/*.csv")):
-            m = _CSV_MEMBER.search(csv_path.as_posix())
-            if m:
-                self.members.setdefault((m[1], m[2]), (csv_path, None))
-        for zip_path in sorted(root.glob("*.zip"), reverse=True):  # cmmlu_v1_0_1 before cmmlu
+        zips = [root] if root.is_file() else sorted(root.rglob("*.zip"), reverse=True)
+        if root.is_dir():
+            for csv_path in sorted(root.rglob("*.csv")):
+                self._add(csv_path.relative_to(root).as_posix(), csv_path, None)
+        for zip_path in zips:  # cmmlu_v1_0_1.zip before cmmlu.zip
             try:
                 with zipfile.ZipFile(zip_path) as zf:
                     names = zf.namelist()
             except (OSError, zipfile.BadZipFile) as exc:
                 raise UserError(f"{zip_path} is not a readable zip file ({exc})", _FIX) from None
             for name in names:
-                m = _CSV_MEMBER.search(name)
-                if m:
-                    self.members.setdefault((m[1], m[2]), (zip_path, name))
+                self._add(name, zip_path, name)
+
+    def _add(self, name: str, path: Path, member: str | None) -> None:
+        m = _CSV_MEMBER.search(name)
+        if m:
+            split, subject = m[1], m[2].removesuffix(f"_{m[1]}")
+            self.members.setdefault((split, subject), (path, member))
 
     def subjects(self, split: str) -> list[str]:
         return sorted(s for sp, s in self.members if sp == split)
@@ -106,7 +117,16 @@ class CmmluFiles:
     def has(self, split: str, subject: str) -> bool:
         return (split, subject) in self.members
 
-    def rows(self, split: str, subject: str) -> list[dict[str, Any]]:
+    def rows(
+        self,
+        split: str,
+        subject: str,
+        columns: Sequence[str],
+        optional: Sequence[str] = (),
+        *,
+        header: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Rows of one file; ``header=False`` names the columns ``columns`` (MMLU's CSVs)."""
         path, member = self.members[(split, subject)]
         where = f"{path}:{member}" if member else str(path)
         try:
@@ -118,7 +138,32 @@ class CmmluFiles:
             text = data.decode("utf-8-sig")
         except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
             raise UserError(f"{where} cannot be read ({exc})", _FIX) from None
-        return _read_csv_text(where, text)
+        return _read_csv_text(where, text, columns, optional, header)
+
+
+# ------------------------------------------------------------------------- AGIEval JSONL
+def agieval_jsonl_files(root: Path) -> dict[str, Path]:
+    """AGIEval's release: ``data/v1_1/{task}.jsonl`` (preferred) or ``data/v1/{task}.jsonl``."""
+    found: dict[str, Path] = {}
+    paths = sorted(root.rglob("*.jsonl"), key=lambda p: ("v1_1" not in p.as_posix(), p))
+    for path in paths:
+        found.setdefault(path.stem, path)
+    return found
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """One JSON object per line (blank lines skipped)."""
+    try:
+        rows = [
+            json.loads(line) for line in path.read_text("utf-8-sig").splitlines() if line.strip()
+        ]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UserError(
+            f"{path} is not a readable JSON lines file ({first_line(exc)})", _FIX
+        ) from None
+    if not all(isinstance(r, dict) for r in rows):
+        raise UserError(f"{path} does not hold one JSON object per line", _FIX)
+    return rows
 
 
 # ------------------------------------------------------------------------ GAOKAO-Bench JSON

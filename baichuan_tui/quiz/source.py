@@ -89,8 +89,8 @@ def choose_subjects(
     if not available:
         raise UserError(
             f"{where} has no {split} split of {bench.title}",
-            "point --data at a copy laid out as the Hub repo "
-            f"({bench.repo}) or choose another --split",
+            "choose another --split, or point --data at a copy as released or as on the Hub "
+            f"({bench.repo}; README: Quiz data)",
         )
     known = [s for s in bench.subjects if s in available]
     extra = sorted(s for s in available if s not in bench.subjects)
