@@ -9,7 +9,6 @@ from baichuan_tui import locations
 from baichuan_tui import settings as settings_mod
 from baichuan_tui.cli import build_parser
 from baichuan_tui.commands.app import choose_model, launch_options
-from baichuan_tui.errors import UserError
 
 
 def parse(*argv: str):
@@ -46,9 +45,11 @@ def test_flags_become_the_new_chats_settings(b2):
     assert (opts.system, opts.stop, opts.template) == ("be brief", ("END",), "baichuan2-chat")
 
 
-def test_bad_sampling_flag_is_a_user_error(b2):
-    with pytest.raises(UserError, match="top_p"):
-        launch_options(parse("--model", str(b2), "--top-p", "3"), settings_mod.load())
+def test_bad_sampling_flag_is_a_usage_error(b2, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse("--model", str(b2), "--top-p", "3")
+    assert exit_.value.code == 2
+    assert "argument --top-p: must be in (0, 1], not 3" in capsys.readouterr().err
 
 
 def test_model_choice_last_then_default(b2, tiny):
