@@ -59,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     mi.add_argument("spec", metavar="NAME|PATH")
     mi.add_argument("--json", action="store_true")
     mi.add_argument(
-        "--n-ctx", type=at_least(1), default=4096, help="context for the estimate (default 4096)"
+        "--n-ctx",
+        type=at_least(1),
+        default=None,
+        help="context for the estimate (default: n_ctx in config.toml, else 4096)",
     )
     mf = msub.add_parser(
         "fix", help="copy a Baichuan2 GGUF with its output head normalised (NormHead)"

@@ -59,8 +59,8 @@ def _check(key: str, value: Any) -> Any:
         return n
     if key == "gpu_layers":
         text = str(value).strip()
-        if text != "auto":
-            int(text)
+        if text != "auto" and int(text) < -1:
+            raise ValueError(f"gpu_layers must be -1 (all), 0 or more, or 'auto', not {text}")
         return text
     if key == "keymap":
         if not isinstance(value, dict) or not all(

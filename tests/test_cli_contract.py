@@ -214,3 +214,48 @@ def test_undecodable_stdin_is_one_line_before_loading(tmp_path):
         "error: stdin is not UTF-8 or GB18030 text: convert it first, e.g. iconv -f ENCODING "
         "-t UTF-8"
     ]
+
+
+def _config(text: str) -> None:
+    locations.config_file().parent.mkdir(parents=True, exist_ok=True)
+    locations.config_file().write_text(text, "utf-8")
+
+
+def test_commands_take_their_defaults_from_config_toml(cli, tiny, capsys):
+    from baichuan_tui.cli import build_parser
+    from baichuan_tui.commands.common import load_request
+
+    model = tiny("b2-7b-chat")
+    _config(f'default_model = "{model}"\nn_ctx = 512\nthreads = 1\ngpu_layers = "0"\n')
+    req = load_request(build_parser().parse_args(["ask", "hi"]))
+    assert (req.spec, req.n_ctx, req.n_ctx_asked, req.threads, req.gpu_layers) == (
+        str(model),
+        512,
+        False,
+        1,
+        "0",
+    )
+    flags = ["ask", "--model", "m.gguf", "--n-ctx", "256", "--threads", "2", "--gpu-layers", "3"]
+    req = load_request(build_parser().parse_args(flags))
+    assert (req.spec, req.n_ctx, req.n_ctx_asked, req.threads, req.gpu_layers) == (
+        "m.gguf",
+        256,
+        True,
+        2,
+        "3",
+    )
+    res = cli("ask", "--max-tokens", "2", "--json", "hi")  # no --model: config's default_model
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["model"] == str(model)
+
+
+def test_a_bad_config_value_is_one_warning(cli, tiny, capsys):
+    from baichuan_tui.cli import build_parser
+    from baichuan_tui.commands.common import load_request
+
+    _config('n_ctx = "many"\ngpu_layers = "-7"\n')
+    req = load_request(build_parser().parse_args(["ask", "hi"]))
+    assert (req.n_ctx, req.gpu_layers) == (4096, "auto")
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith("warning: ")
+    assert "n_ctx" in warnings[0] and "gpu_layers" in warnings[0]

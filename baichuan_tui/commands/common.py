@@ -1,4 +1,5 @@
-"""Helpers shared by the commands: model flags → a load request, sampling flags, stdin."""
+"""Helpers shared by the commands: the user's settings, model flags → a load request, sampling
+flags, stdin."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from baichuan_tui.loading import LoadRequest, load_in_process
 if TYPE_CHECKING:
     from baichuan_tui.engine.llama import LlamaEngine
     from baichuan_tui.engine.sampling import Sampling
+    from baichuan_tui.settings import Settings
 
 SAMPLING_FLAGS = (
     "temperature",
@@ -28,15 +30,33 @@ SAMPLING_FLAGS = (
 )
 
 
-def load_request(args: argparse.Namespace, *, vocab_only: bool = False) -> LoadRequest:
-    """The model flags (``--model``, ``--n-ctx``, ``--gpu-layers``…) as a :class:`LoadRequest`."""
+def user_settings() -> Settings:
+    """config.toml + ``BAICHUAN_CHAT_*``, as the app reads them; problems are warnings on
+    stderr (one line each), never an error."""
+    from baichuan_tui import settings
+
+    loaded = settings.load()
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return loaded
+
+
+def load_request(
+    args: argparse.Namespace, *, vocab_only: bool = False, settings: Settings | None = None
+) -> LoadRequest:
+    """The model flags (``--model``, ``--n-ctx``, ``--gpu-layers``, ``--threads``) as a
+    :class:`LoadRequest`; a flag not given takes the user's setting (``default_model``,
+    ``n_ctx``, ``gpu_layers``, ``threads`` from config.toml or the environment)."""
+    s = settings or user_settings()
+    n_ctx = getattr(args, "n_ctx", None)
     return LoadRequest(
-        spec=getattr(args, "model", None),
+        spec=getattr(args, "model", None) or s.default_model,
         offline=bool(getattr(args, "offline", False)),
         template=getattr(args, "template", None),
-        n_ctx=getattr(args, "n_ctx", None) or 4096,
-        gpu_layers=getattr(args, "gpu_layers", None) or "auto",
-        threads=getattr(args, "threads", None),
+        n_ctx=n_ctx or s.n_ctx,
+        n_ctx_asked=n_ctx is not None,
+        gpu_layers=getattr(args, "gpu_layers", None) or s.gpu_layers,
+        threads=getattr(args, "threads", None) or s.threads,
         use_mmap=not getattr(args, "no_mmap", False),
         vocab_only=vocab_only,
     )

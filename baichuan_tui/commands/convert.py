@@ -85,6 +85,7 @@ def _detail(stage: str, done: int, total: int | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from baichuan_tui import locations
+    from baichuan_tui.commands.common import user_settings
     from baichuan_tui.convert.pipeline import convert
     from baichuan_tui.convert.source import default_name, resolve_source
     from baichuan_tui.engine.gguf_tables import human_size
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
             norm_head=norm,
             source=label,
             repo=repo,
-            threads=getattr(args, "threads", None) or physical_cores(),
+            threads=getattr(args, "threads", None) or user_settings().threads or physical_cores(),
             progress=bar,
             force=bool(getattr(args, "force", False)),
         )

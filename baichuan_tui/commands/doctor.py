@@ -26,6 +26,7 @@ def hub_reachable(timeout: float = 3.0) -> bool | None:
 
 
 def collect(offline: bool) -> dict[str, Any]:
+    from baichuan_tui.commands.common import user_settings
     from baichuan_tui.engine.threads import physical_cores
     from baichuan_tui.hub.machine import machine_facts
 
@@ -43,7 +44,7 @@ def collect(offline: bool) -> dict[str, Any]:
         "ram_available_bytes": m.ram_available_bytes,
         "physical_cores": physical_cores(),
         "logical_cores": m.logical_cores,
-        "threads_used": physical_cores(),
+        "threads_used": user_settings().threads or physical_cores(),
         "paths": {
             "data": str(locations.data_dir()),
             "config": str(locations.config_file()),

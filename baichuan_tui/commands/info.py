@@ -91,7 +91,9 @@ def _normhead_row(doc: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     path = resolve_model(args.spec, offline=args.offline)
-    doc = describe(path, args.n_ctx)
+    from baichuan_tui.commands.common import user_settings
+
+    doc = describe(path, getattr(args, "n_ctx", None) or user_settings().n_ctx)
     if args.json:
         print_json(doc)
         sys.stdout.write("\n")
