@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from uihelpers import notices, options, ready, send, wait_for
 
+from baichuan_tui.ui.widgets.messages import MessageView
+
 pytestmark = pytest.mark.anyio
 
 
@@ -82,3 +84,30 @@ async def test_a_bad_key_in_the_keymap_keeps_the_default(run_app, b2):
         first = app.chat.state.messages[-1].id
         await pilot.press("f5")  # the good entry is applied
         await wait_for(pilot, lambda: app.chat.state.messages[-1].id != first, what="regenerate")
+
+
+async def test_page_keys_scroll_the_chat_from_the_input(run_app, b2):
+    async with run_app(options(b2), size=(110, 20)) as pilot:
+        app = await ready(pilot)
+        conv = app.store.create(model=str(b2))
+        for i in range(12):
+            app.store.add_message(conv.id, "user", f"question {i}\n\nwith a second paragraph")
+            app.store.add_message(conv.id, "assistant", f"answer {i}", finish_reason="stop")
+        await app.chat.chats.open_conversation(conv.id)
+        await pilot.pause()
+        log, box = app.chat.log_view, app.chat.input
+        await wait_for(pilot, lambda: log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y)
+        assert box.has_focus
+        await pilot.press("pageup")
+        await wait_for(pilot, lambda: log.scroll_y < log.max_scroll_y, what="a page up")
+        await pilot.press("home")  # the box is empty: the chat's start
+        await wait_for(pilot, lambda: log.scroll_y == 0, what="the top")
+        await pilot.press("pagedown", "end")
+        await wait_for(pilot, lambda: log.scroll_y == log.max_scroll_y, what="the end")
+        box.insert("typed")
+        await pilot.press("home")  # with text, Home moves in the box
+        await pilot.pause()
+        assert box.cursor_location == (0, 0) and log.scroll_y == log.max_scroll_y
+        assert box.has_focus
+        await pilot.press("shift+tab")  # F1 says: Shift+Tab reaches the messages
+        assert isinstance(app.focused, MessageView) and app.focused.role == "assistant"

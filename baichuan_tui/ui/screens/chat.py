@@ -311,6 +311,15 @@ class ChatScreen(Screen[None]):
             return
         await self.replies.start(continue_last=True)
 
+    def on_prompt_input_scroll_requested(self, event: PromptInput.ScrollRequested) -> None:
+        log = self.log_view
+        {
+            "page_up": log.scroll_page_up,
+            "page_down": log.scroll_page_down,
+            "home": log.scroll_home,
+            "end": log.scroll_end,
+        }[event.where]()
+
     def on_message_view_edit_requested(self, event: MessageView.EditRequested) -> None:
         """``e`` on a message: edit it; on a reply, edit the message it answers."""
         msg_id = event.view.msg_id

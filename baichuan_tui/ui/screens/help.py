@@ -12,8 +12,10 @@ from textual.widgets import DataTable, Label, Markdown
 
 INTRO = """\
 **Enter** sends, **Shift+Enter** or **Ctrl+J** adds a line, **Ctrl+E** opens `$EDITOR`.
-**Esc** stops a reply (the partial text is kept). **Ctrl+P** opens the command palette,
-where every action is listed. Rebind keys in `config.toml`:
+**Esc** stops a reply (the partial text is kept). **PageUp**/**PageDown** scroll the
+chat (**Home**/**End** too while the box is empty). **Shift+Tab** moves to the last message
+(Shift+Tab / Tab from one to the next; there **e** edits and resends, **c** copies).
+**Ctrl+P** opens the command palette, where every action is listed. Rebind keys in `config.toml`:
 `[keymap]` then `regenerate = "ctrl+r,f5"` (ids below).
 """
 

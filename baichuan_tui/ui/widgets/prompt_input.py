@@ -1,4 +1,5 @@
-"""The message box: grows with its text, Enter sends, Shift+Enter / Ctrl+J newline."""
+"""The message box: grows with its text, Enter sends, Shift+Enter / Ctrl+J newline; PageUp /
+PageDown (and Home / End while it is empty) scroll the chat instead of moving in the box."""
 
 from __future__ import annotations
 
@@ -23,7 +24,20 @@ class PromptInput(TextArea):
             "shift+enter,ctrl+j", "newline", "Newline", id="newline", priority=True, show=False
         ),
         Binding("ctrl+e", "editor", "$EDITOR", id="editor", priority=True, show=False),
+        Binding("pageup", "scroll_chat('page_up')", "Scroll up", id="scroll_up", show=False),
+        Binding(
+            "pagedown", "scroll_chat('page_down')", "Scroll down", id="scroll_down", show=False
+        ),
+        Binding("home", "home", "Chat start (empty box)", id="scroll_home", show=False),
+        Binding("end", "end", "Chat end (empty box)", id="scroll_end", show=False),
     ]
+
+    class ScrollRequested(Message):
+        """Scroll the chat: ``page_up``, ``page_down``, ``home`` or ``end``."""
+
+        def __init__(self, where: str) -> None:
+            super().__init__()
+            self.where = where
 
     class Submitted(Message):
         def __init__(self, prompt: PromptInput, text: str) -> None:
@@ -41,6 +55,23 @@ class PromptInput(TextArea):
     # burst; queueing the action behind those keys keeps the order the user typed.
     def action_submit(self) -> None:
         self.call_later(lambda: self.post_message(self.Submitted(self, self.text)))
+
+    def action_scroll_chat(self, where: str) -> None:
+        self.post_message(self.ScrollRequested(where))
+
+    def action_home(self) -> None:
+        """The chat's start when the box is empty, else the line's start."""
+        if self.text:
+            self.action_cursor_line_start()
+        else:
+            self.action_scroll_chat("home")
+
+    def action_end(self) -> None:
+        """The chat's end when the box is empty, else the line's end."""
+        if self.text:
+            self.action_cursor_line_end()
+        else:
+            self.action_scroll_chat("end")
 
     def action_newline(self) -> None:
         self.call_later(self.insert, "\n")
