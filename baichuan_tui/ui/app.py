@@ -49,6 +49,10 @@ class ModelLoaded(Message):
         """A warning about the file (an unnormalised Baichuan2 head) with its fix."""
 
 
+HEAD_WARNING = "head not normalised: models fix"
+"""The status bar's standing note for a Baichuan2 file whose head needs ``models fix``."""
+
+
 def _name(spec: str) -> str:
     return Path(spec).name if spec.endswith(".gguf") else spec
 
@@ -161,6 +165,7 @@ class ChatApp(App[None]):
             self.chat.cancel_reply()
             self._close_engine(old)
         remember_last_model(message.spec)
+        self.chat.status.set(model_warning=HEAD_WARNING if message.notice else None)
         self.chat.model_ready(message.spec)
         if message.notice:
             self.notify(message.notice, severity="warning", title="output head", timeout=20)

@@ -261,6 +261,13 @@ async def test_unnormalised_baichuan2_head_gets_a_notice(run_app, tmp_path, b2):
         await wait_for(
             pilot, lambda: any("models fix" in n for n in notices(app)), what="the NormHead notice"
         )
+        app.clear_notifications()  # the toast goes; the status bar keeps the warning
+        await send(pilot, "hi")
+        assert "models fix" in str(app.chat.status.render())
+        app.load_model(str(b2))
+        await wait_for(pilot, lambda: app.model_spec == str(b2) and app.loading is None)
+        assert "models fix" not in str(app.chat.status.render())  # that model's only
     async with run_app(options(b2)) as pilot:
         app = await ready(pilot)
         assert not any("models fix" in n for n in notices(app))
+        assert "models fix" not in str(app.chat.status.render())

@@ -34,6 +34,10 @@ class StatusBar(Widget):
         self.ctx_total = 0
         self.gpu_layers: int | None = None
         self.busy: str | None = None
+        self.model_warning: str | None = None
+        """A standing warning about the loaded model (its head needs ``models fix``)."""
+        self.history: str | None = None
+        """Why the history is not being saved ("not saved", "history read-only"), or None."""
         self.streaming = False
         self._frame = 0
 
@@ -57,7 +61,12 @@ class StatusBar(Widget):
         if self.busy:
             mark = "●" if self.streaming else SPINNER[self._frame % len(SPINNER)]
             t.append(f"{mark} {self.busy}  ", style="bold")
+        if self.history:
+            t.append(f"⚠ {self.history}", style="bold red")
+            t.append("  ")
         t.append(self.model, style="bold")
+        if self.model_warning:
+            t.append(f" ⚠ {self.model_warning}", style="bold yellow")
         if self.template:
             t.append(f" │ {self.template}")
         if self.tokens_per_s is not None:
