@@ -64,6 +64,7 @@ def fetch(repo: str, *, offline: bool, revision: str | None = None) -> Path:
     """The snapshot folder of ``repo`` in the HF cache, downloading what convert reads."""
     from huggingface_hub import HfApi, snapshot_download
 
+    from baichuan_tui.hub.remote import OFFLINE, OFFLINE_HINT, check_reachable, is_name_failure
     from baichuan_tui.hub.remote import endpoint as hub_endpoint
 
     endpoint = hub_endpoint()
@@ -72,6 +73,7 @@ def fetch(repo: str, *, offline: bool, revision: str | None = None) -> Path:
         if offline:
             folder = _cached(repo, revision, cache)
         else:
+            check_reachable()
             files = HfApi(endpoint=endpoint).list_repo_files(repo, revision=revision)
             folder = snapshot_download(
                 repo,
@@ -86,6 +88,8 @@ def fetch(repo: str, *, offline: bool, revision: str | None = None) -> Path:
                 f"{repo} is not in the Hugging Face cache and the network is off",
                 "run without --offline (and HF_HUB_OFFLINE unset) to download it",
             ) from None
+        if is_name_failure(exc):
+            raise UserError(f"{OFFLINE} (cannot download {repo})", OFFLINE_HINT) from None
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
             f"could not download {repo} from the Hub ({reason})",

@@ -1,16 +1,23 @@
 """Talking to the Hub: endpoint and offline switches, file metadata, LFS sha256 records, retries.
 
 Environment is read at call time (huggingface_hub's own constants are frozen at import).
+Before any network call the endpoint's host name must resolve within
+:data:`RESOLVE_TIMEOUT_S` (:func:`check_reachable`); a name that does not resolve is never
+retried: "offline: the Hub cannot be reached" comes at once.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import socket
+import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from baichuan_tui.errors import UserError, first_line
 from baichuan_tui.hub.cache import Progress
@@ -21,6 +28,20 @@ RETRY_DELAY_S = 2.0
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 T = TypeVar("T")
+RESOLVE_TIMEOUT_S = 2.5
+"""How long the Hub's host name may take to resolve before we call the machine offline."""
+OFFLINE = "offline: the Hub cannot be reached"
+OFFLINE_HINT = "check the network (or HF_ENDPOINT), or pass --offline to use the local cache"
+_RESOLVED_FOR_S = 60.0
+_resolved: dict[str, float] = {}
+"""Host → until when its last successful resolution is trusted (monotonic seconds)."""
+_NAME_FAILURES = (
+    "name or service not known",
+    "temporary failure in name resolution",
+    "nodename nor servname",
+    "no address associated with hostname",
+    "getaddrinfo failed",
+)
 
 
 def endpoint() -> str:
@@ -38,6 +59,68 @@ def endpoint() -> str:
 def is_offline(offline: bool = False) -> bool:
     flag = os.environ.get("HF_HUB_OFFLINE", "").strip().upper()
     return offline or flag in {"1", "ON", "YES", "TRUE"}
+
+
+def _via_proxy(url: str) -> bool:
+    """Whether ``url`` goes through a proxy (which resolves the name, not us)."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
+
+
+def _resolve(host: str, timeout: float) -> BaseException | None:
+    """None when ``host`` resolves within ``timeout`` s, else the error (TimeoutError: none)."""
+    outcome: list[BaseException | None] = []
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo(host, None)
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=lookup, name="hub-resolve", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return outcome[0] if outcome else TimeoutError(f"no answer in {timeout:g} s")
+
+
+def check_reachable() -> None:
+    """``UserError("offline: the Hub cannot be reached …")`` when the endpoint's host name does
+    not resolve within :data:`RESOLVE_TIMEOUT_S` (skipped behind a proxy)."""
+    url = endpoint()
+    host = urlsplit(url).hostname
+    if not host or _via_proxy(url) or _resolved.get(host, 0.0) > time.monotonic():
+        return
+    error = _resolve(host, RESOLVE_TIMEOUT_S)
+    if error is None:
+        _resolved[host] = time.monotonic() + _RESOLVED_FOR_S
+        return
+    why = "no answer" if isinstance(error, TimeoutError) else "it does not resolve"
+    raise UserError(f"{OFFLINE} ({host}: {why})", OFFLINE_HINT)
+
+
+def reachable() -> bool:
+    """:func:`check_reachable` as a yes/no (for callers with an offline fallback)."""
+    try:
+        check_reachable()
+    except UserError:
+        return False
+    return True
+
+
+def is_name_failure(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is a failed host-name lookup."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, socket.gaierror):
+            return True
+        if any(m in str(exc).lower() for m in _NAME_FAILURES):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 @dataclass(frozen=True)
@@ -156,6 +239,7 @@ def retrying(name: str, what: str, call: Callable[[], T]) -> T:
         RepositoryNotFoundError,
     )
 
+    check_reachable()
     last: BaseException | None = None
     for attempt in range(1, RETRIES + 1):
         try:
@@ -179,6 +263,8 @@ def retrying(name: str, what: str, call: Callable[[], T]) -> T:
             raise UserError(f"cannot {what} {name}: {first_line(err)}") from err
         except httpx2.TransportError as err:
             last = err
+        if is_name_failure(last):  # no retry can help
+            raise UserError(f"{OFFLINE} (cannot {what} {name})", OFFLINE_HINT) from last
         if attempt < RETRIES:
             time.sleep(RETRY_DELAY_S * attempt)
     reason = first_line(last) if last else "no answer"

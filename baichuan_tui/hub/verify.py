@@ -72,7 +72,7 @@ def _target(spec: str) -> _Target:
 def _reference(t: _Target, offline: bool) -> Expected | None:
     if t.qf and t.qf.sha256:
         return Expected(t.qf.sha256, None, "catalog")
-    if t.repo and t.filename and not is_offline(offline):
+    if t.repo and t.filename and not is_offline(offline) and remote.reachable():
         found = remote.lfs_record(t.repo, t.filename, t.commit)
         if found:
             return found

@@ -28,7 +28,13 @@ def snapshot(
     from huggingface_hub import snapshot_download
 
     from baichuan_tui import locations
-    from baichuan_tui.hub.remote import endpoint
+    from baichuan_tui.hub.remote import (
+        OFFLINE,
+        OFFLINE_HINT,
+        check_reachable,
+        endpoint,
+        is_name_failure,
+    )
 
     cache = locations.hf_hub_cache()
     kw: dict[str, Any] = {
@@ -48,11 +54,14 @@ def snapshot(
             f"dataset {repo} is not in the Hugging Face cache ({cache}) and the network is off",
             "run once online or pass --data DIR",
         )
+    check_reachable()
     if notify:
         notify(f"downloading dataset {repo} ({licence}) into {cache}")
     try:
         return Path(snapshot_download(repo, **kw))
     except Exception as exc:  # noqa: BLE001 - network, auth, missing repo: one line
+        if is_name_failure(exc):
+            raise UserError(f"{OFFLINE} (dataset {repo})", OFFLINE_HINT) from None
         raise UserError(
             f"could not download dataset {repo} ({first_line(exc)})",
             "check the network or pass --data DIR",
