@@ -259,3 +259,19 @@ def test_a_bad_config_value_is_one_warning(cli, tiny, capsys):
     warnings = capsys.readouterr().err.splitlines()
     assert len(warnings) == 1 and warnings[0].startswith("warning: ")
     assert "n_ctx" in warnings[0] and "gpu_layers" in warnings[0]
+
+
+def test_models_list_piped_keeps_each_path_on_one_line(cli, tmp_path):
+    from baichuan_tui.convert.registry import record_converted
+
+    deep = tmp_path / ("a-rather-long-folder-name-" * 3) / "Baichuan2-7B-Chat.Q4_K_M.gguf"
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(b"GGUF")
+    record_converted(deep, source="org/repo", outtype="q4_k_m", sha256="0" * 64, name="mine")
+    res = cli("models", "list", env={"COLUMNS": "80"})
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert " ".join(lines[0].split()) == "model quant state size fits this machine path"
+    mine = [line for line in lines if line.startswith("mine ")]
+    assert len(mine) == 1 and mine[0].endswith(str(deep))
+    assert all("│" not in line and "┃" not in line for line in lines)  # no squeezed table

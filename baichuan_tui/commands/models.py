@@ -51,43 +51,80 @@ def cmd_list(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         print_json(doc)
         return 0
+    rows = _list_rows(doc)
+    console = _console()
+    if console.is_terminal and console.width >= WIDE_COLUMNS:
+        console.print(_list_table(rows))
+    else:  # piped or narrow: one line per file, nothing folded (a path stays whole)
+        _print_lines(rows, console)
+    console = _console()
+    console.print(
+        f"* default: {doc['default']}   download: baichuan-chat models download NAME:QUANT",
+        soft_wrap=True,
+    )
+    for note in doc["notes"]:
+        console.print(f"note: {note}", soft_wrap=True)
+    return 0
+
+
+WIDE_COLUMNS = 120
+"""``models list`` draws its table on a terminal at least this wide; else one line per file."""
+
+LIST_COLUMNS = ("model", "quant", "state", "size", "fits this machine", "path")
+
+
+def _list_rows(doc: dict[str, Any]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for m in doc["models"]:
+        if not m["quants"]:
+            rows.append((m["name"], "—", m["state"], "", "", f"from {m['hf_repo']}"))
+        for q in m["quants"]:
+            star = " *" if q["default"] else ""
+            rows.append(
+                (
+                    m["name"],
+                    q["quant"] + star,
+                    q["state"],
+                    fmt_bytes(q["size_bytes"]),
+                    q["fit"]["label"] if q["fit"] else "",
+                    q["path"] or "",
+                )
+            )
+    for m in doc["local"]:
+        rows.append(
+            (
+                m["name"] or "(local)",
+                m["outtype"],
+                m["kind"],
+                fmt_bytes(m["size_bytes"]) if m["size_bytes"] else "",
+                f"from {m['source']}",
+                m["path"],
+            )
+        )
+    return rows
+
+
+def _list_table(rows: list[tuple[str, ...]]) -> Any:
     from rich.table import Table
 
     table = Table(title="Baichuan models", title_justify="left")
-    for col in ("model", "quant", "state", "size"):
+    for col in LIST_COLUMNS[:4]:
         table.add_column(col, no_wrap=True)
-    table.add_column("fits this machine", overflow="fold")
-    table.add_column("path", overflow="fold")
-    for m in doc["models"]:
-        if not m["quants"]:
-            table.add_row(m["name"], "—", m["state"], "", "", f"from {m['hf_repo']}")
-        for q in m["quants"]:
-            star = " *" if q["default"] else ""
-            table.add_row(
-                m["name"],
-                q["quant"] + star,
-                q["state"],
-                fmt_bytes(q["size_bytes"]),
-                q["fit"]["label"] if q["fit"] else "",
-                q["path"] or "",
-            )
-    for m in doc["local"]:
-        table.add_row(
-            m["name"] or "(local)",
-            m["outtype"],
-            m["kind"],
-            fmt_bytes(m["size_bytes"]) if m["size_bytes"] else "",
-            f"from {m['source']}",
-            m["path"],
-        )
-    console = _console()
-    console.print(table)
-    console.print(
-        f"* default: {doc['default']}   download: baichuan-chat models download NAME:QUANT"
-    )
-    for note in doc["notes"]:
-        console.print(f"note: {note}")
-    return 0
+    table.add_column(LIST_COLUMNS[4], overflow="fold")
+    table.add_column(LIST_COLUMNS[5], overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _print_lines(rows: list[tuple[str, ...]], console: Any) -> None:
+    """Aligned columns, the last (path or source) unpadded; long lines wrap as the terminal
+    or pager wraps them, never a column squeezed to a letter per line."""
+    cells = [LIST_COLUMNS, *rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(LIST_COLUMNS) - 1)]
+    for row in cells:
+        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        console.print(line.rstrip(), soft_wrap=True, highlight=False, markup=False)
 
 
 # ---------------------------------------------------------------------------- download
