@@ -111,3 +111,27 @@ async def test_page_keys_scroll_the_chat_from_the_input(run_app, b2):
         assert box.has_focus
         await pilot.press("shift+tab")  # F1 says: Shift+Tab reaches the messages
         assert isinstance(app.focused, MessageView) and app.focused.role == "assistant"
+
+
+async def test_search_enter_opens_the_first_hit_with_snippets_and_ctrl_n_clears(run_app, b2):
+    async with run_app(options(b2)) as pilot:
+        app = await ready(pilot)
+        store = app.store
+        for title, body in (("fruit", "I like ripe bananas a lot"), ("veg", "carrots")):
+            conv = store.create(model=str(b2))
+            store.add_message(conv.id, "user", title)
+            store.add_message(conv.id, "assistant", body, finish_reason="stop")
+        await pilot.press("ctrl+f")
+        await pilot.press(*"banana")
+        sidebar = app.chat.sidebar
+        await wait_for(pilot, lambda: len(sidebar.list.children) == 1, what="one hit")
+        item = sidebar.list.children[0]
+        snippet = item.query_one(".snippet").render()
+        assert "bananas" in str(snippet)  # the hit shows the text that matched
+        await pilot.press("enter")  # one Enter opens it
+        await wait_for(pilot, lambda: app.chat.state.conversation is not None, what="the chat")
+        assert app.chat.state.conversation.title == "fruit"
+        assert [v.content for v in app.chat.log_view.views][0] == "fruit"
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: len(sidebar.list.children) == 2, what="every chat")
+        assert sidebar.search.value == ""

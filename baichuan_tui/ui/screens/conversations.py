@@ -36,14 +36,15 @@ class ChatList:
     async def refresh_sidebar(self) -> None:
         """List the stored chats (those matching the search box), the open one highlighted."""
         text = self.sidebar.search.value.strip()
-        convs = (
-            [h.conversation for h in self.store.search(text, limit=SIDEBAR_LIMIT)]
-            if text
-            else self.store.list(limit=SIDEBAR_LIMIT)
-        )
         state = self.screen.state
         current = state.conversation.id if state.conversation else None
-        await self.sidebar.show(convs, current)
+        if text:
+            hits = self.store.search(text, limit=SIDEBAR_LIMIT)
+            convs = [h.conversation for h in hits]
+            snippets = [h.snippet if h.snippet != h.conversation.title else "" for h in hits]
+            await self.sidebar.show(convs, current, snippets)
+        else:
+            await self.sidebar.show(self.store.list(limit=SIDEBAR_LIMIT), current)
 
     def ensure_conversation(self) -> None:
         """Store the open chat, if it is not stored yet."""
@@ -109,6 +110,7 @@ class ChatList:
         screen.new_chat_state()
         screen.stop_editing()
         screen.status.set(tokens_per_s=None, ctx_used=0)  # those were the last chat's
+        self.sidebar.search.value = ""  # a new chat shows every chat again
         await self._show_messages()
         screen.update_placeholder()
         await self.refresh_sidebar()

@@ -14,10 +14,14 @@ from baichuan_tui.store.conversations import Conversation
 
 
 class ConversationItem(ListItem):
-    def __init__(self, conv: Conversation) -> None:
+    """A chat's title and when it was last written (a search hit: the text that matched)."""
+
+    def __init__(self, conv: Conversation, snippet: str | None = None) -> None:
         super().__init__(
             Label(conv.title or "(untitled)", classes="title"),
-            Label(conv.updated_at[:16].replace("T", " "), classes="when"),
+            Label(snippet, classes="snippet", markup=False)
+            if snippet
+            else Label(conv.updated_at[:16].replace("T", " "), classes="when"),
         )
         self.conv_id = conv.id
         self.conv_title = conv.title
@@ -74,11 +78,20 @@ class Sidebar(Vertical):
     def list(self) -> ConversationList:
         return self.query_one(ConversationList)
 
-    async def show(self, conversations: Sequence[Conversation], current: int | None) -> None:
-        """Replace the items, keeping the open chat highlighted."""
+    async def show(
+        self,
+        conversations: Sequence[Conversation],
+        current: int | None,
+        snippets: Sequence[str] | None = None,
+    ) -> None:
+        """Replace the items, keeping the open chat highlighted (search hits: with the text
+        that matched)."""
         lv = self.list
         await lv.clear()
-        items = [ConversationItem(c) for c in conversations]
+        items = [
+            ConversationItem(c, snippets[i] if snippets else None)
+            for i, c in enumerate(conversations)
+        ]
         if not items:
             return
         await lv.extend(items)
@@ -90,8 +103,13 @@ class Sidebar(Vertical):
         self.post_message(self.SearchChanged(event.value))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the search box opens the first hit."""
         event.stop()
         self.list.focus()
+        first = next(iter(self.list.query_children(ConversationItem)), None)
+        if event.value.strip() and first is not None:
+            self.list.index = 0
+            self.post_message(self.Action("open", first.conv_id))
 
     def on_list_view_selected(self, event: ListView.Selected) -> None:
         event.stop()
