@@ -80,7 +80,8 @@ class ChatApp(App[None]):
         self.options = options or LaunchOptions()
         self.settings = settings or Settings()
         self._own_store = store is None
-        self.store = store or Store()
+        self.store = store or Store(keep_unsaved=True)
+        self.store.keep_unsaved = True  # a refused write never stops the app: see note_saving
         self.engine: Engine | None = None
         self.model_spec: str | None = None
         self.loading: str | None = None
@@ -107,7 +108,8 @@ class ChatApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         for warning in self.settings.warnings:
             self.notify(warning, severity="warning", timeout=10)
-        self.store.empty_trash()
+        if not self.store.readonly:
+            self.store.empty_trash()
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
@@ -292,5 +294,6 @@ class ChatApp(App[None]):
         engine, self.engine = self.engine, None
         if engine is not None:
             engine.close()
+        self.store.save_pending()  # a last try for what a full disk refused
         if self._own_store:
             self.store.close()

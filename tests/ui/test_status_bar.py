@@ -40,3 +40,15 @@ def test_meter():
     assert meter(0, 0) == "░" * 10
     assert meter(50, 100) == "█" * 5 + "░" * 5
     assert meter(500, 100) == "█" * 10
+
+
+async def test_history_state_leads_the_bar_until_cleared():
+    app = Host()
+    async with app.run_test(size=(100, 3)):
+        bar = app.query_one(StatusBar)
+        bar.set(model="Baichuan2-7B-Chat")
+        assert str(bar.render()).startswith("Baichuan2-7B-Chat")
+        bar.set(history="not saved")
+        assert str(bar.render()).startswith("⚠ not saved  Baichuan2-7B-Chat")
+        bar.set(history=None)
+        assert "not saved" not in str(bar.render())

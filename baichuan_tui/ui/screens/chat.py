@@ -6,15 +6,17 @@ its :class:`.conversations.ChatList`; both hold the screen and use its public pa
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Label
 
-from baichuan_tui.store.conversations import StoredMessage, now
+from baichuan_tui.store.conversations import StoredMessage, now, title_from
 from baichuan_tui.ui.screens.conversations import ChatList
 from baichuan_tui.ui.screens.streaming import ReplyChunk, ReplyDone, ReplyStreamer
 from baichuan_tui.ui.session import ChatState, engine_mode, model_label
@@ -30,12 +32,28 @@ if TYPE_CHECKING:
     from baichuan_tui.ui.screens.settings import SettingsResult
 
 
+SAVE_RETRY_S = 5.0
+"""Seconds between tries to store what the history refused (a full disk)."""
+
+
+SIDEBAR_MIN_WIDTH = 100
+"""Terminal columns below which the chat list is hidden at first (the chat gets the width)."""
+
+
 class ChatScreen(Screen[None]):
     """One open chat at a time; the sidebar switches between stored ones."""
 
     BINDINGS = [
         Binding("escape", "stop", "Stop", id="stop"),
         Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate"),
+        Binding(
+            "ctrl+z",
+            "undo_regenerate",
+            "Undo regenerate",
+            id="undo_regenerate",
+            show=False,
+            priority=True,  # only while a replaced reply is held and the input is empty
+        ),
         Binding("ctrl+g", "continue_reply", "Continue", id="continue", show=False),
         Binding("ctrl+up", "edit_last", "Edit last", id="edit_last", show=False),
         Binding("ctrl+n", "new_chat", "New chat", id="new_chat"),
@@ -50,7 +68,11 @@ class ChatScreen(Screen[None]):
         super().__init__()
         self.state = ChatState()
         self.editing: StoredMessage | None = None
+        self.replaced: StoredMessage | None = None
+        """The reply the last regenerate replaced (Ctrl+Z brings it back)."""
+        self._unsaved_shown: str | None = None
         self.status = StatusBar(id="status")
+        self._narrow = False  # the screen is below SIDEBAR_MIN_WIDTH columns
         self.replies = ReplyStreamer(self)
         self.chats = ChatList(self)
 
@@ -90,6 +112,45 @@ class ChatScreen(Screen[None]):
         await self.chats.refresh_sidebar()
         self.update_placeholder()
         self.input.focus()
+        self.set_interval(SAVE_RETRY_S, self._retry_saving)
+        if self.store.readonly:
+            self.status.set(history="history read-only")
+            self.notify(
+                f"the history {self.store.path} is read-only: chats are shown, nothing new is "
+                "saved (rename and delete are off)",
+                severity="warning",
+                timeout=15,
+            )
+
+    # -- saving -----------------------------------------------------------------------------
+    def note_saving(self) -> None:
+        """Say once when the history stops taking writes, and when it takes them again."""
+        unsaved = None if self.store.readonly else self.store.unsaved
+        if unsaved == self._unsaved_shown:
+            return
+        if unsaved and not self._unsaved_shown:
+            self.notify(
+                f"{unsaved} — what you see stays here and is saved once the disk takes it",
+                severity="error",
+                timeout=15,
+            )
+        elif not unsaved:
+            self.notify("history saved again")
+        self._unsaved_shown = unsaved
+        self.status.set(history="not saved" if unsaved else None)
+
+    def _retry_saving(self) -> None:
+        if self.store.has_unsaved and not self.store.readonly:
+            self.run_worker(self._save_pending, thread=True, group="save", exclusive=True)
+
+    def _save_pending(self) -> None:
+        self.store.save_pending()
+        self.app.call_from_thread(self.note_saving)
+
+    def _refuse_readonly(self, what: str) -> bool:
+        if self.store.readonly:
+            self.notify(f"the history is read-only: {what} is off", severity="warning")
+        return self.store.readonly
 
     def _hint(self, text: str) -> None:
         hint = self.query_one("#hint", Label)
@@ -202,6 +263,8 @@ class ChatScreen(Screen[None]):
 
     # -- chats ------------------------------------------------------------------------------
     async def on_sidebar_action(self, event: Sidebar.Action) -> None:
+        if event.action in ("delete", "undo", "rename") and self._refuse_readonly(event.action):
+            return
         await self.chats.on_action(event)
 
     async def on_sidebar_search_changed(self, event: Sidebar.SearchChanged) -> None:
@@ -211,13 +274,16 @@ class ChatScreen(Screen[None]):
         await self.chats.new_chat()
 
     async def action_undo_delete(self) -> None:
-        await self.chats.undo_delete()
+        if not self._refuse_readonly("undo"):
+            await self.chats.undo_delete()
 
     def action_delete_current(self) -> None:
-        if self.state.conversation:
+        if self.state.conversation and not self._refuse_readonly("delete"):
             self.run_worker(self.chats.delete_conversation(self.state.conversation.id))
 
     def action_rename(self) -> None:
+        if self._refuse_readonly("rename"):
+            return
         if self.state.conversation is None:
             self.notify("send a message first: new chats are named after it")
             return
@@ -230,6 +296,14 @@ class ChatScreen(Screen[None]):
 
     def action_toggle_sidebar(self) -> None:
         self.sidebar.display = not self.sidebar.display
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Below ``SIDEBAR_MIN_WIDTH`` columns the sidebar starts hidden (Ctrl+B, Ctrl+F show
+        it); crossing back shows it again."""
+        narrow = event.size.width < SIDEBAR_MIN_WIDTH
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self.sidebar.display = not narrow
 
     # -- sending ----------------------------------------------------------------------------
     def _busy(self) -> bool:
@@ -266,9 +340,11 @@ class ChatScreen(Screen[None]):
         elif not self.state.messages:
             return
         self.input.clear()
-        if not conv.title:
-            conv.title = self.store.require(conv.id).title
+        self.replaced = None
+        if not conv.title and text.strip():
+            conv.title = title_from(text)  # as the store names it
         await self.replies.start()
+        self.note_saving()
         await self.chats.refresh_sidebar()
 
     async def _truncate_from(self, msg_id: int) -> None:
@@ -299,8 +375,57 @@ class ChatScreen(Screen[None]):
             return
         if self._busy():
             return
-        await self._truncate_from(msgs[-1].id)
+        old = msgs[-1]
+        await self._truncate_from(old.id)
         await self.replies.start()
+        self.replaced = old
+        self.notify("regenerating — Ctrl+Z brings the previous reply back", timeout=8)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "undo_regenerate":  # else Ctrl+Z is the input's (or the chat list's) undo
+            focused = self.focused
+            in_sidebar = focused is not None and self.sidebar in focused.ancestors_with_self
+            return self._held_reply() is not None and not self.input.text and not in_sidebar
+        return True
+
+    def _held_reply(self) -> StoredMessage | None:
+        """The reply the last regenerate replaced, if it belongs to the open chat."""
+        old, conv = self.replaced, self.state.conversation
+        return (
+            old if old is not None and conv is not None and old.conversation_id == conv.id else None
+        )
+
+    async def action_undo_regenerate(self) -> None:
+        """Swap the last reply with the one the last regenerate replaced (again: swap back)."""
+        old, conv = self._held_reply(), self.state.conversation
+        msgs = self.state.messages
+        if old is None or conv is None or not msgs or msgs[-1].role != "assistant":
+            self.notify("nothing to undo")
+            return
+        self.cancel_reply(wait=5)
+        current = next((m for m in self.store.messages(conv.id) if m.id == msgs[-1].id), None)
+        await self._truncate_from(msgs[-1].id)
+        msg_id = self.store.add_message(
+            conv.id, "assistant", old.content, finish_reason=old.finish_reason, model=old.model
+        )
+        self.store.update_message(
+            msg_id, old.content, finish_reason=old.finish_reason, stats=old.stats
+        )
+        back = replace(old, id=msg_id, conversation_id=conv.id)
+        msgs.append(back)
+        await self.log_view.mount(
+            MessageView(
+                "assistant",
+                back.content,
+                msg_id=msg_id,
+                completion=self.state.mode == "completion",
+                finish_reason=back.finish_reason or "incomplete",
+            )
+        )
+        self.log_view.anchor()
+        self.replaced = current
+        self.note_saving()
+        self.notify("previous reply back — Ctrl+Z again swaps to the other one")
 
     async def action_continue_reply(self) -> None:
         msgs = self.state.messages

@@ -245,6 +245,7 @@ class ReplyStreamer:
             drawn = True
         if now_s - self._status_at >= STATUS_INTERVAL and message.elapsed > 0:
             self._status_at = now_s
+            self.screen.note_saving()  # the reply's writes may have been refused
             self.screen.status.set(
                 tokens_per_s=message.tokens / message.elapsed,
                 streaming=True,
@@ -279,6 +280,7 @@ class ReplyStreamer:
             extra["tokens_per_s"] = stats["gen_tokens_per_s"]
             extra["ctx_used"] = stats["prompt_tokens"] + stats["completion_tokens"]
         screen.refresh_status(**extra)
+        screen.note_saving()
         if message.error:
             screen.notify(message.error, severity="error", timeout=10)
         elif message.finish_reason == "length":
