@@ -135,3 +135,26 @@ async def test_search_enter_opens_the_first_hit_with_snippets_and_ctrl_n_clears(
         await pilot.press("ctrl+n")
         await wait_for(pilot, lambda: len(sidebar.list.children) == 2, what="every chat")
         assert sidebar.search.value == ""
+
+
+async def test_the_sidebar_collapses_below_100_columns(run_app, b2):
+    async with run_app(options(b2), size=(80, 30)) as pilot:
+        app = await ready(pilot)
+        chat = app.chat
+        assert not chat.sidebar.display
+        assert chat.log_view.size.width >= 76  # the chat has the width
+        await pilot.press("ctrl+b")  # still there when asked for
+        await pilot.pause()
+        assert chat.sidebar.display
+        await pilot.resize_terminal(120, 30)
+        await pilot.pause()
+        assert chat.sidebar.display
+        await pilot.resize_terminal(90, 30)
+        await pilot.pause()
+        assert not chat.sidebar.display
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        assert chat.sidebar.display and chat.sidebar.search.has_focus
+    async with run_app(options(b2), size=(100, 30)) as pilot:
+        app = await ready(pilot)
+        assert app.chat.sidebar.display
