@@ -248,12 +248,12 @@ class ChatApp(App[None]):
             ("Models", "Switch, download or open a model", partial(run, "models")),
             (
                 "Export chat as Markdown",
-                "Write the open chat to the data directory",
+                "Write the open chat to a file (asks where)",
                 partial(chat.export, "md"),
             ),
             (
                 "Export chat as JSON",
-                "Write the open chat to the data directory",
+                "Write the open chat to a file (asks where)",
                 partial(chat.export, "json"),
             ),
             (

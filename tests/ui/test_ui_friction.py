@@ -158,3 +158,47 @@ async def test_the_sidebar_collapses_below_100_columns(run_app, b2):
     async with run_app(options(b2), size=(100, 30)) as pilot:
         app = await ready(pilot)
         assert app.chat.sidebar.display
+
+
+async def test_export_asks_where_defaulting_to_the_current_directory(
+    run_app, b2, tmp_path, monkeypatch
+):
+    from uihelpers import screen_named
+
+    from baichuan_tui import locations
+
+    monkeypatch.chdir(tmp_path)
+    async with run_app(options(b2)) as pilot:
+        app = await ready(pilot)
+        await send(pilot, "export me")
+        conv_id = app.chat.state.conversation.id
+
+        async def export(value: str | None = None) -> None:
+            app.chat.export("md")
+            await wait_for(pilot, lambda: screen_named(app, "TextPrompt"), what="the question")
+            box = app.screen.query_one("#value")
+            if value is not None:
+                box.value = value
+            await pilot.press("enter")
+            await pilot.pause()
+
+        await export()
+        out = tmp_path / f"chat-{conv_id}.md"
+        assert out.read_text("utf-8").startswith("# export me")
+        assert any(f"exported to {out}" in n for n in notices(app))
+        out.write_text("mine")
+        await export()  # an existing file: asked again
+        await wait_for(pilot, lambda: screen_named(app, "TextPrompt"), what="the confirmation")
+        assert "exists" in str(app.screen.query_one(".dialog-title").render())
+        await pilot.press("escape")
+        assert out.read_text() == "mine"
+        app.clear_notifications()
+        await export(str(locations.database_file()))  # never onto the history
+        errors = [str(n.message) for n in app._notifications if n.severity == "error"]
+        assert len(errors) == 1 and "database" in errors[0]
+        assert app.store.require(conv_id).title == "export me"
+        await export()  # replaced after the second Enter
+        await wait_for(pilot, lambda: screen_named(app, "TextPrompt"), what="the confirmation")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert out.read_text("utf-8").startswith("# export me")

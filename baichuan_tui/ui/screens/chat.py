@@ -7,6 +7,7 @@ its :class:`.conversations.ChatList`; both hold the screen and use its public pa
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from textual import events
@@ -522,15 +523,41 @@ class ChatScreen(Screen[None]):
         self.app.push_screen(ModelManagerScreen())
 
     def export(self, fmt: str) -> None:
-        from baichuan_tui import locations
-        from baichuan_tui.store.export import render
-
+        """Ask where (default: ``chat-ID.FMT`` in the current directory), then write the open
+        chat there; an existing file is replaced only after a second Enter."""
         conv = self.state.conversation
         if conv is None:
             self.notify("nothing to export yet")
             return
-        out = locations.exports_dir() / f"chat-{conv.id}.{fmt}"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        text = render(self.store.document(conv.id), fmt)
-        out.write_text(text, "utf-8")
-        self.notify(f"exported to {out}")
+        default = Path.cwd() / f"chat-{conv.id}.{fmt}"
+        self._ask_export(conv.id, fmt, str(default), f"Export chat as {fmt.upper()} to")
+
+    def _ask_export(
+        self, conv_id: int, fmt: str, value: str, title: str, *, force: bool = False
+    ) -> None:
+        from baichuan_tui.ui.screens.dialogs import TextPrompt
+
+        def chosen(answer: str | None) -> None:
+            if answer and answer.strip():
+                self._write_export(conv_id, fmt, Path(answer.strip()), force=force)
+
+        self.app.push_screen(TextPrompt(title, value), chosen)
+
+    def _write_export(self, conv_id: int, fmt: str, out: Path, *, force: bool) -> None:
+        from baichuan_tui import locations
+        from baichuan_tui.errors import error_line
+        from baichuan_tui.store.export import check_export_target, render, write_export
+
+        out = out.expanduser()
+        try:
+            check_export_target(out, locations.database_file(), force=True, flag="")
+            if out.exists() and not force:
+                title = f"{out.name} exists: Enter replaces it, Esc cancels"
+                self._ask_export(conv_id, fmt, str(out), title, force=True)
+                return
+            text = render(self.store.document(conv_id), fmt)
+            write_export(text, out, locations.database_file(), force=force, flag="")
+        except Exception as exc:  # noqa: BLE001 - one line in a notification, never a crash
+            self.notify(error_line(exc), severity="error", title="not exported", timeout=10)
+        else:
+            self.notify(f"exported to {out}")
