@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,19 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--norm-head",
+        nargs="?",
         choices=("auto", "yes", "no"),
+        const="yes",
         default="auto",
-        help="L2-normalise the output head's rows (default auto: Baichuan2)",
+        help="L2-normalise the output head's rows (Baichuan2's NormHead); default auto: "
+        "decided from the vocabulary, config.json, modeling file and names, said on stderr",
+    )
+    p.add_argument(
+        "--no-norm-head",
+        dest="norm_head",
+        action="store_const",
+        const="no",
+        help="leave the output head as it is (same as --norm-head no)",
     )
     p.add_argument(
         "--threads", type=int, default=None, help="quantization threads (default: physical cores)"
@@ -121,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
             threads=getattr(args, "threads", None) or user_settings().threads or physical_cores(),
             progress=bar,
             force=bool(getattr(args, "force", False)),
+            say=lambda line: print(line, file=sys.stderr),
         )
     doc = {
         "path": str(result.path.absolute()),
@@ -130,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         "sha256": result.sha256,
         "name": result.name,
         "norm_head": result.norm_head,
+        "norm_head_reason": result.norm_head_reason,
         "positions": result.positions,
     }
     if getattr(args, "json", False):

@@ -110,11 +110,6 @@ def norm_head_decision(
     return decide(checkpoint_signals(folder, config.raw, repo), override)
 
 
-def uses_norm_head(folder: Path, config: BaichuanConfig) -> bool:
-    """Whether :func:`norm_head_decision` normalises the head (no override)."""
-    return norm_head_decision(folder, config).applies
-
-
 # --------------------------------------------------------------------------- weights
 class WeightFile(Protocol):
     def names(self) -> list[str]: ...

@@ -13,9 +13,9 @@ from baichuan_tui.convert import quantize as quant
 from baichuan_tui.convert.baichuan import source_dtype, tensor_plans
 from baichuan_tui.convert.checkpoint import (
     BaichuanConfig,
+    norm_head_decision,
     open_weights,
     read_config,
-    uses_norm_head,
 )
 from baichuan_tui.convert.ftypes import FTYPES
 from baichuan_tui.convert.outfile import (
@@ -51,6 +51,8 @@ class ConvertResult:
     sha256: str
     name: str
     norm_head: bool
+    norm_head_reason: str
+    """Why the head was (not) normalised, e.g. ``Baichuan2: config.json has z_loss_weight``."""
     positions: str
     """``rope`` or ``alibi``."""
 
@@ -121,12 +123,14 @@ def convert(
     progress: Stage | None = None,
     record: bool = True,
     force: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> ConvertResult:
     """Convert the checkpoint folder ``src`` into ``out``.
 
     ``outtype``: ``f32``/``f16``/``bf16`` are written directly; the quantized types go through
     a BF16 (bf16 checkpoints) or F16 intermediate next to ``out`` and llama.cpp's quantizer.
-    ``norm_head``: normalise the head's rows; ``None`` = detect Baichuan2. ``out`` appears only
+    ``norm_head``: normalise the head's rows; ``None`` = detect Baichuan2 (``say`` hears the
+    decision and its reason, e.g. ``output head: normalised (Baichuan2: …)``). ``out`` appears only
     when complete and checked; the file is recorded in the registry unless ``record`` is off.
     ``out`` may not be inside ``src``, be one of its files, or lie in a missing folder; an
     existing ``out`` is replaced only with ``force``.
@@ -138,7 +142,10 @@ def convert(
     check_target(out, force=force, inputs=src.iterdir(), source_dir=src, what="the output .gguf")
     vocab = load_vocab(src, cfg.vocab_size)
     weights = open_weights(src)
-    norm = uses_norm_head(src, cfg) if norm_head is None else norm_head
+    decision = norm_head_decision(src, cfg, override=norm_head, repo=repo)
+    norm = decision.applies
+    if say:
+        say(decision.line())
     if outtype in DIRECT:
         float_type, file_type = DIRECT[outtype]
     else:
@@ -179,4 +186,6 @@ def convert(
         record_converted(
             out, source=source or str(src.absolute()), outtype=outtype, sha256=sha, name=name
         )
-    return ConvertResult(out, outtype.upper(), out.stat().st_size, sha, name, norm, cfg.positions)
+    return ConvertResult(
+        out, outtype.upper(), out.stat().st_size, sha, name, norm, decision.reason, cfg.positions
+    )

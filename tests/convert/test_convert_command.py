@@ -48,9 +48,12 @@ def test_convert_json_and_registry(checkpoint, tmp_path, capsys):
         )
         == 0
     )
-    doc = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
     assert doc["path"] == str(out.absolute()) and doc["outtype"] == "Q8_0"
     assert doc["norm_head"] is True and doc["positions"] == "alibi"
+    assert doc["norm_head_reason"] == "Baichuan2: modeling_baichuan.py defines NormHead"
+    assert f"output head: normalised ({doc['norm_head_reason']})" in captured.err
     assert doc["size"] == out.stat().st_size
     assert inspect_gguf(out).name == "Baichuan2-13B-Tiny-Chat"
     rec = find_converted(out)
@@ -64,10 +67,21 @@ def test_default_output_and_norm_head_override(checkpoint, capsys):
     assert (
         run(_args(str(checkpoint("b2-13b").folder), "--outtype", "f32", "--norm-head", "no")) == 0
     )
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
     out = locations.data_dir() / "models" / "b2-13b.F32.gguf"
-    assert f"wrote {out} (F32," in text and "normalised" not in text
+    assert f"wrote {out} (F32," in captured.out and "normalised" not in captured.out
+    assert "output head: left as it is (--no-norm-head given)" in captured.err
     assert [m.path for m in list_converted()] == [str(out)]
+
+
+@pytest.mark.parametrize(
+    ("flags", "applies"), [(["--no-norm-head"], False), (["--norm-head"], True), ([], True)]
+)
+def test_norm_head_flags(flags, applies):
+    """``--norm-head`` alone forces it, ``--no-norm-head`` turns it off, neither means auto."""
+    args = _args("ck", *flags)
+    assert {"yes": True, "no": False}.get(args.norm_head, True) is applies
+    assert (args.norm_head == "auto") is (not flags)
 
 
 def test_hub_repo_id_from_the_cache(checkpoint, capsys):
