@@ -1,4 +1,4 @@
-"""The status bar: model and quant, template, speed, context meter, GPU layers."""
+"""The status bar: history state, model and quant, template, speed, context meter, GPU layers."""
 
 from __future__ import annotations
 
