@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from baichuan_tui.engine.limits import MIN_CTX
 from baichuan_tui.errors import UserError
-from baichuan_tui.hub.context import MIN_CTX, plan_load
+from baichuan_tui.hub.context import plan_load
 from baichuan_tui.library import resolve_model
 
 if TYPE_CHECKING:

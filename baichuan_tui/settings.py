@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from baichuan_tui import jsonstate, locations
+from baichuan_tui.engine.limits import MIN_CTX
 
 ENV_PREFIX = "BAICHUAN_CHAT_"
 
@@ -54,7 +55,7 @@ def _check(key: str, value: Any) -> Any:
         if isinstance(value, bool):
             raise ValueError(f"{key} must be a whole number")
         n = int(value)
-        if n < (16 if key == "n_ctx" else 1):
+        if n < (MIN_CTX if key == "n_ctx" else 1):
             raise ValueError(f"{key} is too small ({n})")
         return n
     if key == "gpu_layers":

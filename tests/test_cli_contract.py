@@ -110,6 +110,7 @@ def test_closed_stdout_is_one_line():
         ("--seed", "-1"),
         ("--threads", "0"),
         ("--gpu-layers", "-2"),
+        ("--n-ctx", "8"),
     ],
 )
 def test_out_of_range_options_are_usage_errors_before_loading(cli, tmp_path, flag, value):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from baichuan_tui.engine.family import TEMPLATES
+from baichuan_tui.engine.limits import MIN_CTX
 from baichuan_tui.engine.sampling import in_range, range_text
 
 TEMPLATE_CHOICES = ("auto", *TEMPLATES)
@@ -120,7 +121,9 @@ def add_model_options(
         default="auto",
         help="prompt template (default: detected from the file)",
     )
-    g.add_argument("--n-ctx", type=int, default=None, help="context length (default 4096)")
+    g.add_argument(
+        "--n-ctx", type=at_least(MIN_CTX), default=None, help="context length (default 4096)"
+    )
     g.add_argument(
         "--threads", type=at_least(1), default=None, help="CPU threads (default: physical cores)"
     )

@@ -16,13 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from baichuan_tui.engine.gguf_tables import human_size
+from baichuan_tui.engine.limits import MIN_CTX
 from baichuan_tui.errors import UserError
 from baichuan_tui.hub import machine as hw
 from baichuan_tui.hub.fit import HEADROOM, ModelNumbers, estimate, layers_for, numbers_from_gguf
 from baichuan_tui.hub.machine import Machine
-
-MIN_CTX = 16
-"""The smallest context a model is loaded with."""
 
 
 def clamp_to_trained(
