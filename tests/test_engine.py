@@ -203,3 +203,28 @@ def test_templates_detected_from_file(tiny_path):
     }
     for kind, template in expect.items():
         assert detect_family(inspect_gguf(tiny_path(kind))).template == template, kind
+
+
+def test_a_context_llama_cpp_cannot_allocate_is_memory_advice_not_a_bad_file(tiny_path):
+    """Past the loaders' memory check (a direct LlamaEngine), a context llama.cpp fails to
+    allocate says so, instead of blaming the file ("download it again")."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n"
+        "from baichuan_tui.engine.llama import LlamaEngine, LoadOptions\n"
+        "from baichuan_tui.errors import BadModelFile, UserError\n"
+        "try:\n"
+        f"    LlamaEngine({str(tiny_path('b2-7b-chat'))!r}, LoadOptions(n_ctx=99_999_999))\n"
+        "except BadModelFile as e:\n"
+        "    print('BAD', e)\n"
+        "except UserError as e:\n"
+        "    print('USER', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert out.startswith("USER llama.cpp could not set up a context of 99999999 tokens"), out
+    assert "lower --n-ctx" in out and "download it again" not in out

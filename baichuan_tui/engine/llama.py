@@ -158,6 +158,12 @@ class LlamaEngine:
             )
         except (ValueError, RuntimeError, OSError) as exc:
             detail = _last_log_line() or str(exc)
+            if "llama_context" in str(exc) or "llama_batch" in str(exc):  # the file was fine
+                raise UserError(
+                    f"llama.cpp could not set up a context of {opts.n_ctx} tokens for "
+                    f"{self.path.name} ({detail})",
+                    "lower --n-ctx or --gpu-layers, or free some memory",
+                ) from None
             raise BadModelFile(self.path, f"could not be loaded by llama.cpp ({detail})") from None
         self.tokenizer = _LlamaTokenizer(self._llm)
 
