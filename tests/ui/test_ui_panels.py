@@ -113,7 +113,8 @@ async def test_keys_are_rebindable_and_listed_in_help(run_app, b2):
         assert app.screen is app.chat
 
 
-async def test_command_palette_lists_every_action(run_app, b2):
+async def test_command_palette_lists_every_action(run_app, b2, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     async with run_app(options(b2)) as pilot:
         app = await ready(pilot)
         titles = {c.title for c in app.get_system_commands(app.chat)}
@@ -141,9 +142,9 @@ async def test_command_palette_lists_every_action(run_app, b2):
         await pilot.press(*"Export chat as JSON")
         await pilot.pause(0.5)
         await pilot.press("enter")
-        from baichuan_tui import locations
-
-        out = locations.data_dir() / "exports" / f"chat-{app.chat.state.conversation.id}.json"
+        await wait_for(pilot, lambda: screen_named(app, "TextPrompt"), what="where to export")
+        await pilot.press("enter")  # the default: the current directory
+        out = tmp_path / f"chat-{app.chat.state.conversation.id}.json"
         await wait_for(pilot, out.exists, what="the export")
         assert '"export me"' in out.read_text()
 
