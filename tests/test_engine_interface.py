@@ -1,4 +1,5 @@
-"""LlamaEngine and EngineProcess implement the Engine protocol: every member, same signatures.
+"""LlamaEngine, EngineProcess and ServerEngine implement the Engine protocol: every member,
+same signatures.
 
 mypy checks the types (``_implements`` in each module); this checks what a caller sees at run
 time: the same parameter names, kinds and defaults, with extra parameters optional.
@@ -13,8 +14,9 @@ import pytest
 from baichuan_tui.engine.interface import Engine
 from baichuan_tui.engine.llama import LlamaEngine
 from baichuan_tui.engine.process import EngineProcess
+from baichuan_tui.server.engine import ServerEngine
 
-IMPLEMENTATIONS = [LlamaEngine, EngineProcess]
+IMPLEMENTATIONS = [LlamaEngine, EngineProcess, ServerEngine]
 METHODS = [
     "prompt",
     "generate",
