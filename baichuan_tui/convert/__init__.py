@@ -8,7 +8,6 @@ Headless (no Textual). Modules, lightest first:
 - ``writer``: stream tensors into a GGUF one row-chunk at a time (:class:`writer.TensorPlan`),
   encode float rows into any ggml type (numpy or ggml's own quantizer).
 - ``heads``: NormHead — L2-normalise the rows of an output head.
-- ``normhead_rule``: is it Baichuan2 (NormHead)? One rule for convert and repair, with its reason.
 - ``quantize``: llama.cpp's ``llama_model_quantize`` in a child process, atomically.
 - ``checkpoint`` / ``safetensors_io`` / ``vocab`` / ``baichuan``: read an HF checkpoint and plan
   the Baichuan tensors; ``pipeline.convert`` ties it together; ``source`` resolves SRC.

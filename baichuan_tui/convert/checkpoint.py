@@ -9,8 +9,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from baichuan_tui.convert.normhead_rule import NormHeadDecision, checkpoint_signals, decide
 from baichuan_tui.convert.safetensors_io import SafetensorsFile
+from baichuan_tui.engine.baichuan2 import NormHeadDecision, checkpoint_signals, decide
 from baichuan_tui.errors import UserError
 
 ARCHITECTURES = ("BaichuanForCausalLM", "BaiChuanForCausalLM")
@@ -106,7 +106,7 @@ def norm_head_decision(
     repo: str | None = None,
 ) -> NormHeadDecision:
     """Normalise the head (Baichuan2's NormHead)? The shared rule of
-    :mod:`~baichuan_tui.convert.normhead_rule`, with its reason."""
+    :mod:`~baichuan_tui.engine.baichuan2`, with its reason."""
     return decide(checkpoint_signals(folder, config.raw, repo), override)
 
 

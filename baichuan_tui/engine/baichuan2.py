@@ -1,5 +1,5 @@
 """Is it Baichuan2, whose output head is normalised (NormHead)? One rule for ``convert`` (HF
-checkpoints) and ``repair`` (GGUFs), from every signal either carries.
+checkpoints), ``repair`` and the family detection (GGUFs), from every signal either carries.
 
 Signals, strongest first (the first that speaks decides):
 
@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from baichuan_tui.engine.family import BAICHUAN1_VOCAB, BAICHUAN2_VOCAB
+BAICHUAN1_VOCAB = 64000
+"""baichuan-7B / Baichuan-13B vocabulary size."""
+BAICHUAN2_VOCAB = 125696
+"""Baichuan2 vocabulary size."""
 
 
 @dataclass(frozen=True)

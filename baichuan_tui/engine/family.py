@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from baichuan_tui.engine import sampling
+from baichuan_tui.engine.baichuan2 import decide, gguf_signals
 from baichuan_tui.errors import UsageError
 
 TEMPLATES = (
@@ -18,9 +19,6 @@ TEMPLATES = (
     "completion",
     "gguf",
 )
-
-BAICHUAN1_VOCAB = 64000
-BAICHUAN2_VOCAB = 125696
 
 
 class ModelFacts(Protocol):
@@ -81,7 +79,7 @@ def detect_family(info: ModelFacts) -> Family:
         return Family("other", info.name or info.path.stem, "other", template, sampling.COMPLETION)
 
     size = {32: "7B", 40: "13B"}.get(info.block_count or 0, f"{info.block_count}L")
-    gen2 = info.vocab_size == BAICHUAN2_VOCAB or "baichuan2" in words
+    gen2 = decide(gguf_signals(info.vocab_size, {}, info.path, info.name)).applies
     if variant == "vicuna":
         return Family(
             "baichuan", f"baichuan-vicuna-{size.lower()}", "vicuna", "vicuna", sampling.VICUNA

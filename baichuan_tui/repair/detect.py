@@ -27,7 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from baichuan_tui.convert.normhead_rule import NormHeadDecision, decide, gguf_signals
+from baichuan_tui.engine.baichuan2 import NormHeadDecision, decide, gguf_signals
 from baichuan_tui.engine.gguf_check import GGUFInfo, TensorInfo, inspect_gguf
 from baichuan_tui.repair import verdicts
 from baichuan_tui.repair.check import HeadCheck

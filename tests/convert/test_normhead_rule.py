@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from baichuan_tui.convert.checkpoint import norm_head_decision, read_config
-from baichuan_tui.convert.normhead_rule import Signals, checkpoint_signals, decide, gguf_signals
 from baichuan_tui.convert.pipeline import convert
+from baichuan_tui.engine.baichuan2 import Signals, checkpoint_signals, decide, gguf_signals
 from baichuan_tui.engine.gguf_check import inspect_gguf
 from baichuan_tui.repair import detect
 
