@@ -39,11 +39,6 @@ def models_dir() -> Path:
     return data_dir() / "models"
 
 
-def exports_dir() -> Path:
-    """Chats exported from the app (``chat-<id>.md`` / ``.json``)."""
-    return data_dir() / "exports"
-
-
 def config_file() -> Path:
     """The settings (``config.toml``, see :mod:`baichuan_tui.settings`)."""
     return config_dir() / "config.toml"

@@ -93,7 +93,6 @@ def test_every_side_file_lives_in_locations() -> None:
     assert settings.state_file() == locations.state_file() == data / "state.json"
     assert registry.registry_file() == locations.converted_file() == data / "converted.json"
     assert results.runs_dir() == locations.quiz_runs_dir() == data / "quiz" / "runs"
-    assert locations.exports_dir() == data / "exports"
     assert cache.records_file() == locations.verified_file() == cache_dir / "verified.json"
     assert verdicts.cache_file() == locations.normhead_file() == cache_dir / "normhead.json"
     assert locations.quiz_sha256_file() == cache_dir / "quiz-sha256.json"

@@ -327,3 +327,15 @@ def test_history_list_search_export_rm(cli, store, tmp_path):
     assert missing.stderr.strip().splitlines() == [
         f"error: no conversation {a}: 'baichuan-chat history list' shows them"
     ]
+
+
+def test_export_onto_the_database_from_the_app_names_no_flag(tmp_path):
+    """The app passes no flag: the refusal reads as a sentence, with no empty '()'."""
+    from baichuan_tui.errors import UserError
+    from baichuan_tui.store.export import check_export_target
+
+    db = tmp_path / "chats.sqlite3"
+    db.write_bytes(b"")
+    with pytest.raises(UserError) as err:
+        check_export_target(db, db, force=True, flag="")
+    assert "()" not in str(err.value) and "export to another file;" in str(err.value)

@@ -293,7 +293,9 @@ class TakeSession:
             store.update(self.conversation_id, settings={"quiz": tally})
         mine, reply = self.transcript(shown)
         store.add_message(self.conversation_id, "user", mine)
-        store.add_message(self.conversation_id, "assistant", reply, finish_reason="stop")
+        store.add_message(
+            self.conversation_id, "assistant", reply, finish_reason="stop", model=model_spec or None
+        )
 
 
 def load_subject(

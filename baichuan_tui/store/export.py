@@ -73,7 +73,8 @@ def check_export_target(out: Path, database: Path, *, force: bool, flag: str = "
         if real == own.expanduser().resolve():
             raise UserError(
                 f"{out} is the chat history's database ({own.name})",
-                f"export to another file ({flag}); writing there would erase every chat",
+                f"export to another file{f' ({flag})' if flag else ''}; "
+                "writing there would erase every chat",
             )
     check_target(out, force=force, what="the export", flag=flag)
 

@@ -181,6 +181,7 @@ def test_take_tallies_and_writes_the_transcript(engine, tmp_path):
         assert f"tally: you 1, model {take.model_right} of 2" in msgs[3].content
         assert msgs[3].content.endswith(f"explanation: {item.explanation.strip()}")
         assert msgs[3].finish_reason == "stop"
+        assert [m.model for m in msgs] == [None, "b2:Q8_0"] * 2  # the replies name their model
 
 
 def test_run_and_save_on_a_tiny_model(tiny, tmp_path):
