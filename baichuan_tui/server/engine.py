@@ -110,7 +110,6 @@ class ServerEngine:
         self.slot = slot
         """The server slot this engine's replies go to (None until the server picks one)."""
         self._fresh = False  # after reset_cache: the next request evaluates in full
-        self._streams: set[SSEStream] = set()
 
     @property
     def url(self) -> str:
