@@ -1,10 +1,11 @@
 """From a spec to a loaded engine, for the CLI (in this process) and the app (a child process).
 
-Both loaders resolve the spec (:func:`~baichuan_tui.library.resolve_model`), plan the context
-and the GPU layers (:func:`~baichuan_tui.hub.context.plan_load`: trained-context clamp, memory
-check before anything is allocated), validate the file and load it; the engine's ``path`` is
-the file that was loaded and its ``n_ctx`` the context it got. Blocking: the app calls them
-from a worker.
+Both local loaders resolve the spec (:func:`~baichuan_tui.library.resolve_model`), plan the
+context and the GPU layers (:func:`~baichuan_tui.hub.context.plan_load`: trained-context clamp,
+memory check before anything is allocated), validate the file and load it; the engine's
+``path`` is the file that was loaded and its ``n_ctx`` the context it got. With ``server`` set,
+:func:`load` connects to that llama-server instead (:func:`connect_server`). Blocking: the app
+calls them from a worker.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from baichuan_tui.hub.context import plan_load
 from baichuan_tui.library import resolve_model
 
 if TYPE_CHECKING:
+    from baichuan_tui.engine.interface import Engine
     from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
     from baichuan_tui.engine.process import EngineProcess
+    from baichuan_tui.server.engine import ServerEngine
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,10 @@ class LoadRequest:
     use_mmap: bool = True
     vocab_only: bool = False
     """Load only the tokenizer (never offloads)."""
+    server: str | None = None
+    """A llama-server URL: the model runs there (``spec``, if any, picks the server's model)."""
+    api_key_env: str | None = None
+    """The environment variable holding the server's API key (None: the default one)."""
 
 
 def check_n_ctx(n_ctx: int) -> None:
@@ -88,3 +95,30 @@ def start_engine_process(
 
     path, options = _prepare(req, say)
     return EngineProcess(path, options, template=req.template)
+
+
+def connect_server(req: LoadRequest, say: Callable[[str], None] | None = None) -> ServerEngine:
+    """A :class:`ServerEngine` on ``req.server`` (``say`` hears the plain-http warning); a
+    UserError when it cannot be reached or is not a llama-server."""
+    from baichuan_tui.server.client import API_KEY_ENV, Address, api_key_from_env
+    from baichuan_tui.server.client import transport_warning as warning
+    from baichuan_tui.server.engine import ServerEngine
+
+    if not req.server:
+        raise UserError("no server URL given", "use --server http://HOST:PORT")
+    line = warning(Address.parse(req.server))
+    if line and say is not None:
+        say(line)
+    return ServerEngine(
+        req.server,
+        template=req.template,
+        model=req.spec,
+        api_key=api_key_from_env(req.api_key_env or API_KEY_ENV),
+    )
+
+
+def load(req: LoadRequest, say: Callable[[str], None] | None = None) -> Engine:
+    """The engine for ``req`` in this process: on its server, else the model loaded here."""
+    if req.server:
+        return connect_server(req, say)
+    return load_in_process(req, say)

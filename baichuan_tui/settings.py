@@ -23,6 +23,15 @@ ENV_PREFIX = "BAICHUAN_CHAT_"
 
 
 @dataclass(frozen=True)
+class ServerEntry:
+    """One ``[servers.NAME]`` table."""
+
+    url: str
+    api_key_env: str | None = None
+    """The environment variable holding its API key (the key itself is never in the file)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     default_model: str | None = None
     """Model for new chats when ``--model`` is not given (catalog name or .gguf path)."""
@@ -38,16 +47,30 @@ class Settings:
     """Textual theme name (``textual-dark``, ``textual-light``, ``nord``, ...)."""
     keymap: dict[str, str] = field(default_factory=dict)
     """Action id → keys (comma separated), overriding the app's default bindings."""
+    server: str | None = None
+    """A llama-server to run models on (URL or a ``[servers.NAME]`` name) when ``--server`` is
+    not given; unset: models run in this process."""
+    servers: dict[str, ServerEntry] = field(default_factory=dict)
+    """Named servers: ``[servers.NAME]`` tables with ``url`` and ``api_key_env``."""
     warnings: tuple[str, ...] = ()
     """Problems met while reading the config (one line each); not a setting."""
 
 
-_CONFIG_KEYS = ("default_model", "n_ctx", "gpu_layers", "threads", "theme", "keymap")
+_CONFIG_KEYS = (
+    "default_model",
+    "n_ctx",
+    "gpu_layers",
+    "threads",
+    "theme",
+    "keymap",
+    "server",
+    "servers",
+)
 
 
 def _check(key: str, value: Any) -> Any:
     """Coerce one value to its field's type; ``ValueError`` says what is wrong."""
-    if key in ("default_model", "theme"):
+    if key in ("default_model", "theme", "server"):
         if not isinstance(value, str) or not value:
             raise ValueError(f"{key} must be a non-empty string")
         return value
@@ -69,7 +92,22 @@ def _check(key: str, value: Any) -> Any:
         ):
             raise ValueError("[keymap] must map action ids to key strings")
         return dict(value)
+    if key == "servers":
+        return _servers(value)
     raise ValueError(f"unknown setting '{key}'")
+
+
+def _servers(value: Any) -> dict[str, ServerEntry]:
+    if not isinstance(value, dict):
+        raise ValueError("[servers.NAME] tables must hold url = ... (and api_key_env = ...)")
+    entries = {}
+    for name, table in value.items():
+        url = table.get("url") if isinstance(table, dict) else None
+        env = table.get("api_key_env") if isinstance(table, dict) else None
+        if not isinstance(url, str) or not url or not isinstance(env, str | None):
+            raise ValueError(f'[servers.{name}] needs url = "http://HOST:PORT" (strings)')
+        entries[name] = ServerEntry(url, env or None)
+    return entries
 
 
 def check_keymap(
@@ -119,7 +157,7 @@ def _from_config(path: Path) -> tuple[dict[str, Any], list[str]]:
 def _from_env() -> tuple[dict[str, Any], list[str]]:
     values: dict[str, Any] = {}
     warnings = []
-    for key in ("default_model", "n_ctx", "gpu_layers", "threads", "theme"):
+    for key in ("default_model", "n_ctx", "gpu_layers", "threads", "theme", "server"):
         var = ENV_PREFIX + key.upper()
         if os.environ.get(var):
             try:
@@ -127,6 +165,11 @@ def _from_env() -> tuple[dict[str, Any], list[str]]:
             except ValueError as exc:
                 warnings.append(f"{var}: {exc} (ignored)")
     return values, warnings
+
+
+def server_entry(settings: Settings, value: str) -> ServerEntry:
+    """``value`` as a server: a ``[servers.NAME]`` name, else a URL."""
+    return settings.servers.get(value) or ServerEntry(value)
 
 
 def state_file() -> Path:

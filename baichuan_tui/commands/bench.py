@@ -14,11 +14,12 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from baichuan_tui.commands.common import load_engine
+from baichuan_tui.commands.common import load_request, say_on_stderr
 from baichuan_tui.commands.output import print_json
 from baichuan_tui.engine.llama import LlamaEngine
 from baichuan_tui.engine.prompts import Prompt
 from baichuan_tui.engine.sampling import Sampling
+from baichuan_tui.loading import load_in_process
 
 FILLER = "百川大模型在本地运行，速度很快。Baichuan runs locally and fast. "
 
@@ -77,7 +78,11 @@ def bare_run(engine: LlamaEngine, ids: list[int], n_gen: int) -> Run:
 
 
 def run(args: argparse.Namespace) -> int:
-    engine = load_engine(args)
+    if getattr(args, "server", None):
+        from baichuan_tui.errors import UsageError
+
+        raise UsageError("bench measures a model loaded here", "leave out --server")
+    engine = load_in_process(load_request(args), say=say_on_stderr)
     try:
         ids = bench_prompt(engine, min(args.prompt_tokens, engine.n_ctx // 2))
         n_gen = min(args.gen_tokens, engine.n_ctx - len(ids) - 1)

@@ -10,10 +10,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from baichuan_tui.errors import UserError
-from baichuan_tui.loading import LoadRequest, load_in_process
+from baichuan_tui.loading import LoadRequest, load
 
 if TYPE_CHECKING:
-    from baichuan_tui.engine.llama import LlamaEngine
+    from baichuan_tui.engine.interface import Engine
     from baichuan_tui.engine.sampling import Sampling
     from baichuan_tui.settings import Settings
 
@@ -46,9 +46,23 @@ def load_request(
 ) -> LoadRequest:
     """The model flags (``--model``, ``--n-ctx``, ``--gpu-layers``, ``--threads``) as a
     :class:`LoadRequest`; a flag not given takes the user's setting (``default_model``,
-    ``n_ctx``, ``gpu_layers``, ``threads`` from config.toml or the environment)."""
+    ``n_ctx``, ``gpu_layers``, ``threads`` from config.toml or the environment). With
+    ``--server`` (or the ``server`` setting) the model runs there and ``--model`` picks it."""
     s = settings or user_settings()
     n_ctx = getattr(args, "n_ctx", None)
+    server = getattr(args, "server", None) or s.server
+    if server:
+        from baichuan_tui.settings import server_entry
+
+        entry = server_entry(s, server)
+        return LoadRequest(
+            spec=getattr(args, "model", None),
+            offline=bool(getattr(args, "offline", False)),
+            template=getattr(args, "template", None),
+            vocab_only=vocab_only,
+            server=entry.url,
+            api_key_env=entry.api_key_env,
+        )
     return LoadRequest(
         spec=getattr(args, "model", None) or s.default_model,
         offline=bool(getattr(args, "offline", False)),
@@ -62,10 +76,11 @@ def load_request(
     )
 
 
-def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> LlamaEngine:
+def load_engine(args: argparse.Namespace, *, vocab_only: bool = False) -> Engine:
     """Validate and load the model named by ``args`` in this process (one clear error on a bad
-    file); the ``auto`` GPU-layer choice is said on stderr."""
-    return load_in_process(load_request(args, vocab_only=vocab_only), say=say_on_stderr)
+    file), or connect to its server; the ``auto`` GPU-layer choice and a plain-http warning
+    are said on stderr."""
+    return load(load_request(args, vocab_only=vocab_only), say=say_on_stderr)
 
 
 def say_on_stderr(line: str) -> None:

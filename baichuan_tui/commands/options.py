@@ -116,6 +116,11 @@ def add_model_options(
     g = group("model")
     g.add_argument("--model", "-m", help="a .gguf path or catalog name (baichuan2-7b-chat:Q8_0)")
     g.add_argument(
+        "--server",
+        metavar="URL|NAME",
+        help="run the model on a llama-server (a URL or a [servers.NAME] in config.toml)",
+    )
+    g.add_argument(
         "--template",
         choices=TEMPLATE_CHOICES,
         default="auto",

@@ -112,7 +112,17 @@ def score(
 
 
 def model_facts(engine: Engine, *, notify: Notify | None = None) -> dict[str, Any]:
-    """The record's model facts (the file's sha256 is computed once per file: ``notify`` says)."""
+    """The record's model facts (the file's sha256 is computed once per file: ``notify`` says;
+    a server's model that is not on this disk gets no size or hash)."""
+    if not engine.path.is_file():
+        return {
+            "path": str(engine.path),
+            "file": engine.path.name,
+            "name": engine.info.name,
+            "quant": engine.info.file_type,
+            "size": engine.info.file_size or None,
+            "sha256": None,
+        }
     if notify is not None and results.cached_sha256(engine.path) is None:
         notify(f"hashing {engine.path.name} for the run record (once per file)")
     return results.model_facts(engine.path, engine.info.name, engine.info.file_type)

@@ -31,6 +31,8 @@ def normhead_notice(path: str | os.PathLike[str], info: GGUFInfo | None = None) 
     from baichuan_tui.repair.detect import check_head
 
     try:
+        if not Path(path).is_file():  # a server's model elsewhere: nothing here to check
+            return None
         if not check_head(path, "quick", info=info).needs_fix:
             return None
     except Exception:  # noqa: BLE001 - a notice must never stop a model from loading
