@@ -64,6 +64,13 @@ def add_quiz_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="evaluate every prompt in full (for comparison)",
     )
+    run.add_argument(
+        "--parallel",
+        type=at_least(1),
+        default=1,
+        metavar="N",
+        help="questions in flight at once with --server (capped at its slots; default 1)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON document")
 
     res = qsub.add_parser("results", help="stored runs beside the published numbers")
@@ -127,8 +134,11 @@ def run(args: argparse.Namespace) -> int:
     load_s = time.perf_counter() - t0
     say(f"{bench.title} ({bench.repo}): licence {bench.licence}")
     try:
+        parallel = session.parallel_for(engine, args.parallel)
+        if parallel < args.parallel:
+            say(f"--parallel {args.parallel}: {parallel} at once (what the engine serves)")
         with quiz_bar(err) as on_progress:
-            outcome = session.score(prepared, engine, on_progress=on_progress)
+            outcome = session.score(prepared, engine, on_progress=on_progress, parallel=parallel)
         model = session.model_facts(engine, notify=say)
         n_ctx = engine.n_ctx
     finally:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -196,8 +196,14 @@ def run_quiz(
     prefix_cache: bool = True,
     on_progress: Callable[[RunProgress], None] | None = None,
     stop: threading.Event | None = None,
+    parallel: int = 1,
 ) -> RunOutcome:
-    """Score every question of ``dataset`` (shots are the dataset's, already cut to k)."""
+    """Score every question of ``dataset`` (shots are the dataset's, already cut to k).
+
+    ``parallel`` > 1 scores that many questions of a subject at once, each on its own thread
+    (for a scorer that is safe to call from several threads: a server's); the results keep
+    the dataset's order, and a stop keeps the subjects already finished.
+    """
     outcome = RunOutcome(prefix_cache=prefix_cache)
     total = sum(len(s.items) for s in dataset.subjects)
     done = 0
@@ -228,12 +234,17 @@ def run_quiz(
             ts = time.perf_counter()
             results: list[QuestionResult] = []
             report(si, subject.name)
-            for item in subject.items:
-                if stop is not None and stop.is_set():
-                    raise Stopped
-                results.append(score_question(protocol, subject, item, scorer, reuse=prefix_cache))
+            scored = (
+                _score_parallel(protocol, subject, scorer, prefix_cache, parallel, stop)
+                if parallel > 1
+                else _score_serial(protocol, subject, scorer, prefix_cache, stop)
+            )
+            for result in scored:
+                results.append(result)
                 done += 1
-                report(si, subject.name, results[-1])
+                report(si, subject.name, result)
+            if parallel > 1:
+                results.sort(key=lambda r: r.index)  # the dataset's order, as when serial
             shots_used = min((r.shots for r in results), default=len(subject.shots))
             finished = SubjectResult(
                 subject.name, subject.title, results, time.perf_counter() - ts, shots_used
@@ -244,3 +255,48 @@ def run_quiz(
         outcome.interrupted = True
     outcome.scoring_s = sum(s.seconds for s in outcome.subjects)
     return outcome
+
+
+def _score_serial(
+    protocol: protocols.Protocol,
+    subject: Subject,
+    scorer: Scorer,
+    reuse: bool,
+    stop: threading.Event | None,
+) -> Iterator[QuestionResult]:
+    for item in subject.items:
+        if stop is not None and stop.is_set():
+            raise Stopped
+        yield score_question(protocol, subject, item, scorer, reuse=reuse)
+
+
+def _score_parallel(
+    protocol: protocols.Protocol,
+    subject: Subject,
+    scorer: Scorer,
+    reuse: bool,
+    parallel: int,
+    stop: threading.Event | None,
+) -> Iterator[QuestionResult]:
+    """A subject's results as they finish, ``parallel`` questions in flight; ``Stopped`` (or
+    Ctrl+C) abandons the questions not yet finished."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    items = iter(subject.items)
+    pool = ThreadPoolExecutor(parallel, thread_name_prefix="quiz")
+    pending: set[Future[QuestionResult]] = set()
+    try:
+        while True:
+            while len(pending) < parallel and (item := next(items, None)) is not None:
+                pending.add(
+                    pool.submit(score_question, protocol, subject, item, scorer, reuse=reuse)
+                )
+            if not pending:
+                return
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            if stop is not None and stop.is_set():
+                raise Stopped
+            for future in finished:
+                yield future.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

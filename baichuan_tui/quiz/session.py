@@ -99,8 +99,11 @@ def score(
     *,
     on_progress: Callable[[RunProgress], None] | None = None,
     stop: threading.Event | None = None,
+    parallel: int = 1,
 ) -> RunOutcome:
-    """Score every question; ``stop`` (or Ctrl+C) keeps the finished subjects."""
+    """Score every question; ``stop`` (or Ctrl+C) keeps the finished subjects. ``parallel``
+    questions are in flight at once on an engine that serves several (a server's slots; see
+    :func:`parallel_for`)."""
     return runner.run_quiz(
         run.dataset,
         run.protocol,
@@ -108,7 +111,14 @@ def score(
         prefix_cache=run.request.prefix_cache,
         on_progress=on_progress,
         stop=stop,
+        parallel=parallel_for(engine, parallel),
     )
+
+
+def parallel_for(engine: Engine, asked: int) -> int:
+    """How many questions to score at once: ``asked``, capped at the requests the engine
+    serves at once (a server's slots; 1 for a model loaded here)."""
+    return max(1, min(asked, int(getattr(engine, "total_slots", 1))))
 
 
 def model_facts(engine: Engine, *, notify: Notify | None = None) -> dict[str, Any]:
