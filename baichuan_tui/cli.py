@@ -56,8 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     mr = msub.add_parser("rm", help="delete a downloaded model")
     mr.add_argument("spec", metavar="NAME[:QUANT]")
     mi = msub.add_parser("info", help="GGUF metadata, family, template, memory estimate")
-    mi.add_argument("spec", metavar="NAME|PATH")
+    mi.add_argument(
+        "spec", metavar="NAME|PATH", nargs="?", help="with --server: which of its models"
+    )
     mi.add_argument("--json", action="store_true")
+    mi.add_argument(
+        "--server",
+        metavar="URL|NAME",
+        default=argparse.SUPPRESS,
+        help="describe the model a llama-server runs",
+    )
     mi.add_argument(
         "--n-ctx",
         type=at_least(1),
@@ -76,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="what this machine and install can do")
     doc.add_argument("--json", action="store_true")
     doc.add_argument("--offline", action="store_true", default=argparse.SUPPRESS)
+    doc.add_argument(
+        "--server",
+        metavar="URL|NAME",
+        default=argparse.SUPPRESS,
+        help="also ask this llama-server what it runs (exit 1 when it is not reachable)",
+    )
 
     bench = sub.add_parser(
         "bench",

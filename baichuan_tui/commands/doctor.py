@@ -25,6 +25,31 @@ def hub_reachable(timeout: float = 3.0) -> bool | None:
         return False
 
 
+def server_facts(value: str) -> dict[str, Any]:
+    """What the llama-server at ``value`` (URL or ``[servers.NAME]``) runs, and whether it
+    answers: ``reachable`` false with the ``error`` line when it does not."""
+    from baichuan_tui.commands.common import user_settings
+    from baichuan_tui.errors import error_line
+    from baichuan_tui.server.client import API_KEY_ENV, ServerClient, api_key_from_env
+    from baichuan_tui.server.facts import probe, slots
+    from baichuan_tui.settings import server_entry
+
+    entry = server_entry(user_settings(), value)
+    doc: dict[str, Any] = {"url": entry.url, "reachable": False}
+    try:
+        client = ServerClient(entry.url, api_key=api_key_from_env(entry.api_key_env or API_KEY_ENV))
+        doc["url"] = client.url
+        facts = probe(client)
+        state = slots(client) if facts.endpoint_slots else None
+    except Exception as exc:  # noqa: BLE001 - doctor reports the fault in one line
+        doc["error"] = error_line(exc)
+        return doc
+    doc.update(reachable=True, **facts.as_dict())
+    doc["model"] = facts.model_name
+    doc["slots_busy"] = None if state is None else sum(bool(s.get("is_processing")) for s in state)
+    return doc
+
+
 def collect(offline: bool) -> dict[str, Any]:
     from baichuan_tui.commands.common import user_settings
     from baichuan_tui.engine.threads import physical_cores
@@ -59,10 +84,14 @@ def collect(offline: bool) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     facts = collect(args.offline)
+    server = getattr(args, "server", None)
+    if server:
+        facts["server"] = server_facts(server)
+    code = 1 if server and not facts["server"]["reachable"] else 0
     if args.json:
         print_json(facts)
         sys.stdout.write("\n")
-        return 0
+        return code
     from rich.console import Console
     from rich.table import Table
 
@@ -104,5 +133,18 @@ def run(args: argparse.Namespace) -> int:
         f"{facts['hub_endpoint']}: "
         + ("skipped (offline)" if reach is None else "reachable" if reach else "not reachable"),
     )
+    if server:
+        _server_rows(t, facts["server"])
     Console().print(t)
-    return 0
+    return code
+
+
+def _server_rows(t: Any, doc: dict[str, Any]) -> None:
+    if not doc["reachable"]:
+        t.add_row("server", f"{doc['url']}: not reachable ({doc['error']})")
+        return
+    busy = "" if doc["slots_busy"] is None else f" ({doc['slots_busy']} busy)"
+    t.add_row("server", f"{doc['url']}: reachable")
+    t.add_row("server model", f"{doc['model']} ({doc['ftype'] or 'unknown type'})")
+    t.add_row("server slots", f"{doc['total_slots']}{busy}, {doc['n_ctx']} tokens each")
+    t.add_row("server build", str(doc["build_info"] or "unknown"))

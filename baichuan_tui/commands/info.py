@@ -89,11 +89,50 @@ def _normhead_row(doc: dict[str, Any]) -> str:
     return f"NOT normalised ({how}): run '{doc['fix']}'"
 
 
+def describe_server(args: argparse.Namespace) -> dict[str, Any]:
+    """The model a llama-server runs: its file described as locally when the file is on this
+    disk, else what the server says; ``server`` holds the server's facts."""
+    from baichuan_tui.commands.common import load_request, say_on_stderr
+    from baichuan_tui.loading import connect_server
+
+    engine = connect_server(load_request(args, vocab_only=True), say=say_on_stderr)
+    if engine.path.is_file():
+        doc = describe(engine.path, engine.n_ctx)
+    else:
+        info, family = engine.info, engine.family
+        doc = {
+            "path": str(info.path),
+            "file_size": info.file_size,
+            "architecture": info.architecture,
+            "name": info.name,
+            "family": family.label,
+            "variant": family.variant,
+            "layers": info.block_count,
+            "vocab_size": info.vocab_size,
+            "context_length": info.context_length,
+            "embedding_length": info.embedding_length,
+            "quant": info.file_type,
+            "template": engine.template,
+            "has_chat_template": bool(info.chat_template),
+            "sampling_defaults": family.defaults.as_dict(),
+            "normhead": {"applicable": False, "reason": "the file is not on this machine"},
+        }
+    doc["server"] = engine.facts.as_dict()
+    return doc
+
+
 def run(args: argparse.Namespace) -> int:
-    path = resolve_model(args.spec, offline=args.offline)
     from baichuan_tui.commands.common import user_settings
 
-    doc = describe(path, getattr(args, "n_ctx", None) or user_settings().n_ctx)
+    if getattr(args, "server", None):
+        doc = describe_server(args)
+    elif not args.spec:
+        from baichuan_tui.errors import UsageError
+
+        raise UsageError("models info needs NAME|PATH", "or --server URL for a server's model")
+    else:
+        path = resolve_model(args.spec, offline=args.offline)
+        doc = describe(path, getattr(args, "n_ctx", None) or user_settings().n_ctx)
     if args.json:
         print_json(doc)
         sys.stdout.write("\n")
@@ -120,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
         t.add_row(key.replace("_", " "), str(doc[key]))
     t.add_row("file size", human_size(int(doc["file_size"])))
     t.add_row("output head", _normhead_row(doc["normhead"]))
+    if "server" in doc:
+        server = doc["server"]
+        t.add_row("served by", f"{server['url']} ({server['total_slots']} slots)")
     mem = doc.get("memory")
     if isinstance(mem, dict):
         t.add_row(
