@@ -53,9 +53,14 @@ def choose_model(args: argparse.Namespace, settings: Settings) -> tuple[str | No
 
 def launch_options(args: argparse.Namespace, settings: Settings) -> LaunchOptions:
     from baichuan_tui.loading import check_n_ctx
+    from baichuan_tui.settings import server_entry
     from baichuan_tui.ui.session import LaunchOptions
 
-    spec, problem = choose_model(args, settings)
+    server = getattr(args, "server", None) or settings.server
+    entry = server_entry(settings, server) if server else None
+    spec, problem = (
+        (getattr(args, "model", None) or entry.url, None) if entry else choose_model(args, settings)
+    )
     n_ctx: int = getattr(args, "n_ctx", None) or settings.n_ctx
     check_n_ctx(n_ctx)
     template = getattr(args, "template", None)
@@ -71,6 +76,8 @@ def launch_options(args: argparse.Namespace, settings: Settings) -> LaunchOption
         sampling=_overrides(args),
         system=getattr(args, "system", None),
         stop=tuple(getattr(args, "stop", None) or ()),
+        server=entry.url if entry else None,
+        api_key_env=entry.api_key_env if entry else None,
     )
 
 

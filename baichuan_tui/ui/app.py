@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 
 from baichuan_tui.errors import error_line
-from baichuan_tui.loading import start_engine_process
+from baichuan_tui.loading import connect_server, start_engine_process
 from baichuan_tui.settings import Settings, remember, remember_last_model
 from baichuan_tui.store.conversations import Store
 from baichuan_tui.ui.screens.chat import ChatScreen
@@ -136,7 +136,11 @@ class ChatApp(App[None]):
     @work(thread=True, exclusive=True, group="load")
     def _load(self, spec: str) -> None:
         try:
-            engine = start_engine_process(self.options.load_request(spec))
+            request = self.options.load_request(spec)
+            if request.server:
+                engine: Engine = connect_server(request, say=self._warn_from_thread)
+            else:
+                engine = start_engine_process(request)
         except Exception as exc:  # noqa: BLE001 - one line in a notification, never a crash
             self.post_message(ModelLoaded(spec, None, error_line(exc)))
         else:
@@ -144,6 +148,9 @@ class ChatApp(App[None]):
 
             notice = normhead_notice(engine.path, engine.info)
             self.post_message(ModelLoaded(spec, engine, notice=notice))
+
+    def _warn_from_thread(self, line: str) -> None:
+        self.call_from_thread(self.notify, line.removeprefix("warning: "), severity="warning")
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         if message.spec != self.loading:  # superseded by a later choice
@@ -166,7 +173,8 @@ class ChatApp(App[None]):
         if old is not None:
             self.chat.cancel_reply()
             self._close_engine(old)
-        remember_last_model(message.spec)
+        if not self.options.server:  # a server's model is not a file to open next time
+            remember_last_model(message.spec)
         self.chat.status.set(model_warning=HEAD_WARNING if message.notice else None)
         self.chat.model_ready(message.spec)
         if message.notice:

@@ -37,9 +37,21 @@ class LaunchOptions:
     """Sampling flags given on the command line (applied over the model's defaults)."""
     system: str | None = None
     stop: tuple[str, ...] = ()
+    server: str | None = None
+    """A llama-server URL: models run there (``model`` is then this URL or the server's
+    model to pick) instead of in a child process."""
+    api_key_env: str | None = None
+    """The environment variable holding the server's API key."""
 
     def load_request(self, spec: str) -> LoadRequest:
         """How to load ``spec`` with these options."""
+        if self.server:
+            return LoadRequest(
+                None if spec == self.server else spec,
+                template=self.template,
+                server=self.server,
+                api_key_env=self.api_key_env,
+            )
         return LoadRequest(
             spec,
             offline=self.offline,
