@@ -85,3 +85,15 @@ def test_plain_http_to_another_host_warns_once(cli):
     assert res.returncode == 1
     assert lines[0].startswith("warning: ") and "unencrypted" in lines[0]
     assert len(lines) == 2 and lines[1].startswith("error: ")
+
+
+def test_a_bad_servers_table_is_one_warning(isolated_home):
+    from baichuan_tui import settings
+
+    config = isolated_home / "config" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('server = "lab"\n[servers.lab]\nport = 8080\n', "utf-8")
+    loaded = settings.load()
+    assert loaded.servers == {} and loaded.server == "lab"
+    assert len(loaded.warnings) == 1 and "[servers.lab] needs url" in loaded.warnings[0]
+    assert settings.server_entry(loaded, "http://h:1").url == "http://h:1"
