@@ -39,6 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("prompt", nargs="?", help="the message (default: read stdin)")
     add_model_options(ask)
     ask.add_argument("--json", action="store_true", help="print one JSON document")
+    ask.add_argument(
+        "--compare",
+        action="append",
+        metavar="M",
+        help="answer with 2-4 models, side by side (repeat once per model; M is a path, a "
+        "catalog name, http://HOST:PORT or server=NAME, optionally ,template=T ,preset=P)",
+    )
 
     pr = sub.add_parser("prompt", help="print the token ids the engine would feed the model")
     pr.add_argument("messages", help="MESSAGES.json: a list of {role, content}")

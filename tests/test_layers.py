@@ -24,6 +24,7 @@ CORE = {
     "errors",
     "jsonstate",
     "loading",
+    "compare",
 }
 ABOVE_CORE = {"cli", "commands", "ui"}
 

@@ -12,6 +12,10 @@ from baichuan_tui.engine.prompts import Message
 
 def run(args: argparse.Namespace) -> int:
     text = read_stdin_or(args.prompt)
+    if getattr(args, "compare", None):
+        from baichuan_tui.commands import compare
+
+        return compare.run(args, text, prompt_from_stdin=args.prompt is None)
     engine = load_engine(args)
     from baichuan_tui.repair.notice import normhead_notice
 
