@@ -7,6 +7,7 @@ What the CLI and the app both ask: ``resolve_model`` (a spec → the file to loa
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,99 @@ def local_models() -> list[dict[str, Any]]:
         }
         for m in list_converted(existing_only=True)
     ]
+
+
+# ------------------------------------------------------------------------ the model library
+SOURCES = ("catalog", "converted", "repaired", "folder", "recent", "server")
+"""Where a library entry comes from; a file found twice is listed under the first."""
+
+
+def _fit_label(facts: dict[str, Any], machine: Machine, n_ctx: int) -> str:
+    from baichuan_tui.hub.fit import ModelNumbers
+
+    numbers = facts.get("numbers")
+    if not numbers:
+        return ""
+    try:
+        return placement(estimate(ModelNumbers(**numbers), n_ctx), machine).label()
+    except (TypeError, ValueError, ZeroDivisionError):
+        return ""
+
+
+def library_entries(
+    folders: Sequence[str] = (),
+    servers: Mapping[str, str] | None = None,
+    *,
+    n_ctx: int = 4096,
+    machine: Machine | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> list[dict[str, Any]]:
+    """Everything runnable here: downloaded catalog quants, converted and repaired files,
+    every .gguf under ``folders``, recently opened paths and the ``servers`` (name → URL).
+
+    Each entry: ``source`` (one of :data:`SOURCES`), ``spec`` (what to load), ``path``,
+    ``ok`` with ``family``, ``quant``, ``size_bytes``, ``fit`` (at ``n_ctx``), ``normhead``,
+    or ``reason`` (the one line why the file cannot be used); ``last_used`` (ISO time or
+    None). GGUF checks are cached by size and mtime (:func:`baichuan_tui.scan.scan`).
+    """
+    from baichuan_tui.scan import gguf_files, scan
+    from baichuan_tui.settings import recent_models
+
+    machine = machine or hw.machine_facts()
+    recent = recent_models()
+    wanted: list[tuple[str, str, Path]] = []  # (source, spec, path)
+    for row in list_models():
+        if row.path is not None and row.state in ("downloaded", "unverified"):
+            wanted.append(("catalog", row.spec, row.path))
+    for m in local_models():
+        wanted.append(
+            ("repaired" if m["kind"] == "repaired" else "converted", m["path"], Path(m["path"]))
+        )
+    wanted += [("folder", str(p), p) for p in gguf_files(folders)]
+    wanted += [("recent", spec, Path(spec)) for spec in recent if looks_like_path(spec)]
+    seen: dict[Path, tuple[str, str]] = {}
+    for source, spec, path in wanted:
+        try:
+            real = path.expanduser().resolve()
+        except OSError:
+            continue
+        if real not in seen and real.is_file():
+            seen[real] = (source, spec)
+    facts = {Path(f["path"]): f for f in scan((), extra=list(seen), cancelled=cancelled)}
+    entries = []
+    for real, (source, spec) in seen.items():
+        fact = facts.get(real)
+        if fact is None:
+            continue
+        entry = {
+            "source": source,
+            "spec": spec,
+            "path": str(real),
+            "ok": fact["ok"],
+            "reason": fact.get("reason"),
+            "family": fact.get("family"),
+            "quant": fact.get("quant"),
+            "size_bytes": fact.get("size_bytes") or real.stat().st_size,
+            "fit": _fit_label(fact, machine, n_ctx) if fact["ok"] else "",
+            "normhead": fact.get("normhead"),
+            "last_used": recent.get(spec) or recent.get(str(real)),
+        }
+        entries.append(entry)
+    for name, url in (servers or {}).items():
+        spec = f"server={name}"
+        entries.append(
+            {
+                "source": "server",
+                "spec": spec,
+                "path": url,
+                "ok": True,
+                "reason": None,
+                "family": None,
+                "quant": None,
+                "size_bytes": None,
+                "fit": "server",
+                "normhead": None,
+                "last_used": recent.get(spec),
+            }
+        )
+    return entries

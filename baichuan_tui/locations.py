@@ -79,6 +79,11 @@ def quiz_sha256_file() -> Path:
     return cache_dir() / "quiz-sha256.json"
 
 
+def library_cache_file() -> Path:
+    """What the model library learned of each .gguf it scanned, by path, size and mtime (JSON)."""
+    return cache_dir() / "library.json"
+
+
 def hf_home() -> Path:
     """The standard Hugging Face home (``HF_HOME``), shared with other tools."""
     return _env_dir("HF_HOME") or Path("~/.cache/huggingface").expanduser()

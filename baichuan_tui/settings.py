@@ -32,6 +32,18 @@ class ServerEntry:
 
 
 @dataclass(frozen=True)
+class SavedPrompt:
+    """One ``[prompts.NAME]`` table: a system prompt and the sampling preset it goes with."""
+
+    system: str
+    preset: str | None = None
+    """``defaults``, ``precise`` or ``creative`` (None: keep the chat's settings)."""
+
+
+PROMPT_PRESETS = ("defaults", "precise", "creative")
+
+
+@dataclass(frozen=True)
 class Settings:
     default_model: str | None = None
     """Model for new chats when ``--model`` is not given (catalog name or .gguf path)."""
@@ -52,6 +64,10 @@ class Settings:
     not given; unset: models run in this process."""
     servers: dict[str, ServerEntry] = field(default_factory=dict)
     """Named servers: ``[servers.NAME]`` tables with ``url`` and ``api_key_env``."""
+    library_folders: tuple[str, ...] = ()
+    """Folders whose .gguf files the model library lists (``[library] folders = [...]``)."""
+    prompts: dict[str, SavedPrompt] = field(default_factory=dict)
+    """The prompt library: ``[prompts.NAME]`` tables with ``system`` and ``preset``."""
     warnings: tuple[str, ...] = ()
     """Problems met while reading the config (one line each); not a setting."""
 
@@ -65,7 +81,11 @@ _CONFIG_KEYS = (
     "keymap",
     "server",
     "servers",
+    "library",
+    "prompts",
 )
+_RENAMED = {"library": "library_folders"}
+"""Config keys whose field has another name."""
 
 
 def _check(key: str, value: Any) -> Any:
@@ -94,6 +114,13 @@ def _check(key: str, value: Any) -> Any:
         return dict(value)
     if key == "servers":
         return _servers(value)
+    if key == "library":
+        folders = value.get("folders") if isinstance(value, dict) else None
+        if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+            raise ValueError('[library] needs folders = ["PATH", ...] (strings)')
+        return tuple(folders)
+    if key == "prompts":
+        return _prompts(value)
     raise ValueError(f"unknown setting '{key}'")
 
 
@@ -107,6 +134,21 @@ def _servers(value: Any) -> dict[str, ServerEntry]:
         if not isinstance(url, str) or not url or not isinstance(env, str | None):
             raise ValueError(f'[servers.{name}] needs url = "http://HOST:PORT" (strings)')
         entries[name] = ServerEntry(url, env or None)
+    return entries
+
+
+def _prompts(value: Any) -> dict[str, SavedPrompt]:
+    if not isinstance(value, dict):
+        raise ValueError('[prompts.NAME] tables must hold system = "..." (and preset = ...)')
+    entries = {}
+    for name, table in value.items():
+        system = table.get("system") if isinstance(table, dict) else None
+        preset = table.get("preset") if isinstance(table, dict) else None
+        if not isinstance(system, str) or preset not in (None, *PROMPT_PRESETS):
+            raise ValueError(
+                f'[prompts.{name}] needs system = "..." and preset one of {PROMPT_PRESETS}'
+            )
+        entries[name] = SavedPrompt(system, preset)
     return entries
 
 
@@ -147,7 +189,7 @@ def _from_config(path: Path) -> tuple[dict[str, Any], list[str]]:
             problems.append(f"unknown setting '{key}'")
             continue
         try:
-            values[key] = _check(key, value)
+            values[_RENAMED.get(key, key)] = _check(key, value)
         except (TypeError, ValueError) as exc:
             problems.append(str(exc) if str(exc).startswith(key) else f"{key}: {exc}")
     warnings = [f"{path}: {'; '.join(problems)} (ignored)"] if problems else []
@@ -210,6 +252,28 @@ def remember(**values: str) -> None:
         jsonstate.update(state_file(), lambda state: state.update(values))
 
 
+RECENT = 20
+"""How many recently opened models the state file keeps."""
+
+
 def remember_last_model(spec: str) -> None:
-    """Record the model just loaded."""
-    remember(last_model=spec)
+    """Record the model just loaded, and when (the library's "recent" and "last used")."""
+    from datetime import UTC, datetime
+
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+
+    def change(state: dict[str, Any]) -> None:
+        old = state.get("recent")
+        recent = {k: v for k, v in old.items() if k != spec} if isinstance(old, dict) else {}
+        recent[spec] = when
+        state["recent"] = dict(list(recent.items())[-RECENT:])
+        state["last_model"] = spec
+
+    with contextlib.suppress(OSError):
+        jsonstate.update(state_file(), change)
+
+
+def recent_models() -> dict[str, str]:
+    """Model spec → when it was last loaded (ISO time, UTC), oldest first."""
+    recent = _state().get("recent")
+    return {str(k): str(v) for k, v in recent.items()} if isinstance(recent, dict) else {}

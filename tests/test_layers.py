@@ -25,6 +25,7 @@ CORE = {
     "jsonstate",
     "loading",
     "compare",
+    "scan",
 }
 ABOVE_CORE = {"cli", "commands", "ui"}
 
