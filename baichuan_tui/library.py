@@ -7,6 +7,7 @@ What the CLI and the app both ask: ``resolve_model`` (a spec → the file to loa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,21 @@ def library_entries(
             }
         )
     return entries
+
+
+def complete_path(text: str) -> tuple[str, list[str]]:
+    """Tab completion of a path being typed: the text extended by what every match shares,
+    and the matches (folders end with ``/``; files other than .gguf are left out)."""
+    typed = Path(text).expanduser() if text else Path(".")
+    folder, stem = (typed, "") if text.endswith("/") or not text else (typed.parent, typed.name)
+    try:
+        names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
+    except OSError:
+        return text, []
+    matches = [n for n in names if n.startswith(stem) and (n.endswith("/") or n.endswith(".gguf"))]
+    matches = [n for n in matches if not n.startswith(".") or stem.startswith(".")]
+    if not matches:
+        return text, []
+    shared = os.path.commonprefix(matches)
+    head = text[: len(text) - len(stem)] if stem else text
+    return head + shared, matches

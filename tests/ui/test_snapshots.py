@@ -97,6 +97,7 @@ def test_model_manager_screen(snap_compare, b2, monkeypatch):
         },
     ]
     monkeypatch.setattr("baichuan_tui.ui.screens.models.catalog_rows", lambda: rows)
+    monkeypatch.setattr("baichuan_tui.library.library_entries", lambda *a, **k: [])
 
     async def before(pilot):
         await ready(pilot)

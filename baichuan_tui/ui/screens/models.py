@@ -1,5 +1,7 @@
-"""The model manager: catalog with local state, size and fit; download with progress and
-cancel; switch the model (or open any .gguf file) without restarting."""
+"""The model manager: the catalog and the model library (files in the library folders,
+converted, repaired and recent ones, servers) with state, size, fit, NormHead and last use;
+type to filter; download with progress and cancel; switch the model (or open any .gguf file,
+Tab completing its path) without restarting. The library is scanned in a worker."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, ProgressBar
 
 from baichuan_tui.errors import Cancelled, error_line
+from baichuan_tui.ui.widgets.path_input import PathInput
 
 if TYPE_CHECKING:
     from baichuan_tui.ui.app import ChatApp
@@ -28,6 +31,12 @@ class Rows(Message):
         super().__init__()
         self.rows = rows
         self.error = error
+
+
+class LibraryRows(Message):
+    def __init__(self, entries: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.entries = entries
 
 
 class Progress(Message):
@@ -66,12 +75,46 @@ def catalog_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def library_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for the library entries that are not catalog quants (those have their own row);
+    a file that cannot be used shows its one-line reason as its state."""
+    from baichuan_tui.hub.cache import fmt_bytes
+
+    rows = []
+    for e in entries:
+        if e["source"] == "catalog":
+            continue
+        kind = " · ".join(x for x in (e.get("family"), e.get("quant")) if x)
+        rows.append(
+            {
+                "spec": e["spec"],
+                "title": kind if e["ok"] else "cannot be used",
+                "state": e["source"] if e["ok"] else e["reason"],
+                "size": fmt_bytes(e["size_bytes"]) if e.get("size_bytes") else "",
+                "fit": e.get("fit") or "",
+                "default": False,
+                "source": e["source"],
+                "ok": e["ok"],
+                "normhead": e.get("normhead") or "",
+                "last_used": (e.get("last_used") or "")[:16].replace("T", " "),
+            }
+        )
+    return rows
+
+
+def _matches(row: dict[str, Any], words: list[str]) -> bool:
+    text = " ".join(str(row.get(k) or "") for k in ("spec", "title", "state", "fit")).lower()
+    return all(w in text for w in words)
+
+
 class ModelManagerScreen(ModalScreen[None]):
     """Pick, download or open a model; loading happens in the background."""
 
     BINDINGS = [
         Binding("escape", "close", "Close"),
         Binding("x", "cancel_download", "Cancel download"),
+        Binding("down", "cursor(1)", "Next", show=False),
+        Binding("up", "cursor(-1)", "Previous", show=False),
     ]
 
     def __init__(self) -> None:
@@ -79,6 +122,12 @@ class ModelManagerScreen(ModalScreen[None]):
         self._cancel = threading.Event()
         self._downloading: str | None = None
         self._rows: list[dict[str, Any]] = []
+        """Every row: the catalog's, then the library's."""
+        self._catalog: list[dict[str, Any]] = []
+        self._library: list[dict[str, Any]] = []
+        self._entries: list[dict[str, Any]] = []
+        self._shown: list[dict[str, Any]] = []
+        """The rows the filter lets through, in the table's order."""
 
     @property
     def chat_app(self) -> ChatApp:
@@ -91,20 +140,86 @@ class ModelManagerScreen(ModalScreen[None]):
                 "Enter loads a downloaded model or downloads it; x cancels a download.",
                 classes="hint",
             )
+            yield Input(placeholder="type to filter", id="filter")
             yield DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
             yield Label("", id="download-label")
             yield ProgressBar(id="download-progress", show_eta=True)
             with Horizontal(classes="open-file"):
-                yield Input(placeholder="…or the path of a .gguf file", id="path")
+                yield PathInput(
+                    placeholder="…or the path of a .gguf file (Tab completes)", id="path"
+                )
                 yield Button("Open", id="open", compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#download-progress").display = False
         table = self.query_one(DataTable)
-        table.add_columns("model", "title", "state", "size", "fits this machine")
+        table.add_columns(
+            "model", "title", "state", "size", "fits this machine", "NormHead", "last used"
+        )
         table.loading = True
         self._load_rows()
-        table.focus()
+        self._scan_library()
+        self.query_one("#filter", Input).focus()
+
+    @work(thread=True, exclusive=True, group="library")
+    def _scan_library(self) -> None:
+        from baichuan_tui.library import library_entries
+
+        s = self.chat_app.settings
+        try:
+            entries = library_entries(
+                s.library_folders,
+                {name: e.url for name, e in s.servers.items()},
+                n_ctx=self.chat_app.options.n_ctx,
+                cancelled=lambda: not self.is_attached,
+            )
+        except Exception as exc:  # noqa: BLE001 - shown, never fatal
+            self.app.call_from_thread(
+                self.notify, f"model library: {error_line(exc)}", severity="warning"
+            )
+            return
+        self.post_message(LibraryRows(entries))
+
+    def on_library_rows(self, message: LibraryRows) -> None:
+        self._entries = message.entries
+        self._library = library_rows(message.entries)
+        self._show()
+
+    def _show(self) -> None:
+        """Fill the table with the rows the filter lets through."""
+        by_path = {e["spec"]: e for e in self._entries if e["source"] == "catalog"}
+        for row in self._catalog:
+            facts = by_path.get(row["spec"]) or {}
+            row["normhead"] = facts.get("normhead") or ""
+            row["last_used"] = (facts.get("last_used") or "")[:16].replace("T", " ")
+        self._rows = self._catalog + self._library
+        words = self.query_one("#filter", Input).value.lower().split()
+        self._shown = [r for r in self._rows if _matches(r, words)]
+        table = self.query_one(DataTable)
+        row_at = table.cursor_row
+        table.clear()
+        for r in self._shown:
+            table.add_row(
+                r["spec"] + (" *" if r["default"] else ""),
+                r["title"],
+                r["state"],
+                r["size"],
+                r["fit"],
+                r.get("normhead", ""),
+                r.get("last_used", ""),
+            )
+        if self._shown:
+            table.move_cursor(row=min(max(row_at, 0), len(self._shown) - 1))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            event.stop()
+            self._show()
+
+    def action_cursor(self, step: int) -> None:
+        table = self.query_one(DataTable)
+        if self.focused is self.query_one("#filter", Input) and table.row_count:
+            table.move_cursor(row=max(0, min(table.cursor_row + step, table.row_count - 1)))
 
     @work(thread=True, exclusive=True, group="catalog")
     def _load_rows(self) -> None:
@@ -125,27 +240,19 @@ class ModelManagerScreen(ModalScreen[None]):
             self.query_one("#download-label", Label).update(message.error or "")
             self.query_one("#path", Input).focus()
             return
-        self._rows = message.rows
-        for r in message.rows:
-            table.add_row(
-                r["spec"] + (" *" if r["default"] else ""),
-                r["title"],
-                r["state"],
-                r["size"],
-                r["fit"],
-                key=r["spec"],
-            )
+        self._catalog = message.rows
+        self._show()
         current = self.chat_app.model_spec
-        pick = next((i for i, r in enumerate(message.rows) if r["spec"] == current), None)
+        pick = next((i for i, r in enumerate(self._shown) if r["spec"] == current), None)
         if pick is None:
-            pick = next((i for i, r in enumerate(message.rows) if r["default"]), 0)
+            pick = next((i for i, r in enumerate(self._shown) if r["default"]), 0)
         table.move_cursor(row=pick)
 
     def _selected(self) -> dict[str, Any] | None:
         table = self.query_one(DataTable)
-        if not self._rows or table.cursor_row < 0:
+        if not 0 <= table.cursor_row < len(self._shown):
             return None
-        return self._rows[table.cursor_row]
+        return self._shown[table.cursor_row]
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -158,13 +265,25 @@ class ModelManagerScreen(ModalScreen[None]):
         row = self._selected()
         if row is None:
             return
-        if row["state"] == "downloaded":
+        if "source" in row:
+            self._choose_library(row)
+        elif row["state"] == "downloaded":
             self.chat_app.load_model(row["spec"])
             self.dismiss(None)
         elif self._downloading:
             self.notify(f"already downloading {self._downloading}", severity="warning")
         else:
             self.start_download(row["spec"])
+
+    def _choose_library(self, row: dict[str, Any]) -> None:
+        if not row["ok"]:
+            self.notify(row["state"], severity="error", title="cannot be used")
+        elif row["source"] == "server":
+            name = row["spec"].removeprefix("server=")
+            self.notify(f"start the app on it: baichuan-chat --server {name}", timeout=8)
+        else:
+            self.chat_app.load_model(row["spec"])
+            self.dismiss(None)
 
     def _open_path(self) -> None:
         text = self.query_one("#path", Input).value.strip()
@@ -179,7 +298,10 @@ class ModelManagerScreen(ModalScreen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self._open_path()
+        if event.input.id == "filter":
+            self.action_choose()
+        else:
+            self._open_path()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "open":
