@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="runs of each path, alternating which goes first (default 3)",
     )
+    bench.add_argument(
+        "--compare",
+        action="append",
+        metavar="M",
+        help="instead: 2-4 models answering side by side vs one after another, same threads "
+        "(repeat once per model)",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON document")
     from baichuan_tui.commands.convert import add_convert_parser
     from baichuan_tui.commands.history import add_history_parser

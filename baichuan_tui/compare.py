@@ -287,7 +287,9 @@ class Compare:
     preset or its family's defaults);
     ``loader`` loads one request (default :func:`~baichuan_tui.loading.load`: in this process
     or on its server; the app passes one that starts engine processes); ``labels`` names the
-    columns (default: each model's name).
+    columns (default: each model's name); ``together`` skips :func:`plan` (True: side by side,
+    False: one after another); ``cores`` is the thread budget side by side (default: physical
+    cores); ``ignore_eos`` makes every reply run to ``max_tokens`` (the benchmark).
     """
 
     def __init__(
@@ -301,6 +303,7 @@ class Compare:
         labels: Sequence[str] | None = None,
         together: bool | None = None,
         cores: int | None = None,
+        ignore_eos: bool = False,
     ) -> None:
         check_count(len(contenders))
         self.contenders = list(contenders)
@@ -310,6 +313,7 @@ class Compare:
         self.loader = loader
         self.together = together
         self.cores = cores
+        self.ignore_eos = ignore_eos
         names = labels or [c.title for c in self.contenders]
         self.replies = [Reply(i, c, names[i]) for i, c in enumerate(self.contenders)]
         self._cancel = threading.Event()
@@ -390,7 +394,7 @@ class Compare:
             sampling = self.sampling_for(contender.base_sampling(engine))
             reply.sampling = sampling.as_dict()
             prompt = engine.prompt(self.messages, max_tokens=sampling.max_tokens)
-            gen = engine.generate(prompt, sampling)
+            gen = engine.generate(prompt, sampling, ignore_eos=self.ignore_eos)
             with self._lock:
                 self._live.append(gen)
                 if self.cancelled:

@@ -78,6 +78,10 @@ def bare_run(engine: LlamaEngine, ids: list[int], n_gen: int) -> Run:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "compare", None):
+        from baichuan_tui.commands import bench_compare
+
+        return bench_compare.run(args)
     if getattr(args, "server", None):
         from baichuan_tui.errors import UsageError
 
