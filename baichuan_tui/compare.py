@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from baichuan_tui.engine.sampling import PRESET_NAMES
 from baichuan_tui.errors import UserError, error_line
 from baichuan_tui.loading import LoadRequest, load
 
@@ -36,7 +37,7 @@ LABELS = "ABCD"
 """Blind mode's column labels, in column order."""
 
 
-PRESETS = ("defaults", "precise", "creative")
+PRESETS = PRESET_NAMES
 """Sampling presets a contender may name (``defaults``: the model family's)."""
 
 
@@ -56,10 +57,9 @@ class Contender:
 
     def base_sampling(self, engine: Engine) -> Sampling:
         """The preset's settings, or the model family's defaults."""
-        from baichuan_tui.engine import sampling
+        from baichuan_tui.engine.sampling import preset
 
-        named = {"precise": sampling.PRECISE, "creative": sampling.CREATIVE}
-        return named.get(self.preset or "", engine.family.defaults)
+        return preset(self.preset or "defaults", engine.family.defaults)
 
 
 def parse_contender(

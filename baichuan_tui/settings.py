@@ -18,6 +18,7 @@ from typing import Any
 
 from baichuan_tui import jsonstate, locations
 from baichuan_tui.engine.limits import MIN_CTX
+from baichuan_tui.engine.sampling import PRESET_NAMES
 
 ENV_PREFIX = "BAICHUAN_CHAT_"
 
@@ -40,7 +41,7 @@ class SavedPrompt:
     """``defaults``, ``precise`` or ``creative`` (None: keep the chat's settings)."""
 
 
-PROMPT_PRESETS = ("defaults", "precise", "creative")
+PROMPT_PRESETS = PRESET_NAMES
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,61 @@ def _prompts(value: Any) -> dict[str, SavedPrompt]:
             )
         entries[name] = SavedPrompt(system, preset)
     return entries
+
+
+def _toml_table(name: str, prompt: SavedPrompt) -> str:
+    import json
+
+    lines = [f"[prompts.{json.dumps(name, ensure_ascii=False)}]"]
+    lines.append(f"system = {json.dumps(prompt.system, ensure_ascii=False)}")
+    if prompt.preset:
+        lines.append(f"preset = {json.dumps(prompt.preset)}")
+    return "\n".join(lines) + "\n"
+
+
+def save_prompt(name: str, prompt: SavedPrompt, config: Path | None = None) -> None:
+    """Write ``[prompts.NAME]`` into config.toml (replacing a table of that name, keeping the
+    rest of the file as it is); a ValueError when the name is empty or the file would not
+    read back, an OSError when it cannot be written."""
+    name = name.strip()
+    if not name:
+        raise ValueError("a saved prompt needs a name")
+    if prompt.preset not in (None, *PRESET_NAMES):
+        raise ValueError(f"preset must be one of {PRESET_NAMES}")
+    path = config or locations.config_file()
+    text = path.read_text("utf-8") if path.is_file() else ""
+    doc = tomllib.loads(text)  # a broken file is not rewritten (TOMLDecodeError: ValueError)
+    kept, skipping = [], False
+    headers = {f"[prompts.{q}]" for q in (name, f'"{name}"', f"'{name}'")}
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            skipping = stripped.replace(" ", "") in {h.replace(" ", "") for h in headers}
+        if not skipping:
+            kept.append(line)
+    body = "".join(kept)
+    if body and not body.endswith("\n"):
+        body += "\n"
+    new = body + ("\n" if body.strip() else "") + _toml_table(name, prompt)
+    saved = _prompts(tomllib.loads(new).get("prompts", {}))
+    if saved.get(name) != prompt or len(tomllib.loads(new)) < len(doc):
+        raise ValueError(f"could not write [prompts.{name}] into {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_text(path, new)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (a temporary file, then a rename)."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def check_keymap(

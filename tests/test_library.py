@@ -80,3 +80,19 @@ def test_library_folders_setting(tmp_path, monkeypatch):
     assert loaded.prompts["translator"] == settings.SavedPrompt("Translate to English.", "precise")
     config.write_text('[library]\nfolders = "nope"\n')
     assert "[library] needs folders" in settings.load(config).warnings[0]
+
+
+def test_save_prompt_replaces_its_table_and_keeps_the_rest(tmp_path):
+    import pytest
+
+    config = tmp_path / "config.toml"
+    config.write_text('n_ctx = 2048  # mine\n[prompts.a]\nsystem = "old"\n[keymap]\nquit = "f10"\n')
+    settings.save_prompt("a", settings.SavedPrompt('new "quoted"\nline', "creative"), config)
+    loaded = settings.load(config)
+    assert loaded.prompts == {"a": settings.SavedPrompt('new "quoted"\nline', "creative")}
+    assert loaded.n_ctx == 2048 and loaded.keymap == {"quit": "f10"} and not loaded.warnings
+    assert "# mine" in config.read_text()
+    config.write_text("n_ctx = [broken\n")
+    with pytest.raises(ValueError):
+        settings.save_prompt("b", settings.SavedPrompt("x"), config)
+    assert config.read_text() == "n_ctx = [broken\n"  # a broken file is never rewritten

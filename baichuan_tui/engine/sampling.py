@@ -93,3 +93,23 @@ VICUNA = Sampling(temperature=0.7, top_p=1.0, top_k=0, repeat_penalty=1.0, max_t
 #: Presets offered in the UI besides the model's own defaults.
 PRECISE = Sampling(temperature=0.0, top_p=1.0, top_k=0, repeat_penalty=1.0)
 CREATIVE = Sampling(temperature=0.9, top_p=0.95, top_k=50, min_p=0.05, repeat_penalty=1.05)
+
+PRESET_NAMES = ("defaults", "precise", "creative")
+"""The presets by name (``defaults``: the model family's own settings)."""
+_SHAPE_ONLY = ("seed", "max_tokens")
+"""Fields a preset leaves to the user: they do not decide which preset is active."""
+
+
+def preset(name: str, defaults: Sampling) -> Sampling:
+    """The preset called ``name`` (one of :data:`PRESET_NAMES`)."""
+    return {"precise": PRECISE, "creative": CREATIVE}.get(name, defaults)
+
+
+def preset_name(current: Sampling, defaults: Sampling) -> str | None:
+    """Which preset ``current`` is (seed and max_tokens aside); None: custom settings."""
+    mine = {k: v for k, v in asdict(current).items() if k not in _SHAPE_ONLY}
+    for name in PRESET_NAMES:
+        theirs = asdict(preset(name, defaults))
+        if all(theirs[k] == v for k, v in mine.items()):
+            return name
+    return None

@@ -30,7 +30,7 @@ from baichuan_tui.ui.session import LaunchOptions
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
-    from baichuan_tui.ui.screens.settings import LoadValues
+    from baichuan_tui.ui.screens.settings import LoadValues, PromptSaved
 
 
 class ModelLoaded(Message):
@@ -190,6 +190,17 @@ class ChatApp(App[None]):
         )
         if self.model_spec:
             self.load_model(self.model_spec)
+
+    def set_template(self, template: str) -> None:
+        """Another prompt template for this chat: reload the model with it."""
+        self.options = replace(self.options, template=template)
+        if self.model_spec:
+            self.load_model(self.model_spec)
+
+    def on_prompt_saved(self, message: PromptSaved) -> None:
+        """The settings panel saved a prompt into config.toml: offer it from now on."""
+        prompts = {**self.settings.prompts, message.prompt_name: message.prompt}
+        self.settings = replace(self.settings, prompts=prompts)
 
     # -- actions ----------------------------------------------------------------------------
     def binding_groups(self) -> list[tuple[str, list[BindingType]]]:

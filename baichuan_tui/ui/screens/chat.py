@@ -489,7 +489,7 @@ class ChatScreen(Screen[None]):
     # -- settings, models, export -----------------------------------------------------------
     def action_settings(self) -> None:
         from baichuan_tui.engine.sampling import BAICHUAN2
-        from baichuan_tui.ui.screens.settings import LoadValues, SettingsScreen
+        from baichuan_tui.ui.screens.settings import LoadValues, SettingsScreen, TemplateChoice
 
         app = self.chat_app
         engine = self.engine
@@ -507,13 +507,25 @@ class ChatScreen(Screen[None]):
                 self.store.update(
                     conv.id, system=result.system, settings=self.state.settings_dict()
                 )
-            if result.load != load:
+                if result.template:
+                    self.store.update(conv.id, template=result.template)
+            if result.template:
+                app.set_template(result.template)
+            elif result.load != load:
                 app.set_load_options(result.load)
             else:
                 self.notify("settings saved for this chat")
 
+        template = TemplateChoice(engine.template, engine.family.template) if engine else None
         self.app.push_screen(
-            SettingsScreen(self.state.sampling or defaults, defaults, self.state.system, load),
+            SettingsScreen(
+                self.state.sampling or defaults,
+                defaults,
+                self.state.system,
+                load,
+                template=template,
+                prompts=app.settings.prompts,
+            ),
             apply,
         )
 

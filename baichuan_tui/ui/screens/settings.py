@@ -1,22 +1,27 @@
-"""The settings panel: every sampling value range-checked as you type, presets, load options."""
+"""The settings panel: every sampling value range-checked as you type, presets (the active one
+named), the chat's prompt template (the detected one marked), saved prompts (``[prompts]`` in
+config.toml: pick one, or save the system prompt and preset under a name), load options."""
 
 from __future__ import annotations
 
 import ast
 import inspect
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from functools import cache
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Button, Input, Label, TextArea
+from textual.widgets import Button, Input, Label, Select, TextArea
 
 from baichuan_tui.engine import sampling as presets
+from baichuan_tui.engine.family import TEMPLATES
 from baichuan_tui.engine.sampling import Sampling
+from baichuan_tui.settings import SavedPrompt
 
 FLOATS = {
     "temperature",
@@ -43,6 +48,16 @@ class SettingsResult:
     sampling: Sampling
     system: str | None
     load: LoadValues
+    template: str | None = None
+    """The template picked (None: unchanged)."""
+
+
+@dataclass(frozen=True)
+class TemplateChoice:
+    """The chat's template and the one detected from the model file."""
+
+    current: str
+    detected: str
 
 
 @cache
@@ -118,19 +133,37 @@ def check_load(
     return (None if problems else LoadValues(ctx, layers, n_threads)), problems
 
 
+class PromptSaved(Message):
+    """A prompt was saved into config.toml (the app's settings learn it)."""
+
+    def __init__(self, prompt_name: str, prompt: SavedPrompt) -> None:
+        super().__init__()
+        self.prompt_name = prompt_name
+        self.prompt = prompt
+
+
 class SettingsScreen(ModalScreen[SettingsResult | None]):
     """Edit the open chat's sampling and system prompt, and how the model is loaded."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "apply", "Apply")]
 
     def __init__(
-        self, current: Sampling, defaults: Sampling, system: str | None, load: LoadValues
+        self,
+        current: Sampling,
+        defaults: Sampling,
+        system: str | None,
+        load: LoadValues,
+        *,
+        template: TemplateChoice | None = None,
+        prompts: Mapping[str, SavedPrompt] | None = None,
     ) -> None:
         super().__init__(classes="dialog")
         self.current = current
         self.defaults = defaults
         self.system = system
         self.load = load
+        self.template = template
+        self.prompts = dict(prompts or {})
 
     def _row(self, name: str, value: str, doc: str) -> Iterator[Widget]:
         with Horizontal(classes="field"):
@@ -149,12 +182,36 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
                     yield Button("Model defaults", id="preset-defaults", compact=True)
                     yield Button("Precise", id="preset-precise", compact=True)
                     yield Button("Creative", id="preset-creative", compact=True)
+                    yield Label("", id="preset-name")
+                if self.template is not None:
+                    with Horizontal(classes="presets"):
+                        yield Label("Template:")
+                        yield Select(
+                            [
+                                (f"{t} (detected)" if t == self.template.detected else t, t)
+                                for t in TEMPLATES
+                            ],
+                            value=self.template.current,
+                            allow_blank=False,
+                            id="template",
+                            compact=True,
+                        )
                 for f in fields(Sampling):
                     value = getattr(self.current, f.name)
                     yield from self._row(
                         f.name, "" if value is None else str(value), docs.get(f.name, "")
                     )
                 yield Label("System prompt", classes="section")
+                with Horizontal(classes="presets"):
+                    yield Label("Saved prompts:")
+                    yield Select(
+                        [(name, name) for name in sorted(self.prompts)],
+                        prompt="pick one",
+                        id="saved-prompt",
+                        compact=True,
+                    )
+                    yield Input(placeholder="name", id="prompt-name", compact=True)
+                    yield Button("Save prompt", id="save-prompt", compact=True)
                 yield TextArea(self.system or "", id="system", classes="system")
                 yield Label("Model loading (a change reloads the model)", classes="section")
                 yield from self._row("n_ctx", str(self.load.n_ctx), "Context length in tokens.")
@@ -191,10 +248,48 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
             error.update(problems.get(name, ""))
             error.display = name in problems
         self.query_one("#apply", Button).disabled = bool(problems)
+        named = presets.preset_name(sampling, self.defaults) if sampling else None
+        self.query_one("#preset-name", Label).update(f"active: {named or 'custom'}")
         if sampling is None or load is None:
             return None
         system = self.query_one("#system", TextArea).text.strip() or None
-        return SettingsResult(sampling, system, load)
+        return SettingsResult(sampling, system, load, self._template())
+
+    def _template(self) -> str | None:
+        if self.template is None:
+            return None
+        value = self.query_one("#template", Select).value
+        return value if isinstance(value, str) and value != self.template.current else None
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id != "saved-prompt" or not isinstance(event.value, str):
+            return
+        saved = self.prompts.get(event.value)
+        if saved is None:
+            return
+        self.query_one("#system", TextArea).text = saved.system
+        self.query_one("#prompt-name", Input).value = event.value
+        if saved.preset:
+            self.fill(presets.preset(saved.preset, self.defaults))
+
+    def save_prompt(self) -> None:
+        """Save the system prompt and the active preset as ``[prompts.NAME]``."""
+        from baichuan_tui.settings import save_prompt
+
+        name = self.query_one("#prompt-name", Input).value.strip()
+        system = self.query_one("#system", TextArea).text.strip()
+        result = self.validate_all()
+        named = presets.preset_name(result.sampling, self.defaults) if result else None
+        prompt = SavedPrompt(system, named)
+        try:
+            save_prompt(name, prompt)
+        except (OSError, ValueError) as exc:
+            self.notify(f"not saved: {exc}", severity="error")
+            return
+        self.prompts[name] = prompt
+        self.query_one("#saved-prompt", Select).set_options([(n, n) for n in sorted(self.prompts)])
+        self.post_message(PromptSaved(name, prompt))
+        self.notify(f"saved prompt '{name}' in config.toml")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.validate_all()
@@ -209,6 +304,8 @@ class SettingsScreen(ModalScreen[SettingsResult | None]):
         button = event.button.id
         if button == "apply":
             self.action_apply()
+        elif button == "save-prompt":
+            self.save_prompt()
         elif button == "cancel":
             self.action_cancel()
         elif button == "restore":
