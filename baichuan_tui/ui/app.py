@@ -266,6 +266,11 @@ class ChatApp(App[None]):
             ),
             ("Models", "Switch, download or open a model", partial(run, "models")),
             (
+                "Compare models",
+                "One prompt, 2-4 models side by side (blind mode: vote A/B)",
+                partial(run, "compare"),
+            ),
+            (
                 "Export chat as Markdown",
                 "Write the open chat to a file (asks where)",
                 partial(chat.export, "md"),

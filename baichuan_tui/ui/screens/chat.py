@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
     from baichuan_tui.store.conversations import Store
     from baichuan_tui.ui.app import ChatApp
+    from baichuan_tui.ui.screens.compare import CompareChoice
     from baichuan_tui.ui.screens.settings import SettingsResult
 
 
@@ -63,6 +64,8 @@ class ChatScreen(Screen[None]):
         Binding("f2", "rename", "Rename", id="rename", show=False),
         Binding("ctrl+s", "settings", "Settings", id="settings"),
         Binding("ctrl+o", "models", "Models", id="models"),
+        # priority: the input (a TextArea) would take Ctrl+K as "delete to the line's end"
+        Binding("ctrl+k", "compare", "Compare", id="compare", show=False, priority=True),
     ]
 
     def __init__(self) -> None:
@@ -533,6 +536,52 @@ class ChatScreen(Screen[None]):
         from baichuan_tui.ui.screens.models import ModelManagerScreen
 
         self.app.push_screen(ModelManagerScreen())
+
+    def action_compare(self) -> None:
+        """The compare screen, with what the input holds as the prompt."""
+        from baichuan_tui.ui.screens.compare import CompareScreen
+
+        if self._busy():
+            return
+        self.app.push_screen(CompareScreen(prompt=self.input.text.strip()), self._compared)
+
+    def _compared(self, choice: CompareChoice | None) -> None:
+        if choice is not None:
+            self.run_worker(self.continue_with(choice), group="compare-continue")
+
+    async def continue_with(self, choice: CompareChoice) -> None:
+        """Put the compared prompt and the chosen reply into the chat, then switch to the
+        model that wrote it."""
+        self.chats.ensure_conversation()
+        conv = self.state.conversation
+        assert conv is not None
+        completion = self.state.mode == "completion"
+        user_id = self.store.add_message(conv.id, "user", choice.prompt)
+        reply_id = self.store.add_message(
+            conv.id, "assistant", choice.reply, finish_reason="stop", model=choice.spec
+        )
+        self.state.messages += [
+            StoredMessage(user_id, conv.id, "user", choice.prompt, now(), None),
+            StoredMessage(
+                reply_id, conv.id, "assistant", choice.reply, now(), "stop", model=choice.spec
+            ),
+        ]
+        if not conv.title:
+            conv.title = title_from(choice.prompt)
+        await self.log_view.mount(
+            MessageView("user", choice.prompt, msg_id=user_id, completion=completion)
+        )
+        await self.log_view.mount(
+            MessageView("assistant", choice.reply, msg_id=reply_id, completion=completion)
+        )
+        self.log_view.anchor()
+        self.input.clear()
+        self.note_saving()
+        await self.chats.refresh_sidebar()
+        if choice.spec.startswith(("server=", "http://", "https://")):
+            self.notify("continue on that server with baichuan-chat --server", timeout=8)
+        elif choice.spec != self.chat_app.model_spec:
+            self.chat_app.load_model(choice.spec)
 
     def export(self, fmt: str) -> None:
         """Ask where (default: ``chat-ID.FMT`` in the current directory), then write the open
