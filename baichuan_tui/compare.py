@@ -342,17 +342,23 @@ class Compare:
             from baichuan_tui.engine.threads import physical_cores
 
             self.contenders = share_threads(self.contenders, self.cores or physical_cores())
-            engines = [self._load(i) for i in range(len(self.contenders))]
+            engines: list[Engine | None] = []
+            readers: list[threading.Thread] = []
             try:
-                readers = [
-                    threading.Thread(target=self._answer, args=(i, e), daemon=True)
-                    for i, e in enumerate(engines)
-                    if e is not None
-                ]
-                for t in readers:
-                    t.start()
+                engines += [self._load(i) for i in range(len(self.contenders))]
+                for i, engine in enumerate(engines):
+                    if engine is not None:
+                        readers.append(
+                            threading.Thread(target=self._answer, args=(i, engine), daemon=True)
+                        )
+                        readers[-1].start()
                 for t in readers:
                     t.join()
+            except BaseException:  # Ctrl+C: stop the replies before the models are freed
+                self.cancel()
+                for t in readers:
+                    t.join(timeout=10)
+                raise
             finally:
                 for engine in engines:
                     if engine is not None:
@@ -363,6 +369,9 @@ class Compare:
                 if engine is not None:
                     try:
                         self._answer(i, engine)
+                    except BaseException:
+                        self.cancel()
+                        raise
                     finally:
                         engine.close()
         return self.replies

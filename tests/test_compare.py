@@ -61,6 +61,28 @@ def test_same_reply_side_by_side_as_alone(tiny):
     assert [r.text for r in side] == [r.text for r in alone]
 
 
+def test_cancel_stops_every_reply(tiny):
+    """Cancel (Esc in the app, Ctrl+C in the CLI) stops both replies, keeping what streamed."""
+    job: Compare
+
+    def on_event(event):
+        if event.kind == "text":
+            job.cancel()
+
+    job = Compare(
+        _contenders(tiny),
+        [Message("user", "你好")],
+        sampling_for=lambda s: s.merged(max_tokens=400, temperature=0.0),
+        on_event=on_event,
+        together=True,
+        ignore_eos=True,
+    )
+    replies = job.run()
+    assert job.cancelled
+    for reply in replies:
+        assert reply.result is None or reply.result.completion_tokens < 400
+
+
 def test_plan_says_whether_they_fit(tiny):
     contenders = _contenders(tiny)
     roomy = Machine(None, False, ram_available_bytes=64 << 30)
