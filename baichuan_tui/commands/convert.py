@@ -42,6 +42,12 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="output file, outside the checkpoint; its folder must exist "
         "(default: <data dir>/models/NAME.OUTTYPE.gguf)",
     )
+    p.add_argument(
+        "--base",
+        metavar="MODEL",
+        help="for a PEFT LoRA adapter (SRC with adapter_config.json): the base model it adapts, "
+        "a .gguf or a checkpoint folder; writes a GGUF adapter for --lora",
+    )
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument(
         "--outtype",
@@ -97,6 +103,7 @@ def _detail(stage: str, done: int, total: int | None) -> str:
 def run(args: argparse.Namespace) -> int:
     from baichuan_tui import locations
     from baichuan_tui.commands.common import user_settings
+    from baichuan_tui.convert.lora import is_adapter
     from baichuan_tui.convert.pipeline import convert
     from baichuan_tui.convert.source import default_name, resolve_source
     from baichuan_tui.engine.gguf_tables import human_size
@@ -111,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         args.src, offline=offline, revision=getattr(args, "revision", None)
     )
     name = getattr(args, "name", None) or default_name(folder, repo)
+    if is_adapter(folder) or getattr(args, "base", None):
+        return _run_adapter(args, folder, label, name, outtype)
     if getattr(args, "out", None):
         out = Path(args.out).expanduser()
     else:  # the app's own folder: created on first use
@@ -151,4 +160,54 @@ def run(args: argparse.Namespace) -> int:
         head = ", output head normalised (Baichuan2)" if result.norm_head else ""
         print(f"wrote {result.path} ({result.outtype}, {human_size(result.size)}{head})")
         print(f'try it: baichuan-chat ask --model {result.path} "你好"')
+    return 0
+
+
+def _run_adapter(
+    args: argparse.Namespace, folder: Path, label: str, name: str, outtype: str
+) -> int:
+    """``convert ADAPTER_DIR --base MODEL``: a PEFT LoRA adapter → a GGUF adapter."""
+    from baichuan_tui import locations
+    from baichuan_tui.convert.lora import convert_adapter, is_adapter
+    from baichuan_tui.engine.gguf_tables import human_size
+    from baichuan_tui.errors import UsageError, UserError
+    from baichuan_tui.library import resolve_model
+
+    base_spec = getattr(args, "base", None)
+    if not is_adapter(folder):
+        raise UserError(
+            f"--base is for a LoRA adapter, and {label} has no adapter_config.json",
+            "drop --base to convert a full checkpoint",
+        )
+    if not base_spec:
+        raise UsageError(
+            f"{label} is a LoRA adapter: say which model it adapts",
+            "add --base MODEL.gguf (or the base checkpoint folder)",
+        )
+    base = Path(base_spec).expanduser()
+    if not base.is_dir():
+        base = resolve_model(base_spec, offline=True)
+    if getattr(args, "out", None):
+        out = Path(args.out).expanduser()
+    else:
+        locations.models_dir().mkdir(parents=True, exist_ok=True)
+        out = locations.models_dir() / f"{name}.lora.{outtype.upper()}.gguf"
+    result = convert_adapter(
+        folder, base, out, outtype=outtype, name=name, force=bool(getattr(args, "force", False))
+    )
+    doc = {
+        "path": str(result.path.absolute()),
+        "source": label,
+        "base": str(base.absolute()),
+        "outtype": result.outtype,
+        "size": result.size,
+        "tensors": result.tensors,
+        "rank": result.rank,
+        "alpha": result.alpha,
+    }
+    if getattr(args, "json", False):
+        print_json(doc)
+    else:
+        print(f"wrote {result.path} (LoRA adapter, {result.outtype}, {human_size(result.size)})")
+        print(f'try it: baichuan-chat ask --model {base} --lora {result.path} "你好"')
     return 0

@@ -19,6 +19,7 @@ _SMALL_FILES = [
     "generation_config.json",
     "modeling_baichuan.py",
     "*.index.json",
+    "adapter_config.json",
 ]
 
 

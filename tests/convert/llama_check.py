@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+from collections.abc import Sequence
 from pathlib import Path
 
 import llama_cpp
@@ -10,8 +12,11 @@ import numpy as np
 from hf_checkpoint import Checkpoint
 
 
-def llama_logits(path: Path, ids: list[int]) -> np.ndarray:
-    """llama.cpp's logits after ``ids`` (F32 KV cache, so only the weights' type matters)."""
+def llama_logits(
+    path: Path, ids: list[int], loras: Sequence[tuple[Path, float]] = ()
+) -> np.ndarray:
+    """llama.cpp's logits after ``ids`` (F32 KV cache, so only the weights' type matters),
+    with the GGUF LoRA adapters ``loras`` (path, scale) set on the context."""
     f32 = llama_cpp.GGML_TYPE_F32
     llm = llama_cpp.Llama(
         model_path=str(path),
@@ -23,6 +28,14 @@ def llama_logits(path: Path, ids: list[int]) -> np.ndarray:
         verbose=False,
     )
     try:
+        if loras:
+            handles = [
+                llama_cpp.llama_adapter_lora_init(llm.model, str(p).encode()) for p, _ in loras
+            ]
+            assert all(handles), "llama.cpp did not load an adapter"
+            arr = (llama_cpp.llama_adapter_lora_p_ctypes * len(loras))(*handles)
+            scales = (ctypes.c_float * len(loras))(*(s for _, s in loras))
+            assert llama_cpp.llama_set_adapters_lora(llm.ctx, arr, len(loras), scales) == 0
         llm.eval(ids)
         row = llama_cpp.llama_get_logits_ith(llm.ctx, -1)
         return np.array(row[: llm.n_vocab()], dtype=np.float64)
