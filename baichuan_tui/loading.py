@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baichuan_tui.engine.limits import MIN_CTX
+from baichuan_tui.engine.lora import Lora, check_adapter
 from baichuan_tui.errors import UserError
 from baichuan_tui.hub.context import plan_load
 from baichuan_tui.library import resolve_model
@@ -52,6 +53,8 @@ class LoadRequest:
     """A llama-server URL: the model runs there (``spec``, if any, picks the server's model)."""
     api_key_env: str | None = None
     """The environment variable holding the server's API key (None: the default one)."""
+    loras: tuple[Lora, ...] = ()
+    """LoRA adapters applied on the model (local models only)."""
 
 
 def check_n_ctx(n_ctx: int) -> None:
@@ -68,7 +71,10 @@ def _prepare(req: LoadRequest, say: Callable[[str], None] | None) -> tuple[Path,
     n_ctx, layers = req.n_ctx, 0
     if not req.vocab_only:
         n_ctx, layers = plan_load(path, n_ctx, req.gpu_layers, asked=req.n_ctx_asked, say=say)
+    for lora in req.loras:
+        check_adapter(lora.path)
     options = LoadOptions(
+        loras=req.loras,
         n_ctx=n_ctx,
         n_threads=req.threads,
         n_gpu_layers=layers,
@@ -106,6 +112,11 @@ def connect_server(req: LoadRequest, say: Callable[[str], None] | None = None) -
 
     if not req.server:
         raise UserError("no server URL given", "use --server http://HOST:PORT")
+    if req.loras:
+        raise UserError(
+            "--lora applies adapters to a model loaded here, not to a server's",
+            "start llama-server with its own --lora FILE, or drop --server",
+        )
     line = warning(Address.parse(req.server))
     if line and say is not None:
         say(line)

@@ -26,7 +26,7 @@ METHODS = [
     "reset_cache",
     "close",
 ]
-PROPERTIES = ["n_ctx", "n_gpu_layers"]
+PROPERTIES = ["n_ctx", "n_gpu_layers", "loras"]
 ATTRIBUTES = ["path", "info", "family", "template"]
 
 

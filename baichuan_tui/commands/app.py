@@ -78,6 +78,7 @@ def launch_options(args: argparse.Namespace, settings: Settings) -> LaunchOption
         stop=tuple(getattr(args, "stop", None) or ()),
         server=entry.url if entry else None,
         api_key_env=entry.api_key_env if entry else None,
+        loras=tuple(getattr(args, "lora", None) or ()),
     )
 
 

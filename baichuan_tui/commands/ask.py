@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
                 "gen_tokens_per_s": round(res.gen_tokens_per_s, 3),
                 "sampling": sampling.as_dict(),
             }
+            if engine.loras:
+                doc["loras"] = [{"path": x.path, "scale": x.scale} for x in engine.loras]
             print_json(doc, out)
         else:
             out.write("\n")

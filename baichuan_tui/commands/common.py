@@ -62,6 +62,7 @@ def load_request(
             vocab_only=vocab_only,
             server=entry.url,
             api_key_env=entry.api_key_env,
+            loras=tuple(getattr(args, "lora", None) or ()),
         )
     return LoadRequest(
         spec=getattr(args, "model", None) or s.default_model,
@@ -73,6 +74,7 @@ def load_request(
         threads=getattr(args, "threads", None) or s.threads,
         use_mmap=not getattr(args, "no_mmap", False),
         vocab_only=vocab_only,
+        loras=tuple(getattr(args, "lora", None) or ()),
     )
 
 

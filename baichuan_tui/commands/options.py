@@ -12,7 +12,9 @@ from typing import Any, Protocol
 
 from baichuan_tui.engine.family import TEMPLATES
 from baichuan_tui.engine.limits import MIN_CTX
+from baichuan_tui.engine.lora import Lora, parse_lora
 from baichuan_tui.engine.sampling import in_range, range_text
+from baichuan_tui.errors import UserError
 
 TEMPLATE_CHOICES = ("auto", *TEMPLATES)
 """``--template``: ``auto`` (detected from the file) or one of the engine's templates."""
@@ -102,6 +104,13 @@ def add_common_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _lora(text: str) -> Lora:
+    try:
+        return parse_lora(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_model_options(
     p: argparse.ArgumentParser, *, sampling: bool = True, top: bool = False
 ) -> None:
@@ -139,6 +148,14 @@ def add_model_options(
         help="layers to offload to the GPU: N, -1 for all, or 'auto' (default: auto)",
     )
     g.add_argument("--no-mmap", action="store_true", help="read the file instead of mapping it")
+    g.add_argument(
+        "--lora",
+        metavar="FILE[:SCALE]",
+        action="append",
+        type=_lora,
+        help="a GGUF LoRA adapter applied on the model (repeatable; SCALE default 1; "
+        "made by: convert ADAPTER_DIR --base MODEL)",
+    )
     if not sampling:
         return
     s = group("sampling (defaults: the model family's generation_config)")

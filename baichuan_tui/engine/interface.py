@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from baichuan_tui.engine.family import Family
     from baichuan_tui.engine.gguf_check import GGUFInfo
+    from baichuan_tui.engine.lora import Lora
     from baichuan_tui.engine.prompts import Message, Prompt
     from baichuan_tui.engine.sampling import Sampling
     from baichuan_tui.engine.stream import Generation
@@ -40,6 +41,11 @@ class Engine(Protocol):
     @property
     def n_gpu_layers(self) -> int:
         """Layers offloaded to the GPU (0: none, -1: all)."""
+        ...
+
+    @property
+    def loras(self) -> tuple[Lora, ...]:
+        """LoRA adapters applied on the model now (recorded with replies and quiz runs)."""
         ...
 
     def prompt(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from baichuan_tui.engine import prompts
 from baichuan_tui.engine.family import Family, choose_template, detect_family
 from baichuan_tui.engine.gguf_check import GGUFInfo, inspect_gguf
+from baichuan_tui.engine.lora import Adapters, Lora
 from baichuan_tui.engine.sampling import Sampling
 from baichuan_tui.engine.stream import Generation, GenerationResult, TextStream
 from baichuan_tui.engine.threads import physical_cores
@@ -47,6 +48,8 @@ class LoadOptions:
     """Prompt tokens evaluated per llama_decode call."""
     vocab_only: bool = False
     """Load only the tokenizer (for ``prompt`` and tests)."""
+    loras: tuple[Lora, ...] = ()
+    """LoRA adapters applied on top of the model, in order."""
 
 
 _LOG_TAIL: list[str] = []
@@ -113,6 +116,7 @@ class LlamaEngine:
         self._abort_cb: Any = None  # kept alive while llama.cpp may call it
         self._pieces: dict[int, bytes] = {}
         self._llm: Any = None
+        self._adapters = Adapters()
         try:
             self.call(self._load)
         except BaseException:
@@ -166,6 +170,12 @@ class LlamaEngine:
                 ) from None
             raise BadModelFile(self.path, f"could not be loaded by llama.cpp ({detail})") from None
         self.tokenizer = _LlamaTokenizer(self._llm)
+        if opts.loras and not opts.vocab_only:
+            try:
+                self._adapters.apply(self._llm, opts.loras)
+            except BaseException:
+                self._free()
+                raise
 
     def close(self) -> None:
         """Free the model and stop the owner thread."""
@@ -176,6 +186,7 @@ class LlamaEngine:
 
     def _free(self) -> None:
         if self._llm is not None:
+            self._adapters.forget()
             self._llm.close()
             self._llm = None
 
@@ -274,6 +285,21 @@ class LlamaEngine:
         stops = tuple(stop) + prompt.stop
         self.submit(lambda: self._run(gen, prompt, sampling, stops, ignore_eos))
         return gen
+
+    @property
+    def loras(self) -> tuple[Lora, ...]:
+        """The adapters active now."""
+        return self._adapters.active
+
+    def set_loras(self, loras: Sequence[Lora]) -> None:
+        """Apply, re-scale or remove adapters without reloading the model (the KV cache is
+        cleared: what it holds was computed with the old ones)."""
+
+        def apply() -> None:
+            self._adapters.apply(self._llm, loras)
+            self._llm.reset()
+
+        self.call(apply)
 
     def reset_cache(self) -> None:
         """Forget the KV cache, so the next prompt is evaluated in full (benchmarks)."""

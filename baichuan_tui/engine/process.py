@@ -34,6 +34,7 @@ from baichuan_tui.errors import UserError
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.engine.lora import Lora
 
 _OPS = frozenset({"prompt", "encode", "detokenize", "next_token_logits", "reset_cache"})
 
@@ -168,6 +169,10 @@ class EngineProcess:
     @property
     def n_gpu_layers(self) -> int:
         return self.options.n_gpu_layers
+
+    @property
+    def loras(self) -> tuple[Lora, ...]:
+        return self.options.loras
 
     def _recv(self) -> tuple[str, Any]:
         try:

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from baichuan_tui.quiz.results import PUBLISHED
+from baichuan_tui.quiz.results import PUBLISHED, model_title
 
 BAR = 24
 
@@ -30,7 +30,7 @@ def _title(record: dict[str, Any]) -> str:
     m = record["model"]
     return (
         f"{record['benchmark_title']} {record['split']}, {record['shots']}-shot, "
-        f"protocol {record['protocol']} — {m['file']}"
+        f"protocol {record['protocol']} — {model_title(m)}"
         f"{' (' + m['quant'] + ')' if m.get('quant') else ''}"
     )
 
@@ -114,7 +114,7 @@ def runs_table(records: Sequence[dict[str, Any]], console: Console) -> None:
             r["split"],
             r["protocol"],
             str(r["shots"]),
-            r["model"]["file"],
+            model_title(r["model"]),
             r["model"].get("quant") or "",
             str(o["n"]),
             pct(o["accuracy"]),

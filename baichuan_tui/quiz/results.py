@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baichuan_tui import jsonstate, locations
+from baichuan_tui.engine.lora import Lora, with_adapters
 from baichuan_tui.errors import UserError
 
 if TYPE_CHECKING:
@@ -138,6 +139,18 @@ def model_facts(path: Path, name: str | None, quant: str | None) -> dict[str, An
         "size": path.stat().st_size,
         "sha256": model_sha256(path),
     }
+
+
+def adapter_facts(lora: Lora) -> dict[str, Any]:
+    """A LoRA adapter as a run records it: file, path, sha256 and the scale it ran with."""
+    path = Path(lora.path)
+    return {"path": str(path), "file": path.name, "sha256": model_sha256(path), "scale": lora.scale}
+
+
+def model_title(model: dict[str, Any]) -> str:
+    """How a run's model is named in tables: the file, plus its adapters (``+ a.gguf:0.5``)."""
+    loras = [Lora(x["path"], float(x["scale"])) for x in model.get("loras") or []]
+    return with_adapters(model["file"], loras)
 
 
 # ------------------------------------------------------------------------------- the record

@@ -124,6 +124,7 @@ def parallel_for(engine: Engine, asked: int) -> int:
 def model_facts(engine: Engine, *, notify: Notify | None = None) -> dict[str, Any]:
     """The record's model facts (the file's sha256 is computed once per file: ``notify`` says;
     a server's model that is not on this disk gets no size or hash)."""
+    adapters = [results.adapter_facts(lora) for lora in engine.loras]
     if not engine.path.is_file():
         return {
             "path": str(engine.path),
@@ -132,10 +133,12 @@ def model_facts(engine: Engine, *, notify: Notify | None = None) -> dict[str, An
             "quant": engine.info.file_type,
             "size": engine.info.file_size or None,
             "sha256": None,
+            **({"loras": adapters} if adapters else {}),
         }
     if notify is not None and results.cached_sha256(engine.path) is None:
         notify(f"hashing {engine.path.name} for the run record (once per file)")
-    return results.model_facts(engine.path, engine.info.name, engine.info.file_type)
+    facts = results.model_facts(engine.path, engine.info.name, engine.info.file_type)
+    return {**facts, "loras": adapters} if adapters else facts
 
 
 class NothingScored(UserError):

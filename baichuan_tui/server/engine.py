@@ -31,6 +31,7 @@ from baichuan_tui.server.facts import ServerFacts, check_model, model_info, prob
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.engine.lora import Lora
 
 SAMPLERS = ["penalties", "top_k", "typ_p", "top_p", "min_p", "temperature"]
 """llama-cpp-python's chain in ``Llama.generate``, in its order (then ``dist``)."""
@@ -129,6 +130,11 @@ class ServerEngine:
     def n_gpu_layers(self) -> int:
         """Not known from the outside: 0."""
         return 0
+
+    @property
+    def loras(self) -> tuple[Lora, ...]:
+        """None from here (a server applies its own ``--lora``)."""
+        return ()
 
     def _control_id(self, text: str | None, default: int) -> int:
         found = self.tokenizer.special_id(text)

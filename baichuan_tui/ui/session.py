@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from baichuan_tui.engine.lora import Lora, with_adapters
 from baichuan_tui.engine.prompts import Message
 from baichuan_tui.engine.sampling import Sampling
 from baichuan_tui.loading import LoadRequest
@@ -42,6 +43,8 @@ class LaunchOptions:
     model to pick) instead of in a child process."""
     api_key_env: str | None = None
     """The environment variable holding the server's API key."""
+    loras: tuple[Lora, ...] = ()
+    """LoRA adapters (``--lora``) applied on the model given at launch."""
 
     def load_request(self, spec: str) -> LoadRequest:
         """How to load ``spec`` with these options."""
@@ -60,7 +63,13 @@ class LaunchOptions:
             gpu_layers=self.gpu_layers,
             threads=self.threads,
             use_mmap=self.use_mmap,
+            loras=self.loras if spec == self.model else (),
         )
+
+
+def recorded_model(spec: str | None, engine: Engine) -> str | None:
+    """What a reply records as its model: the spec, plus the adapters applied on it."""
+    return with_adapters(spec, engine.loras) if spec and engine.loras else spec
 
 
 def model_label(engine: Engine) -> str:
@@ -69,8 +78,8 @@ def model_label(engine: Engine) -> str:
     for sep in (".", "-"):
         quant = stem.rsplit(sep, 1)[-1]
         if quant.upper().startswith(("Q", "IQ", "F16", "F32", "BF16")) and len(quant) <= 8:
-            return f"{engine.family.label} · {quant.upper()}"
-    return engine.family.label
+            return with_adapters(f"{engine.family.label} · {quant.upper()}", engine.loras)
+    return with_adapters(engine.family.label, engine.loras)
 
 
 def engine_mode(engine: Engine | None) -> str:

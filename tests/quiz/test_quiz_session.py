@@ -32,6 +32,7 @@ class FakeEngine:
         self.path = path
         self.info = FakeInfo()
         self.n_ctx = n_ctx
+        self.loras = ()
 
     def encode(self, text: str, *, special: bool = False) -> list[int]:
         return list(text.encode())

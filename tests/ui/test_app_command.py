@@ -119,3 +119,14 @@ def test_ui_is_the_only_textual_importer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_lora_applies_to_the_launch_model_only(b2, tiny, tmp_path):
+    from baichuan_tui.engine.lora import Lora
+
+    args = parse("--model", str(b2), "--lora", f"{tmp_path / 'a.gguf'}:0.5", "--lora", "b.gguf")
+    opts = launch_options(args, settings_mod.load())
+    want = (Lora(str(tmp_path / "a.gguf"), 0.5), Lora("b.gguf", 1.0))
+    assert opts.loras == want
+    assert opts.load_request(str(b2)).loras == want
+    assert opts.load_request(str(tiny("b2-7b-base"))).loras == ()  # another model: none

@@ -20,6 +20,7 @@ from textual.message import Message
 
 from baichuan_tui.errors import error_line
 from baichuan_tui.store.conversations import ReplyWriter, StoredMessage, now
+from baichuan_tui.ui.session import recorded_model
 from baichuan_tui.ui.widgets.messages import MessageView
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ class ReplyStreamer:
             await view.restart()
             view.set_finish(None)
         else:
-            model = screen.chat_app.model_spec
+            model = recorded_model(screen.chat_app.model_spec, engine)
             msg_id = screen.store.add_message(conv.id, "assistant", "", model=model)
             last = StoredMessage(msg_id, conv.id, "assistant", "", now(), None, model=model)
             state.messages.append(last)

@@ -8,6 +8,7 @@ from rich.table import Table
 from textual.widgets import Static
 
 from baichuan_tui.quiz.report import bar, pct
+from baichuan_tui.quiz.results import model_title
 
 
 def chart(record: dict[str, Any]) -> Table:
@@ -15,7 +16,7 @@ def chart(record: dict[str, Any]) -> Table:
     m = record["model"]
     table = Table(
         title=f"{record['benchmark_title']} {record['split']}, {record['shots']}-shot"
-        f" ({record['protocol']}) — {m['file']}",
+        f" ({record['protocol']}) — {model_title(m)}",
         title_justify="left",
         expand=False,
     )
