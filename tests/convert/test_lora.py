@@ -150,3 +150,26 @@ def test_adapter_of_another_size_is_refused(tmp_path, checkpoint, converted):
     text = str(err.value)
     assert "does not fit" in text and "96" in text
     assert json.loads((a.folder / "adapter_config.json").read_text())["r"] == 4
+
+
+def test_engine_applies_rescales_and_removes_without_reloading(adapters):
+    from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
+    from baichuan_tui.engine.lora import Lora
+
+    ck, base, _, ga, _, _ = adapters("b1-7b")
+    ids = prompt_ids(ck, seed=4)
+    with LlamaEngine(base, LoadOptions(n_ctx=64)) as engine:
+        plain = np.array(engine.next_token_logits(ids))
+        engine.set_loras([Lora(str(ga), 1.0)])
+        on = np.array(engine.next_token_logits(ids))
+        engine.set_loras([Lora(str(ga), 0.0)])
+        zero = np.array(engine.next_token_logits(ids))
+        engine.set_loras([])
+        off = np.array(engine.next_token_logits(ids))
+        assert engine.loras == ()
+    with LlamaEngine(base, LoadOptions(n_ctx=64, loras=(Lora(str(ga)),))) as loaded:
+        at_load = np.array(loaded.next_token_logits(ids))
+    assert np.abs(on - plain).max() > 0.05
+    np.testing.assert_allclose(zero, plain, atol=1e-4)
+    np.testing.assert_allclose(off, plain, atol=1e-4)
+    np.testing.assert_allclose(on, at_load, atol=1e-4)
