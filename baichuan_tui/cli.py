@@ -100,11 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "bench",
-        help="throughput of the engine vs bare llama-cpp-python",
+        help="throughput of the engine vs bare llama-cpp-python (or a server's stream)",
         description="Prompt processing, generation speed and time to first token of the "
         "engine's streaming path and of llama-cpp-python's own Llama.generate loop, on the "
         "same loaded model and threads, alternating (ABBA) from an empty KV cache; the "
-        "headline is their ratio in the same run.",
+        "headline is their ratio in the same run. With --server: our client's streaming "
+        "against a bare SSE reader of the same /completion request, and quiz questions/s "
+        "at --parallel 1, 2 and 4.",
     )
     add_model_options(bench, sampling=False)
     bench.add_argument(
@@ -134,6 +136,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="M",
         help="instead: 2-4 models answering side by side vs one after another, same threads "
         "(repeat once per model)",
+    )
+    srv = bench.add_argument_group("with --server URL|NAME")
+    srv.add_argument(
+        "--no-quiz", action="store_true", help="measure only the streaming cost, not the quiz"
+    )
+    srv.add_argument(
+        "--quiz-subjects",
+        type=at_least(1),
+        default=2,
+        metavar="N",
+        help="subjects of the made-up quiz (default 2)",
+    )
+    srv.add_argument(
+        "--quiz-questions",
+        type=at_least(1),
+        default=12,
+        metavar="N",
+        help="questions per subject (default 12); scored at --parallel 1, 2 and 4, and "
+        "by the same file loaded here when it is on this disk",
     )
     bench.add_argument("--json", action="store_true", help="print one JSON document")
     from baichuan_tui.commands.convert import add_convert_parser

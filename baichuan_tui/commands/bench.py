@@ -83,9 +83,9 @@ def run(args: argparse.Namespace) -> int:
 
         return bench_compare.run(args)
     if getattr(args, "server", None):
-        from baichuan_tui.errors import UsageError
+        from baichuan_tui.commands import bench_server
 
-        raise UsageError("bench measures a model loaded here", "leave out --server")
+        return bench_server.run(args)
     engine = load_in_process(load_request(args), say=say_on_stderr)
     try:
         ids = bench_prompt(engine, min(args.prompt_tokens, engine.n_ctx // 2))

@@ -121,12 +121,15 @@ class ServerClient:
     def url(self) -> str:
         return self.address.url
 
+    def auth_header(self) -> dict[str, str]:
+        """The ``Authorization`` header when an API key is set (for another HTTP client)."""
+        return {"Authorization": f"Bearer {self._key.value}"} if self._key is not None else {}
+
     @property
     def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self._key is not None:
-            headers["Authorization"] = f"Bearer {self._key.value}"
-        return headers
+        return {"Content-Type": "application/json", "Accept": "application/json"} | (
+            self.auth_header()
+        )
 
     # -- requests --------------------------------------------------------------------------
     def get(self, path: str) -> Any:
