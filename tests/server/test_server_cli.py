@@ -5,6 +5,12 @@ when nothing listens."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from llama_servers import free_port
@@ -97,3 +103,37 @@ def test_a_bad_servers_table_is_one_warning(isolated_home):
     assert loaded.servers == {} and loaded.server == "lab"
     assert len(loaded.warnings) == 1 and "[servers.lab] needs url" in loaded.warnings[0]
     assert settings.server_entry(loaded, "http://h:1").url == "http://h:1"
+
+
+def test_ask_exits_1_after_printing_what_streamed_when_the_server_dies(tiny, launch):
+    """SIGKILL the server mid-reply: what came is on stdout, one error line, exit 1."""
+    victim = launch(tiny("b2-7b-chat"), ctx=CTX)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "baichuan_tui",
+            "ask",
+            "--server",
+            victim.url,
+            *GREEDY[:4],
+            "--max-tokens",
+            "900",
+            "please do not die",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.read1(1)  # type: ignore[attr-defined]
+    assert first, "the reply started streaming"
+    time.sleep(0.2)
+    os.kill(victim.proc.pid, signal.SIGKILL)
+    rest, err = proc.communicate(timeout=60)
+    out = (first + rest).decode()
+    assert proc.returncode == 1
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert "closed the connection in the middle of the reply" in lines[0]
+    assert len(out.strip()) > 1  # what streamed before the kill was printed

@@ -91,3 +91,55 @@ def test_ctrl_c_keeps_finished_subjects(server, tmp_path):
     assert doc["interrupted"] is True and list(doc["subjects"]) == ["law"]
     assert doc["subjects"]["law"]["n"] == 3
     assert "Traceback" not in rest
+
+
+def test_the_shared_header_and_shots_are_evaluated_once(server):
+    """Questions of one subject share header + shots: after the first, the server evaluates
+    only each question's own tokens (its timings say how many it evaluated)."""
+    from baichuan_tui.commands.bench_server import quiz_dataset
+    from baichuan_tui.quiz import protocols, runner
+    from baichuan_tui.server.engine import ServerEngine
+
+    engine = ServerEngine(server.url)
+    seen: list[tuple[int, int]] = []
+    post = engine.client.post
+
+    def recording(path, body, **kw):
+        answer = post(path, body, **kw)
+        if path == "/completion":
+            seen.append((len(body["prompt"]), int(answer["timings"]["prompt_n"])))
+        return answer
+
+    engine.client.post = recording  # type: ignore[method-assign]
+    data = quiz_dataset(1, 4)
+    runner.run_quiz(data, protocols.get_protocol("ceval"), runner.EngineScorer(engine))
+    assert len(seen) == 4
+    engine.reset_cache()
+    (first_len, _first_n), *rest = seen
+    assert first_len > 600
+    assert all(n < length / 3 for length, n in rest), seen
+
+
+def test_a_remote_run_is_listed_compared_and_exported(cli, tiny, launch, data, tmp_path):
+    """A server's model that is not on this disk has no size or sha256 here: its run is
+    stored, listed, compared and exported all the same."""
+    import shutil
+
+    copy = tmp_path / "elsewhere.gguf"
+    shutil.copy(tiny("b2-7b-chat"), copy)
+    remote_server = launch(copy, ctx=CTX)
+    copy.unlink()  # the server keeps it mapped; here it is gone
+    args = ("--subjects", "logic", "--limit", "3", "--json")
+    remote = _quiz(cli, data, "--server", remote_server.url, *args)
+    local = _quiz(cli, data, "--model", str(tiny("b2-7b-chat")), *args)
+    assert remote["model_sha256"] is None and local["model_sha256"]
+    listed = cli("quiz", "results", "--json")
+    assert listed.returncode == 0, listed.stderr
+    shown = cli("quiz", "results", remote["run_id"])
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
+    both = cli("quiz", "compare", remote["run_id"], local["run_id"])
+    assert both.returncode == 0 and "Traceback" not in both.stderr, both.stderr
+    out = tmp_path / "ceval.json"
+    exported = cli("quiz", "results", remote["run_id"], "--export-ceval", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(out.read_text())
