@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
-from uihelpers import done, options, ready, send  # noqa: E402
+from uihelpers import done, options, ready, send, wait_for  # noqa: E402
 
 from baichuan_tui import settings as settings_mod  # noqa: E402
 from baichuan_tui.cli import build_parser  # noqa: E402
@@ -73,3 +73,30 @@ async def test_a_reply_streams_from_the_server_and_is_stored(server, tiny):
         gen.wait()
         assert gen.result is not None
         assert view.content == gen.result.text.strip() or view.content == gen.result.text
+
+
+@pytest.mark.anyio
+async def test_the_model_manager_does_not_download_or_load_locally_on_a_server(server, tiny):
+    from textual.widgets import DataTable
+
+    from baichuan_tui.ui.screens.models import ModelManagerScreen
+
+    app = ChatApp(options(server.url, server=server.url))
+    try:
+        async with app.run_test(size=(130, 40)) as pilot:
+            await ready(pilot)
+            engine = app.engine
+            await pilot.press("ctrl+o")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, ModelManagerScreen)
+            table = screen.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count > 0, what="the model list")
+            await pilot.press("enter")  # a catalog quant: not downloaded here, not loaded
+            await pilot.pause()
+            assert screen._downloading is None
+            notes = [n.message for n in app._notifications]
+            assert any("relaunch without --server" in n for n in notes), notes
+            assert app.engine is engine and app.loading is None
+    finally:
+        app.shutdown()
