@@ -428,15 +428,17 @@ class Store:
         *,
         finish_reason: str | None = None,
         stats: dict[str, Any] | None = None,
+        model: str | None = None,
     ) -> None:
-        """Replace a message's text (a reply as it streams; ``finish_reason`` when done)."""
+        """Replace a message's text (a reply as it streams; ``finish_reason`` when done);
+        ``model`` replaces the model it records (a reply another model continued)."""
         stats_json = json.dumps(stats, ensure_ascii=False) if stats else None
 
         def run(conn: sqlite3.Connection, real: Real) -> None:
             conn.execute(
                 "UPDATE messages SET content = ?, finish_reason = ?, "
-                "stats = COALESCE(?, stats) WHERE id = ?",
-                (content, finish_reason, stats_json, real(msg_id)),
+                "stats = COALESCE(?, stats), model = COALESCE(?, model) WHERE id = ?",
+                (content, finish_reason, stats_json, model, real(msg_id)),
             )
             conn.execute(
                 "UPDATE conversations SET updated_at = ? WHERE id = "
@@ -449,6 +451,7 @@ class Store:
                 if m.id == real(msg_id):
                     m.content, m.finish_reason = content, finish_reason
                     m.stats = stats or m.stats
+                    m.model = model or m.model
 
         self._write(Op(run, key=("message", msg_id), overlay=overlay))
 

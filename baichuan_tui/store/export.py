@@ -22,15 +22,17 @@ def to_json(doc: dict[str, Any]) -> str:
 
 
 def _model_name(spec: str) -> str:
-    """A model spec as shown: a file's name, a catalog spec as it is."""
-    return spec.replace("\\", "/").rsplit("/", 1)[-1]
+    """A model spec as shown: a file's name, a catalog spec as it is (each of them for a
+    reply that several models wrote, ``A → B``)."""
+    return " → ".join(p.replace("\\", "/").rsplit("/", 1)[-1] for p in spec.split(" → "))
 
 
 def to_markdown(doc: dict[str, Any]) -> str:
     """A heading per message; a reply that did not stop by itself ends with its note. When
     the chat's replies came from more than one model, each reply's heading names its model."""
     models = {m.get("model") for m in doc["messages"] if m["role"] == "assistant"}
-    mixed = len(models) > 1  # None: a reply stored before models were recorded
+    # None: a reply stored before models were recorded; A → B: a reply two models wrote
+    mixed = len(models) > 1 or any(" → " in (m or "") for m in models)
     lines = [
         f"# {doc['title'] or 'Untitled chat'}",
         "",

@@ -72,6 +72,16 @@ def recorded_model(spec: str | None, engine: Engine) -> str | None:
     return with_adapters(spec, engine.loras) if spec and engine.loras else spec
 
 
+def continued_model(recorded: str | None, current: str | None) -> str | None:
+    """What a reply records once ``current`` continued it: ``A → B`` when another model
+    wrote the rest (each model that wrote part of it, in order), else unchanged."""
+    if not current or not recorded:
+        return recorded or current
+    if recorded.rsplit(" → ", 1)[-1] == current:
+        return recorded
+    return f"{recorded} → {current}"
+
+
 def model_label(engine: Engine) -> str:
     """``Baichuan2-7B-Chat · Q4_K_M`` (the quant from the file name when it names one)."""
     stem = engine.path.stem

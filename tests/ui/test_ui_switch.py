@@ -82,3 +82,30 @@ async def test_new_chat_clears_the_last_chats_speed_and_context(run_app, b2):
         await pilot.pause()
         assert status.tokens_per_s is None and status.ctx_used == 0
         assert "tok/s" not in str(status.render())
+
+
+async def test_a_reply_continued_by_another_model_records_both(run_app, tiny, b2):
+    other = tiny("b2-13b-chat")
+    async with run_app(options(b2, sampling={"max_tokens": 8})) as pilot:
+        app = await ready(pilot)
+        await send(pilot, "one")
+        conv = app.chat.state.conversation
+        text = app.chat.state.messages[-1].content
+        await switch_to(pilot, other)
+        await pilot.press("ctrl+g")  # continue the cut reply with the other model
+        await wait_for(
+            pilot,
+            lambda: (
+                app.chat.replies.streaming_id is None
+                and app.chat.state.messages[-1].content != text
+            ),
+            what="the continued reply",
+        )
+        both = f"{b2} → {other.resolve()}"
+        assert app.chat.state.messages[-1].model == both
+        with Store() as s:
+            reply = [m for m in s.messages(conv.id) if m.role == "assistant"]
+            assert len(reply) == 1 and reply[0].model == both
+            assert reply[0].content.startswith(text) and len(reply[0].content) > len(text)
+            md = to_markdown(s.document(conv.id))
+        assert f"## Assistant ({b2.name} → {other.name})" in md

@@ -20,7 +20,7 @@ from textual.message import Message
 
 from baichuan_tui.errors import error_line
 from baichuan_tui.store.conversations import ReplyWriter, StoredMessage, now
-from baichuan_tui.ui.session import recorded_model
+from baichuan_tui.ui.session import continued_model, recorded_model
 from baichuan_tui.ui.widgets.messages import MessageView
 
 if TYPE_CHECKING:
@@ -121,6 +121,10 @@ class ReplyStreamer:
             last = state.messages[-1]
             view = screen.log_view.views[-1]
             prefix = last.content
+            model = continued_model(last.model, recorded_model(screen.chat_app.model_spec, engine))
+            if model != last.model:  # another model writes the rest: the reply says so
+                screen.store.update_message(last.id, prefix, model=model)
+                last.model = model
             await view.restart()
             view.set_finish(None)
         else:
