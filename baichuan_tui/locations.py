@@ -97,3 +97,9 @@ def hf_hub_cache() -> Path:
 def server_build_dir() -> Path:
     """llama-server and rpc-server built from the vendored llama.cpp, one folder per setting."""
     return cache_dir() / "llama-server"
+
+
+def unsaved_rescue_file(stamp: str) -> Path:
+    """Where quitting on a full disk offers to write the chats it could not store (the current
+    folder, like exports; the user may pick another disk)."""
+    return Path.cwd() / f"baichuan-chat-unsaved-{stamp}.json"

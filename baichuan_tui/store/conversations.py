@@ -241,6 +241,24 @@ class Store:
             self._pending.keep(op)
             return op.made
 
+    def unsaved_documents(self) -> builtins.list[dict[str, Any]]:
+        """The documents (as :meth:`document`) of every conversation that kept, unsaved
+        writes change: what would be lost if the app ended now."""
+        docs = []
+        for conv in self.list():
+            if conv.id < 0:
+                docs.append(self.document(conv.id))
+                continue
+            stored = [
+                _message(r).to_dict()
+                for r in self._rows(
+                    "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conv.id,)
+                )
+            ]
+            if [m.to_dict() for m in self.messages(conv.id)] != stored:
+                docs.append(self.document(conv.id))
+        return docs
+
     def _overlay(self, conv_id: int, messages: builtins.list[StoredMessage]) -> None:
         """Apply the kept writes to a conversation's stored messages (as the app sees them)."""
         for op in self._pending.ops:

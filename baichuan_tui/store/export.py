@@ -91,3 +91,9 @@ def write_export(
     check_export_target(out, database, force=force, flag=flag)
     with atomic_output(out, flag=flag) as tmp:
         tmp.write_text(text, "utf-8")
+
+
+def rescue_text(docs: list[dict[str, Any]]) -> str:
+    """Chats the history could not store, as one JSON document (``history show --json``'s
+    shape per chat) a person can read or import by hand."""
+    return to_json({"unsaved_conversations": docs})

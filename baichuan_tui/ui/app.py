@@ -8,6 +8,7 @@ history stay as they were.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
@@ -21,11 +22,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.theme import Theme
 
-from baichuan_tui.errors import error_line
+from baichuan_tui import locations
+from baichuan_tui.errors import UserError, error_line
 from baichuan_tui.loading import connect_server, start_engine_process
 from baichuan_tui.settings import Settings, remember, remember_last_model
 from baichuan_tui.store.conversations import Store
 from baichuan_tui.ui.screens.chat import ChatScreen
+from baichuan_tui.ui.screens.dialogs import UnsavedOnQuit
 from baichuan_tui.ui.session import LaunchOptions
 
 if TYPE_CHECKING:
@@ -306,8 +309,42 @@ class ChatApp(App[None]):
             yield SystemCommand(title, help_text, callback)
 
     async def action_quit(self) -> None:
-        self.chat.cancel_reply()
+        self.chat.cancel_reply(wait=2)  # its last write is made (or kept) before we look
+        store = self.store
+        if store.has_unsaved and not store.readonly and not store.save_pending():
+            docs = store.unsaved_documents()
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            dialog = UnsavedOnQuit(
+                store.unsaved or "the history cannot be written",
+                len(docs),
+                str(locations.unsaved_rescue_file(stamp)),
+            )
+            self.push_screen(dialog, self._quit_with_unsaved)
+            return
         self.exit()
+
+    def _quit_with_unsaved(self, choice: tuple[str, str] | None) -> None:
+        """What the quit dialog chose: quit only once nothing is lost or the user says so."""
+        if choice is None:
+            return
+        action, path = choice
+        if action == "retry":
+            if self.store.save_pending():
+                self.exit()
+            else:
+                self.notify(f"still not stored: {self.store.unsaved}", severity="error")
+        elif action == "save":
+            from baichuan_tui.store.export import rescue_text, write_export
+
+            docs = self.store.unsaved_documents()
+            try:
+                write_export(rescue_text(docs), Path(path).expanduser(), self.store.path)
+            except UserError as exc:
+                self.notify(error_line(exc), severity="error", timeout=10)
+                return
+            self.exit(message=f"{len(docs)} unsaved chat(s) written to {path}")
+        elif action == "quit":
+            self.exit()
 
     def on_unmount(self) -> None:
         self.shutdown()

@@ -5,6 +5,7 @@ and regenerate keeps the replaced reply one key away (Ctrl+Z swaps it back)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from uihelpers import done, notices, options, ready, send, wait_for
@@ -130,3 +131,47 @@ async def test_regenerate_keeps_the_replaced_reply_for_ctrl_z(run_app, b2):
         await pilot.press("ctrl+z")  # with text in the input, Ctrl+Z is the input's undo
         await pilot.pause()
         assert shown(app)[-1][2] == "cancelled" and app.chat.input.text == ""
+
+
+async def test_quit_on_a_full_disk_asks_and_saves_the_chats_to_a_file(run_app, b2, tmp_path):
+    from uihelpers import screen_named
+
+    rescue = tmp_path / "rescued.json"
+    async with run_app(options(b2, n_ctx=4096)) as pilot:
+        app = await ready(pilot)
+        set_disk_full(app.store, True)
+        await send(pilot, "a question the disk refuses " * 200)
+        assert app.store.has_unsaved
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: screen_named(app, "UnsavedOnQuit"), what="the dialog")
+        await pilot.click("#retry")  # still full: it says so and stays
+        await wait_for(pilot, lambda: any("still not stored" in n for n in notices(app)))
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: screen_named(app, "UnsavedOnQuit"), what="the dialog")
+        app.screen.query_one("#value").value = str(rescue)
+        await pilot.click("#save")
+        await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
+    doc = json.loads(rescue.read_text())
+    (chat,) = doc["unsaved_conversations"]
+    assert [m["role"] for m in chat["messages"]] == ["user", "assistant"]
+    assert chat["messages"][0]["content"].startswith("a question the disk refuses")
+
+
+async def test_quit_on_a_full_disk_retries_once_space_returns(run_app, b2):
+    from uihelpers import screen_named
+
+    async with run_app(options(b2, n_ctx=4096)) as pilot:
+        app = await ready(pilot)
+        set_disk_full(app.store, True)
+        await send(pilot, "kept in memory " * 500)
+        conv = app.chat.state.conversation
+        await pilot.press("ctrl+q")
+        await wait_for(pilot, lambda: screen_named(app, "UnsavedOnQuit"), what="the dialog")
+        await pilot.press("escape")  # back to the app: nothing lost, nothing quit
+        await wait_for(pilot, lambda: not screen_named(app, "UnsavedOnQuit"))
+        assert app.is_running
+        set_disk_full(app.store, False)
+        await pilot.press("ctrl+q")  # the first try writes it all: no dialog
+        await wait_for(pilot, lambda: not app.is_running, what="the app to quit")
+    assert stored(conv.id)[0][1].startswith("kept in memory")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label
+from textual.widgets import Button, Input, Label
 
 
 class TextPrompt(ModalScreen[str | None]):
@@ -27,6 +27,41 @@ class TextPrompt(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class UnsavedOnQuit(ModalScreen[tuple[str, str] | None]):
+    """Quitting while the history refuses writes: retry, save the chats to a file, or quit
+    anyway; Esc goes back to the app. Dismisses with ``(choice, path)``."""
+
+    BINDINGS = [Binding("escape", "cancel", "Back to the app")]
+
+    def __init__(self, reason: str, chats: int, path: str) -> None:
+        super().__init__(classes="dialog")
+        self._reason = reason
+        self._chats = chats
+        self._path = path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="box"):
+            yield Label(
+                f"{self._reason}\n{self._chats} chat(s) have changes that are not stored and "
+                "would be lost.",
+                classes="dialog-title",
+            )
+            yield Input(self._path, id="value")
+            with Horizontal():
+                yield Button("Save to this file", id="save", variant="primary")
+                yield Button("Retry", id="retry")
+                yield Button("Quit anyway", id="quit", variant="error")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss((event.button.id or "", self.query_one("#value", Input).value.strip()))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(("save", event.value.strip()))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
