@@ -333,3 +333,26 @@ def recent_models() -> dict[str, str]:
     """Model spec → when it was last loaded (ISO time, UTC), oldest first."""
     recent = _state().get("recent")
     return {str(k): str(v) for k, v in recent.items()} if isinstance(recent, dict) else {}
+
+
+def quiz_data_folder(bench: str) -> str | None:
+    """The ``--data`` folder last used for benchmark ``bench`` in the app (None: the Hub's)."""
+    folders = _state().get("quiz_data")
+    value = folders.get(bench) if isinstance(folders, dict) else None
+    return str(value) if value else None
+
+
+def remember_quiz_data_folder(bench: str, folder: Path | None) -> None:
+    """Remember ``folder`` as ``bench``'s data (None forgets it: the Hub cache again)."""
+
+    def change(state: dict[str, Any]) -> None:
+        old = state.get("quiz_data")
+        folders = dict(old) if isinstance(old, dict) else {}
+        if folder is None:
+            folders.pop(bench, None)
+        else:
+            folders[bench] = str(folder)
+        state["quiz_data"] = folders
+
+    with contextlib.suppress(OSError):
+        jsonstate.update(state_file(), change)

@@ -201,3 +201,38 @@ async def test_take_the_quiz_gaokao_analysis_and_errors(run_app, b2, tmp_path):
         assert screen.item.explanation in text_of(screen.query_one("#q-reveal"))
         tally = text_of(screen.query_one("#q-tally"))
         assert tally.startswith("you ") and f"1/{len(screen.subject.items)} answered" in tally
+
+
+async def test_take_lists_subjects_and_the_data_folder_is_remembered(run_app, b2, tmp_path):
+    quizdata.write_ceval(tmp_path / "ceval", {"computer_network": 3})
+    folder = str(tmp_path / "ceval")
+    async with run_app(options(b2, n_ctx=2048), size=(120, 48)) as pilot:
+        app = await ready(pilot)
+        app.action_quiz(take=True)
+        await wait_for(pilot, lambda: screen_named(app, "QuizTakeScreen") is not None)
+        await pilot.pause()
+        screen = app.screen
+        listed = text_of(screen.query_one("#q-question"))
+        assert "C-Eval: 52 subjects" in listed and "computer_network" in listed
+        hint = await screen.query_one("#q-subject").suggester.get_suggestion("computer_n")
+        assert hint == "computer_network"
+        fill(screen, subject="computer_network", data=folder)
+        await pilot.click("#q-start")
+        await wait_for(pilot, lambda: screen.item is not None, what="the first question")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.chat)
+        await pilot.press("f4")  # the run screen offers the folder used last for C-Eval
+        run = await wait_for_screen(pilot, "QuizRunScreen")
+        assert run.query_one("#q-data").value == folder
+        run.query_one("#q-bench").value = "mmlu"  # another benchmark: its own (none yet)
+        await pilot.pause()
+        assert run.query_one("#q-data").value == ""
+        run.query_one("#q-bench").value = "ceval"
+        await pilot.pause()
+        assert run.query_one("#q-data").value == folder
+
+
+async def wait_for_screen(pilot, name: str):
+    await wait_for(pilot, lambda: screen_named(pilot.app, name) is not None, what=name)
+    await pilot.pause()
+    return pilot.app.screen

@@ -11,6 +11,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select
 
 from baichuan_tui.quiz.datasets import BENCHMARKS
+from baichuan_tui.settings import quiz_data_folder, remember_quiz_data_folder
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
@@ -50,5 +51,30 @@ class QuizScreen(ModalScreen[None]):
         return value if isinstance(value, str) else "ceval"
 
     def _data(self) -> Path | None:
+        """The ``--data`` field as a path (remembered for the benchmark when it is a folder)."""
         text = self._value("q-data")
-        return Path(text).expanduser() if text else None
+        folder = Path(text).expanduser() if text else None
+        if folder is None or folder.is_dir():
+            remember_quiz_data_folder(self._bench(), folder)
+        return folder
+
+    _data_for: str | None = None
+    """The benchmark the ``--data`` field was filled for."""
+    _data_filled = ""
+    """What was filled in (a value the user typed instead is never replaced)."""
+
+    def fill_data_folder(self) -> None:
+        """Put the folder last used for the chosen benchmark in the ``--data`` field, unless
+        the user typed one."""
+        field = self.query_one("#q-data", Input)
+        self._data_for = self._bench()
+        if field.value.strip() in ("", self._data_filled):
+            field.value = self._data_filled = quiz_data_folder(self._data_for) or ""
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "q-bench" and self._bench() != self._data_for:
+            self.fill_data_folder()
+            self.bench_changed()
+
+    def bench_changed(self) -> None:
+        """Hook: the benchmark select changed."""

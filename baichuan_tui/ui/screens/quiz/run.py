@@ -98,6 +98,7 @@ class QuizRunScreen(QuizScreen):
     def on_mount(self) -> None:
         self.query_one("#q-progress").display = False
         self.query_one("#q-bench").focus()
+        self.fill_data_folder()
 
     # -- running ---------------------------------------------------------------------------
     def on_button_pressed(self, event: Button.Pressed) -> None:

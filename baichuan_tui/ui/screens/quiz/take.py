@@ -16,10 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Select, Static
 
 from baichuan_tui.errors import error_line
 from baichuan_tui.quiz import session
+from baichuan_tui.quiz.datasets import BENCHMARKS
 from baichuan_tui.quiz.schema import LETTERS
 from baichuan_tui.ui.screens.quiz.base import BENCH_CHOICES, QuizScreen, form_row
 
@@ -123,7 +125,7 @@ class QuizTakeScreen(QuizScreen):
                     )
                     yield form_row(
                         "subject",
-                        Input(subject, placeholder="e.g. computer_network", id="q-subject"),
+                        Input(subject, placeholder="type: it completes (→)", id="q-subject"),
                     )
                 with Vertical(classes="quiz-col"):
                     yield form_row(
@@ -146,7 +148,19 @@ class QuizTakeScreen(QuizScreen):
 
     def on_mount(self) -> None:
         self.query_one("#q-answers").display = False
+        self.fill_data_folder()
+        self.bench_changed()
         self.query_one("#q-subject" if self._init[0] else "#q-bench").focus()
+
+    def bench_changed(self) -> None:
+        """List the chosen benchmark's subjects, and complete them in the subject field."""
+        bench = BENCHMARKS[self._bench()]
+        names = list(bench.subjects)
+        self.query_one("#q-subject", Input).suggester = SuggestFromList(names)
+        if self.take is None:  # the question area lists them until a subject is loaded
+            self.query_one("#q-question", Static).update(
+                Text(f"{bench.title}: {len(names)} subjects — " + ", ".join(names), "dim")
+            )
 
     # -- starting --------------------------------------------------------------------------
     def on_input_submitted(self, event: Input.Submitted) -> None:
