@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from baichuan_tui.quiz.results import PUBLISHED, model_title
+from baichuan_tui.quiz.results import PUBLISHED, model_title, remote_where
 
 BAR = 24
 
@@ -130,9 +130,9 @@ def compare_table(records: Sequence[dict[str, Any]], console: Console) -> None:
     table = Table(title="quiz runs compared (accuracy %)", title_justify="left")
     table.add_column("subject")
     for r in records:
-        table.add_column(
-            f"{r['id']}\n{r['model'].get('quant') or r['model']['file']}", justify="right"
-        )
+        where = remote_where(r["model"])
+        head = f"{r['id']}\n{r['model'].get('quant') or r['model']['file']}"
+        table.add_column(f"{head}\n{where}" if where else head, justify="right")
     names: list[str] = []
     for r in records:
         names += [n for n in r["subjects"] if n not in names]

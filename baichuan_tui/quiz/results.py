@@ -13,6 +13,7 @@ import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from baichuan_tui import jsonstate, locations
 from baichuan_tui.engine.lora import Lora, with_adapters
@@ -147,10 +148,28 @@ def adapter_facts(lora: Lora) -> dict[str, Any]:
     return {"path": str(path), "file": path.name, "sha256": model_sha256(path), "scale": lora.scale}
 
 
+def server_label(url: str) -> str:
+    """A server's URL as a run records it: without any ``user:password@``."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+
+
+def remote_where(model: dict[str, Any]) -> str | None:
+    """Where a run's model ran when not here: its server, or "remote" for a record that has
+    no server but no sha256 either (only a file not on this disk has none); None when local."""
+    if model.get("server"):
+        return f"remote: {model['server']}"
+    return "remote" if model.get("sha256") is None else None
+
+
 def model_title(model: dict[str, Any]) -> str:
-    """How a run's model is named in tables: the file, plus its adapters (``+ a.gguf:0.5``)."""
+    """How a run's model is named in tables: the file, plus its adapters (``+ a.gguf:0.5``)
+    and, for a server's model, ``(remote: URL)``."""
     loras = [Lora(x["path"], float(x["scale"])) for x in model.get("loras") or []]
-    return with_adapters(model["file"], loras)
+    where = remote_where(model)
+    title = with_adapters(model["file"], loras)
+    return f"{title} ({where})" if where else title
 
 
 # ------------------------------------------------------------------------------- the record
@@ -235,6 +254,7 @@ def cli_document(record: dict[str, Any], stored: Path | None = None) -> dict[str
         "n_ctx": record["n_ctx"],
         "licence": record["licence"],
         "model_sha256": record["model"]["sha256"],
+        "model_server": record["model"].get("server"),
         "quant": record["model"]["quant"],
         "published": record["published"],
         "submission": record.get("submission"),
@@ -334,6 +354,7 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
         "model": record["model"]["path"],
         "quant": record["model"]["quant"],
         "model_sha256": record["model"]["sha256"],
+        "model_server": record["model"].get("server"),
         "overall": record["overall"],
         "questions_per_s": record["questions_per_s"],
         "interrupted": record["interrupted"],

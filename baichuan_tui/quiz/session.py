@@ -123,8 +123,10 @@ def parallel_for(engine: Engine, asked: int) -> int:
 
 def model_facts(engine: Engine, *, notify: Notify | None = None) -> dict[str, Any]:
     """The record's model facts (the file's sha256 is computed once per file: ``notify`` says;
-    a server's model that is not on this disk gets no size or hash)."""
+    a server's model that is not on this disk gets no size or hash; a server's run names it)."""
     adapters = [results.adapter_facts(lora) for lora in engine.loras]
+    url = getattr(engine, "url", None)
+    server = {"server": results.server_label(url)} if isinstance(url, str) else {}
     if not engine.path.is_file():
         return {
             "path": str(engine.path),
@@ -133,12 +135,13 @@ def model_facts(engine: Engine, *, notify: Notify | None = None) -> dict[str, An
             "quant": engine.info.file_type,
             "size": engine.info.file_size or None,
             "sha256": None,
+            **server,
             **({"loras": adapters} if adapters else {}),
         }
     if notify is not None and results.cached_sha256(engine.path) is None:
         notify(f"hashing {engine.path.name} for the run record (once per file)")
     facts = results.model_facts(engine.path, engine.info.name, engine.info.file_type)
-    return {**facts, "loras": adapters} if adapters else facts
+    return {**facts, **server, **({"loras": adapters} if adapters else {})}
 
 
 class NothingScored(UserError):

@@ -125,6 +125,8 @@ def test_a_remote_run_is_listed_compared_and_exported(cli, tiny, launch, data, t
     stored, listed, compared and exported all the same."""
     import shutil
 
+    from baichuan_tui.quiz.results import server_label
+
     copy = tmp_path / "elsewhere.gguf"
     shutil.copy(tiny("b2-7b-chat"), copy)
     remote_server = launch(copy, ctx=CTX)
@@ -133,12 +135,19 @@ def test_a_remote_run_is_listed_compared_and_exported(cli, tiny, launch, data, t
     remote = _quiz(cli, data, "--server", remote_server.url, *args)
     local = _quiz(cli, data, "--model", str(tiny("b2-7b-chat")), *args)
     assert remote["model_sha256"] is None and local["model_sha256"]
+    assert remote["model_server"] == server_label(remote_server.url)
+    assert local["model_server"] is None
     listed = cli("quiz", "results", "--json")
     assert listed.returncode == 0, listed.stderr
-    shown = cli("quiz", "results", remote["run_id"])
+    by_id = {r["id"]: r for r in json.loads(listed.stdout)["runs"]}
+    assert by_id[remote["run_id"]]["model_server"] == remote["model_server"]
+    wide = {"COLUMNS": "160"}
+    shown = cli("quiz", "results", remote["run_id"], env=wide)
     assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
-    both = cli("quiz", "compare", remote["run_id"], local["run_id"])
+    assert "remote:" in shown.stdout, shown.stdout
+    both = cli("quiz", "compare", remote["run_id"], local["run_id"], env=wide)
     assert both.returncode == 0 and "Traceback" not in both.stderr, both.stderr
+    assert both.stdout.count("remote") == 1, both.stdout
     out = tmp_path / "ceval.json"
     exported = cli("quiz", "results", remote["run_id"], "--export-ceval", str(out))
     assert exported.returncode == 0, exported.stderr
