@@ -9,6 +9,7 @@ from pathlib import Path
 
 import gguf
 
+from baichuan_tui.convert import gptq
 from baichuan_tui.convert import quantize as quant
 from baichuan_tui.convert.baichuan import source_dtype, tensor_plans
 from baichuan_tui.convert.checkpoint import (
@@ -141,7 +142,9 @@ def convert(
     cfg = read_config(src)
     check_target(out, force=force, inputs=src.iterdir(), source_dir=src, what="the output .gguf")
     vocab = load_vocab(src, cfg.vocab_size)
-    weights = open_weights(src)
+    weights, gptq_cfg = gptq.wrap(src, cfg.raw, open_weights(src))
+    if gptq_cfg is not None and say:
+        say(gptq_cfg.line())
     decision = norm_head_decision(src, cfg, override=norm_head, repo=repo)
     norm = decision.applies
     if say:
