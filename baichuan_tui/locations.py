@@ -103,3 +103,9 @@ def unsaved_rescue_file(stamp: str) -> Path:
     """Where quitting on a full disk offers to write the chats it could not store (the current
     folder, like exports; the user may pick another disk)."""
     return Path.cwd() / f"baichuan-chat-unsaved-{stamp}.json"
+
+
+def trace_file() -> Path | None:
+    """``BAICHUAN_CHAT_TRACE``: a file the app appends reply timings to (for benchmarks)."""
+    value = os.environ.get("BAICHUAN_CHAT_TRACE")
+    return Path(value) if value else None

@@ -5,7 +5,8 @@ re-wraps it; a reply that is one long paragraph (common in Chinese) or has many 
 every update cost more than the one before. The message view therefore streams into a chain
 of Markdown segments and starts a new one once the live segment holds ``SEGMENT_CHARS``
 characters, cutting only where the split cannot change what the text means: between blocks,
-or after a sentence inside a plain paragraph. The finished reply is rendered whole again.
+or after a sentence inside a plain paragraph. The finished reply keeps its segments (ending it
+costs one update, not a render of the whole reply).
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@
 ``ask``: time to first token + generation time (its ``--json`` numbers, i.e. the streaming
 part of its wall time); the whole command's wall time (start, load, stream, exit) is printed
 beside it. App: from pressing Enter until the finished reply is stored (the
-history polled every 50 ms; the screen is checked after). Runs alternate, so machine noise
+history polled every 50 ms; the screen is checked after), and split by the app's own trace
+(``BAICHUAN_CHAT_TRACE``): Enter → last token, and last token → the reply's last screen
+change (the cost of ending a reply). Runs alternate, so machine noise
 hits both. Not collected by pytest.
 """
 
@@ -31,6 +33,7 @@ PROMPT = "请写一篇很长的故事"
 
 
 THREADS: list[str] = []
+TRACE = Path(tempfile.gettempdir()) / f"bc-bench-trace-{os.getpid()}.jsonl"
 
 
 def settings(model: str, tokens: int) -> list[str]:
@@ -122,7 +125,9 @@ def run_app(model: str, tokens: int) -> dict:
         server_stat = Path(f"/proc/{server}/stat")
         server0 = stat_cpu(server_stat)
         before = _finished_replies()
+        TRACE.write_text("")
         t0 = time.perf_counter()
+        t0_wall = time.time()
         term.keys("Enter")
         deadline = t0 + 600
         # Poll the history (a cheap SQLite read) for the finished reply rather than the pane:
@@ -131,6 +136,13 @@ def run_app(model: str, tokens: int) -> dict:
             time.sleep(0.05)
         wall = time.perf_counter() - t0
         term.wait("cut at max_tokens", timeout=30)  # and it is on screen
+        marks = {}
+        deadline = time.perf_counter() + 10
+        while "reply_drawn" not in marks and time.perf_counter() < deadline:
+            time.sleep(0.05)
+            for line in TRACE.read_text().splitlines():
+                mark = json.loads(line)
+                marks[mark["event"]] = mark["t"]
         ui_cpu = main_thread_cpu(pid) - cpu0
         if os.environ.get("BENCH_VERBOSE"):
             print(
@@ -152,6 +164,8 @@ def run_app(model: str, tokens: int) -> dict:
         "wall_s": wall,
         "tok_s": stats.get("gen_tokens_per_s"),
         "ui_cpu_s": ui_cpu,
+        "to_last_token_s": marks["last_token"] - t0_wall,
+        "last_token_to_drawn_s": marks["reply_drawn"] - marks["last_token"],
     }
 
 
@@ -171,6 +185,7 @@ def main() -> None:
     home = tempfile.mkdtemp(prefix="bc-bench-")
     for var, sub in (("BAICHUAN_CHAT_DATA_DIR", "data"), ("BAICHUAN_CHAT_CONFIG_DIR", "cfg")):
         os.environ[var] = f"{home}/{sub}"
+    os.environ["BAICHUAN_CHAT_TRACE"] = str(TRACE)
     rows = []
     for i in range(args.repeats):
         a = run_ask(model, args.tokens)
@@ -180,13 +195,22 @@ def main() -> None:
             f"run {i + 1}: ask {a['wall_s']:.2f} s ({a['tokens']} tok, {a['tok_s']:.1f} tok/s)"
             f" | app {b['wall_s']:.2f} s ({b['tokens']} tok, {b['tok_s']} tok/s, UI thread "
             f"{b['ui_cpu_s']:.2f} s CPU)"
-            f" | ratio {b['wall_s'] / a['wall_s']:.3f}",
+            f" | ratio {b['wall_s'] / a['wall_s']:.3f}"
+            f" | app: Enter→last token {b['to_last_token_s']:.2f} s "
+            f"({b['to_last_token_s'] / a['wall_s']:.3f}× ask), last token→last screen change "
+            f"{b['last_token_to_drawn_s'] * 1000:.0f} ms",
             flush=True,
         )
     ask = sum(a["wall_s"] for a, _ in rows)
     app = sum(b["wall_s"] for _, b in rows)
     command = sum(a["command_s"] for a, _ in rows)
     ratios = sorted(b["wall_s"] / a["wall_s"] for a, b in rows)
+    tails = sorted(b["last_token_to_drawn_s"] * 1000 for _, b in rows)
+    gen = sorted(b["to_last_token_s"] / a["wall_s"] for a, b in rows)
+    print(
+        f"Enter→last token, app/ask (median): {statistics.median(gen):.3f}; "
+        f"last token→last screen change (median): {statistics.median(tails):.0f} ms"
+    )
     print(
         f"total: ask {ask:.2f} s, app {app:.2f} s, app/ask = {app / ask:.3f} "
         f"(median of runs {statistics.median(ratios):.3f})"

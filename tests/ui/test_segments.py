@@ -111,7 +111,7 @@ async def stream(view: MessageView, text: str, chunk: int = 37) -> list[int]:
 
 
 @pytest.mark.anyio
-async def test_a_long_reply_streams_in_bounded_segments_and_ends_as_one_markdown():
+async def test_a_long_reply_streams_in_bounded_segments_and_keeps_them_at_the_end():
     text = reply_text()
     app = Host()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -131,10 +131,15 @@ async def test_a_long_reply_streams_in_bounded_segments_and_ends_as_one_markdown
         # the segments hold the whole reply, in order, and no cut fell inside the code block
         starts = [0] + [s for s in _cuts(view)]
         assert not any(fence < s < fence + fence_len for s in starts)
-        await view.finish(text, "stop")
+        drawn = list(view.query_children(Markdown))
+        sources = [md.source for md in drawn]
+        await view.finish(text + " the end.", "stop")  # a last piece not shown yet
         await pilot.pause()
-        assert list(view.query_children(Markdown)) == [view.body]
-        assert view.body.source == text and not view.body.has_class("-joined")
+        # ending costs one update: the same widgets, earlier ones untouched, the tail added
+        after = list(view.query_children(Markdown))
+        assert after == drawn and [md.source for md in after[:-1]] == sources[:-1]
+        assert after[-1].source == sources[-1] + " the end."
+        assert "".join(md.source for md in after) == view.content == text + " the end."
 
 
 def _cuts(view: MessageView) -> list[int]:
@@ -158,4 +163,6 @@ async def test_continuing_a_reply_keeps_its_text_and_segments_again():
         await pilot.pause()
         assert view.content == text and len(view._segments) > 3
         await view.finish(text, "stop")
-        assert view.body.source == text and not view._segments
+        assert view.content == text and len(view._segments) > 3
+        await view.finish("something else", "stop")  # not a continuation: drawn again, whole
+        assert view.body.source == "something else" and not view._segments

@@ -11,6 +11,7 @@ in its own process, decodes with one thread fewer until the screen has refreshed
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from functools import partial
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from baichuan_tui import locations
 from baichuan_tui.errors import error_line
 from baichuan_tui.store.conversations import ReplyWriter, StoredMessage, now
 from baichuan_tui.ui.session import continued_model, recorded_model
@@ -41,6 +43,15 @@ UI_DRAW_WAIT = 0.5
 """Longest the reply worker keeps a core lent to the screen for one update."""
 STATUS_INTERVAL = 1.0
 """Seconds between updates of the live tokens/s in the status bar."""
+
+
+def trace(event: str) -> None:
+    """Append ``{"event", "t"}`` (wall-clock seconds) to the trace file, when one is set
+    (``tests/ui/bench_streaming.py`` reads it: the last token vs the last screen change)."""
+    path = locations.trace_file()
+    if path is not None:
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps({"event": event, "t": time.time()}) + "\n")
 
 
 class ReplyChunk(Message):
@@ -197,6 +208,7 @@ class ReplyStreamer:
                         screen.post_message(chunk_msg)
                         chunk_msg.drawn.wait(UI_DRAW_WAIT)
                     posted = now_s
+            trace("last_token")
             if pending:
                 screen.post_message(ReplyChunk(msg_id, "".join(pending), 0, 0.0))
             res = gen.result
@@ -291,6 +303,7 @@ class ReplyStreamer:
         elif message.finish_reason == "length":
             screen.notify("the reply was cut at max_tokens: Ctrl+G continues it")
         await screen.chats.refresh_sidebar()
+        screen.call_after_refresh(trace, "reply_drawn")  # the reply's last screen change
 
     # -- generation control -----------------------------------------------------------------
     def cancel(self) -> None:

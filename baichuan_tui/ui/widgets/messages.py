@@ -125,11 +125,19 @@ class MessageView(Vertical):
         self.body.remove_class("-joined")
 
     async def finish(self, text: str, finish_reason: str | None) -> None:
-        """Stop streaming and render the whole reply once more, as one Markdown."""
-        await self._drop_segments()
-        self.content = text
-        if self.plain is None:
+        """Stop streaming. The segments already drawn stay as they are and only what has not
+        been shown yet is appended, so ending a reply costs what one more update does,
+        however long it is; a text that is not a continuation of what is shown (rare) is
+        rendered again, whole."""
+        if self.plain is None and self._stream is not None and text.startswith(self.content):
+            if len(text) > len(self.content):
+                await self.write(text[len(self.content) :])
+            await self._stream.stop()
+            self._stream = None
+        elif self.plain is None:
+            await self._drop_segments()
             await self.body.update(text)
+        self.content = text
         self.set_finish(finish_reason)
 
     async def restart(self) -> None:
