@@ -71,6 +71,12 @@ def add_quiz_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="questions in flight at once with --server (capped at its slots; default 1)",
     )
+    run.add_argument(
+        "--lora-compare",
+        action="store_true",
+        help="with --lora: run the base model, then the base with the adapters, store both "
+        "and show them side by side (quiz compare)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON document")
 
     res = qsub.add_parser("results", help="stored runs beside the published numbers")
@@ -104,10 +110,7 @@ def _subjects(value: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
-    from baichuan_tui.commands.bars import quiz_bar
-    from baichuan_tui.commands.common import load_engine
+    from baichuan_tui.errors import UsageError
     from baichuan_tui.quiz import report, session
     from baichuan_tui.quiz import results as store
 
@@ -116,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         err.print(msg, highlight=False)
 
+    if getattr(args, "lora_compare", False) and not getattr(args, "lora", None):
+        raise UsageError("--lora-compare needs --lora FILE", "name the adapter to compare with")
     request = session.RunRequest(
         args.bench,
         split=args.split,
@@ -129,15 +134,52 @@ def run(args: argparse.Namespace) -> int:
     )
     prepared = session.prepare(request, notify=say)
     bench = prepared.dataset.benchmark
+    say(f"{bench.title} ({bench.repo}): licence {bench.licence}")
+    passes = [argparse.Namespace(**{**vars(args), "lora": None}), args]
+    if not getattr(args, "lora_compare", False):
+        passes = passes[1:]
+    saved_runs = []
+    for one in passes:
+        if len(passes) > 1:
+            say("with the adapters" if one.lora else "the base model")
+        saved, interrupted = _score_and_save(one, prepared, say)
+        if saved is None:
+            return 130
+        saved_runs.append(saved)
+        if interrupted:
+            break
+    records = [s.record for s in saved_runs]
+    if args.json:
+        docs = [store.cli_document(s.record, s.stored) for s in saved_runs]
+        print_json(docs[0] if len(docs) == 1 else docs)
+    else:
+        for s in saved_runs:
+            report.run_table(s.record, _console_out())
+            say(f"stored as {s.record['id']} ({s.stored})")
+            if s.record.get("submission"):
+                say(f"C-Eval submission file: {s.record['submission']}")
+        if len(records) > 1:
+            report.compare_table(records, _console_out())
+    return 130 if any(r["interrupted"] for r in records) else 0
+
+
+def _score_and_save(args: argparse.Namespace, prepared: Any, say: Any) -> tuple[Any, bool]:
+    """Load the model ``args`` name, score the prepared quiz, store the run: ``(saved, whether
+    it was interrupted)``; ``(None, True)`` when stopped before any question was scored."""
+    import time
+
+    from baichuan_tui.commands.bars import quiz_bar
+    from baichuan_tui.commands.common import load_engine
+    from baichuan_tui.quiz import session
+
     t0 = time.perf_counter()
     engine = load_engine(args)
     load_s = time.perf_counter() - t0
-    say(f"{bench.title} ({bench.repo}): licence {bench.licence}")
     try:
         parallel = session.parallel_for(engine, args.parallel)
         if parallel < args.parallel:
             say(f"--parallel {args.parallel}: {parallel} at once (what the engine serves)")
-        with quiz_bar(err) as on_progress:
+        with quiz_bar(_console()) as on_progress:
             outcome = session.score(prepared, engine, on_progress=on_progress, parallel=parallel)
         model = session.model_facts(engine, notify=say)
         n_ctx = engine.n_ctx
@@ -149,16 +191,8 @@ def run(args: argparse.Namespace) -> int:
         if not outcome.interrupted:
             raise
         say(str(stopped))
-        return 130
-    record = saved.record
-    if args.json:
-        print_json(store.cli_document(record, saved.stored))
-    else:
-        report.run_table(record, _console_out())
-        say(f"stored as {record['id']} ({saved.stored})")
-        if record.get("submission"):
-            say(f"C-Eval submission file: {record['submission']}")
-    return 130 if outcome.interrupted else 0
+        return None, True
+    return saved, outcome.interrupted
 
 
 def _console_out() -> Any:

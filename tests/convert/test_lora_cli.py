@@ -78,3 +78,31 @@ def test_lora_refusals_are_one_line(cli, converted, adapter_gguf, tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error:") and expect in lines[0]
     bad = cli("ask", "--model", str(base), "--lora", f"{adapter_gguf}:much", "hi")
     assert bad.returncode == 1 and "does not exist" in bad.stderr  # ":much" is no scale
+
+
+def test_quiz_lora_compare_runs_base_and_adapter(cli, converted, adapter_gguf, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "quiz"))
+    import quizdata
+
+    from baichuan_tui.quiz import results
+
+    quizdata.write_ceval(tmp_path / "ceval", {"logic": 4}, seed=3)
+    base = converted("b1-7b")
+    r = cli(
+        "quiz", "run", "ceval", "--data", str(tmp_path / "ceval"), "--model", str(base),
+        "--lora", str(adapter_gguf), "--lora-compare", "--shots", "1", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    plain, adapted = json.loads(r.stdout)
+    assert "loras" not in results.load_run(plain["run_id"])["model"]
+    (lora,) = results.load_run(adapted["run_id"])["model"]["loras"]
+    assert (lora["file"], lora["scale"]) == (adapter_gguf.name, 1.0) and len(lora["sha256"]) == 64
+    table = cli("quiz", "run", "ceval", "--data", str(tmp_path / "ceval"), "--model", str(base),
+                "--lora", str(adapter_gguf), "--lora-compare", "--shots", "1")  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    assert f"+ {adapter_gguf.name}" in table.stdout  # the compare table names the adapter
+    refused = cli("quiz", "run", "ceval", "--model", str(base), "--lora-compare")
+    assert refused.returncode == 2 and "--lora-compare needs --lora" in refused.stderr
