@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer with 2-4 models, side by side (repeat once per model; M is a path, a "
         "catalog name, http://HOST:PORT or server=NAME, optionally ,template=T ,preset=P)",
     )
+    ask.add_argument(
+        "--blind",
+        action="store_true",
+        help="with --compare: label the replies A/B/... in a shuffled order and ask for a vote",
+    )
 
     pr = sub.add_parser("prompt", help="print the token ids the engine would feed the model")
     pr.add_argument("messages", help="MESSAGES.json: a list of {role, content}")

@@ -1,4 +1,5 @@
-"""Compare: the headless runner on two tiny models with real engines, ``ask --compare``."""
+"""Compare: the headless runner on two tiny models with real engines, ``ask --compare``,
+blind votes and ``history votes``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from baichuan_tui.engine.prompts import Message
 from baichuan_tui.errors import UserError
 from baichuan_tui.hub.machine import Machine
 from baichuan_tui.loading import LoadRequest
+from baichuan_tui.store.conversations import Store
+from baichuan_tui.store.votes import Vote, win_table
 
 MODELS = ("b2-7b-chat", "b1-7b-base")
 
@@ -170,3 +173,56 @@ def test_ask_compare_json(cli, tiny):
 def test_ask_compare_needs_two_models(cli, tiny):
     res = cli("ask", "--compare", str(tiny(MODELS[0])), "hi")
     assert res.returncode == 1 and res.stderr.startswith("error: compare takes 2 to 4")
+    res = cli("ask", "--blind", "--model", str(tiny(MODELS[0])), "hi")
+    assert res.returncode == 1 and "--blind needs --compare" in res.stderr
+
+
+def test_blind_vote_stored_and_win_table(cli, tiny, isolated_home):
+    res = cli("ask", *_compare_args(tiny), "--blind", "你好", input="B\n")
+    assert res.returncode == 0, res.stderr
+    assert "=== A ===" in res.stdout and "=== B ===" in res.stdout
+    for k in MODELS:  # names hidden in the replies, said only after the vote
+        assert str(tiny(k)) not in res.stdout
+    assert "vote stored: B" in res.stderr
+    with Store() as store:
+        (vote,) = store.votes()
+    assert vote.winner == 1 and vote.prompt == "你好"
+    winner = vote.models[1]["name"]
+    assert {m["name"] for m in vote.models} == {tiny(k).name for k in MODELS}
+    assert f"B was {winner}" in res.stderr
+
+    cli("ask", *_compare_args(tiny), "--blind", "你好", input="t\n")
+    table = cli("history", "votes", "--json")
+    doc = json.loads(table.stdout)
+    assert doc["votes"] == 2
+    rows = {r["model"]: r for r in doc["models"]}
+    assert rows[winner]["wins"] == 1 and rows[winner]["ties"] == 1
+    assert rows[winner]["compared"] == 2 and rows[winner]["win_rate"] == 0.75
+    text = cli("history", "votes")
+    assert text.returncode == 0 and winner[:20] in text.stdout
+
+
+def test_win_table_counts():
+    a, b = {"name": "a", "model": "a"}, {"name": "b", "model": "b"}
+    votes = [Vote(1, "", "", [a, b], 0), Vote(2, "", "", [b, a], None), Vote(3, "", "", [a, b], 1)]
+    rows = {s.name: s for s in win_table(votes)}
+    assert (rows["a"].wins, rows["a"].ties, rows["a"].losses) == (1, 1, 1)
+    assert rows["a"].win_rate == pytest.approx(0.5)
+
+
+def test_votes_table_added_to_an_existing_history(tmp_path):
+    """A history made by the previous schema gets the votes table; nothing in it is lost."""
+    from baichuan_tui.store import db
+
+    path = tmp_path / "old.sqlite3"
+    conn = db.connect(path, migrate_to=db.SCHEMA_VERSION - 1)
+    conn.execute(
+        "INSERT INTO conversations (title, created_at, updated_at) VALUES ('kept', 'x', 'x')"
+    )
+    conn.close()
+    with Store(path) as store:
+        assert [c.title for c in store.list()] == ["kept"]
+        store.add_vote("p", [{"name": "a", "model": "a"}, {"name": "b", "model": "b"}], None)
+        assert store.votes()[0].winner is None
+        with pytest.raises(ValueError):
+            store.add_vote("p", [{"name": "a", "model": "a"}], 3)

@@ -8,6 +8,7 @@ import sys
 from baichuan_tui.commands.common import load_engine, read_stdin_or, sampling_from_args
 from baichuan_tui.commands.output import print_json
 from baichuan_tui.engine.prompts import Message
+from baichuan_tui.errors import UserError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,6 +17,8 @@ def run(args: argparse.Namespace) -> int:
         from baichuan_tui.commands import compare
 
         return compare.run(args, text, prompt_from_stdin=args.prompt is None)
+    if getattr(args, "blind", False):
+        raise UserError("--blind needs --compare", "give --compare once per model")
     engine = load_engine(args)
     from baichuan_tui.repair.notice import normhead_notice
 

@@ -2,7 +2,8 @@
 
 The comparison itself is :class:`baichuan_tui.compare.Compare`; here its events become
 progress lines on stderr and the replies labelled sections on stdout (columns on a wide
-terminal), or one JSON array with ``--json``.
+terminal), or one JSON array with ``--json``. ``--blind`` labels the replies A/B/… in a
+shuffled order, asks for a vote, stores it and only then says which model was which.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from baichuan_tui.commands.common import load_request, sampling_from_args, user_settings
 from baichuan_tui.commands.output import print_json
@@ -63,8 +64,35 @@ def _wide(n: int) -> bool:
     return sys.stdout.isatty() and shutil.get_terminal_size().columns >= COLUMN_WIDTH * n
 
 
+def _read_vote(labels: list[str], from_stdin: bool) -> str | None:
+    """The vote typed by the user: a label, ``tie``, or None (skipped / no terminal)."""
+    choices = "/".join(labels)
+    prompt = f"vote: {choices}, t for a tie, Enter to skip: "
+    try:
+        stream: IO[str] = open("/dev/tty", encoding="utf-8") if from_stdin else sys.stdin  # noqa: SIM115
+    except OSError:
+        return None
+    try:
+        while True:
+            print(prompt, end="", file=sys.stderr, flush=True)
+            line = stream.readline()
+            if not line:
+                return None
+            answer = line.strip().upper()
+            if not answer:
+                return None
+            if answer in ("T", "TIE"):
+                return "tie"
+            if answer in labels:
+                return answer
+            print(f"'{line.strip()}' is not one of {choices} or t", file=sys.stderr)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+
+
 def run(args: argparse.Namespace, text: str, prompt_from_stdin: bool) -> int:
-    from baichuan_tui.compare import Compare, check_count, parse_contender
+    from baichuan_tui.compare import LABELS, Compare, blind_order, check_count, parse_contender
     from baichuan_tui.engine.prompts import Message
 
     check_count(len(args.compare))
@@ -72,7 +100,11 @@ def run(args: argparse.Namespace, text: str, prompt_from_stdin: bool) -> int:
     base = load_request(args, settings=settings)
     contenders = [parse_contender(c, base, settings.servers) for c in args.compare]
     labels = None
-    names = [c.title for c in contenders]
+    if args.blind:
+        order = blind_order(contenders)
+        contenders = [contenders[i] for i in order]
+        labels = list(LABELS[: len(contenders)])
+    names = labels or [c.title for c in contenders]
 
     def sampling_for(base_sampling: Sampling) -> Sampling:
         return sampling_from_args(args, base_sampling)
@@ -93,8 +125,27 @@ def run(args: argparse.Namespace, text: str, prompt_from_stdin: bool) -> int:
         replies = job.replies
     if not args.json:
         (_columns if _wide(len(replies)) else _sections)(replies)
+    if args.blind and all(not r.error for r in replies):
+        _vote(replies, text, from_stdin=prompt_from_stdin)
     if args.json:
         print_json([r.record() for r in replies])
     if job.cancelled:
         return 130
     return 1 if all(r.error for r in replies) else 0
+
+
+def _vote(replies: list[Reply], prompt: str, *, from_stdin: bool) -> None:
+    from baichuan_tui.store.conversations import Store
+
+    labels = [r.label for r in replies]
+    vote = _read_vote(labels, from_stdin)
+    for r in replies:
+        print(f"{r.label} was {r.key} ({r.model})", file=sys.stderr)
+    if vote is None:
+        print("no vote stored", file=sys.stderr)
+        return
+    winner = None if vote == "tie" else labels.index(vote)
+    with Store() as store:
+        store.add_vote(prompt, [{"name": r.key, "model": r.model} for r in replies], winner)
+    said = "a tie" if winner is None else f"{vote} ({replies[winner].key}) won"
+    print(f"vote stored: {said}", file=sys.stderr)

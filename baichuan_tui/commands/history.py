@@ -54,6 +54,8 @@ def add_history_parser(subparsers: Any) -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     rm = hs.add_parser("rm", help="delete a conversation for good")
     rm.add_argument("id", type=conversation_id, metavar="ID")
+    votes = hs.add_parser("votes", help="blind-comparison votes: a win table per model")
+    votes.add_argument("--json", action="store_true")
     return h
 
 
@@ -113,6 +115,31 @@ def _show(doc: dict[str, Any]) -> None:
         console.print(Markdown(m["content"]))
 
 
+def _votes(votes: list[Any], as_json: bool) -> None:
+    from baichuan_tui.store.votes import win_table
+
+    standings = [s.to_dict() for s in win_table(votes)]
+    if as_json:
+        print_json({"votes": len(votes), "models": standings})
+        return
+    if not votes:
+        print(
+            "no votes yet ('baichuan-chat ask --compare M1 --compare M2 --blind')", file=sys.stderr
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Blind votes ({len(votes)})", title_justify="left")
+    table.add_column("model", overflow="fold")
+    for name in ("compared", "wins", "ties", "losses", "win rate"):
+        table.add_column(name, justify="right")
+    for s in standings:
+        cells = [str(s[k]) for k in ("compared", "wins", "ties", "losses")]
+        table.add_row(s["model"], *cells, f"{100 * s['win_rate']:.0f} %")
+    Console().print(table)
+
+
 def run(args: argparse.Namespace) -> int:
     from baichuan_tui import locations
     from baichuan_tui.store import export
@@ -150,6 +177,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"wrote {args.output}", file=sys.stderr)
             else:
                 sys.stdout.write(text)
+        elif action == "votes":
+            _votes(store.votes(), args.json)
         elif action == "rm":
             conv = store.require(args.id)
             store.purge(conv.id)

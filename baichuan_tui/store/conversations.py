@@ -20,6 +20,7 @@ from typing import Any
 
 from baichuan_tui.errors import UserError
 from baichuan_tui.store import db
+from baichuan_tui.store import votes as vote_rows
 from baichuan_tui.store.pending import Op, Pending, Real, WriteFailed, write_failure
 
 TITLE_CHARS = 60
@@ -532,6 +533,22 @@ class Store:
                 snippet = _snippet(hit[0]["content"], text) if hit else ""
             hits.append(SearchHit(conv, snippet))
         return hits
+
+    # -- votes (blind comparisons) -------------------------------------------------------
+    def add_vote(
+        self, prompt: str, models: builtins.list[dict[str, str]], winner: int | None
+    ) -> int:
+        """Store one blind-comparison vote (``winner``: index into ``models``, None a tie)."""
+        sql, params = vote_rows.insert_sql(now(), prompt, models, winner)
+
+        def run(conn: sqlite3.Connection, real: Real) -> int:
+            return int(conn.execute(sql, params).lastrowid or 0)
+
+        return int(self._write(Op(run, made=0)) or 0)
+
+    def votes(self) -> builtins.list[vote_rows.Vote]:
+        """Every stored vote, oldest first."""
+        return [vote_rows.vote_from_row(r) for r in self._rows("SELECT * FROM votes ORDER BY id")]
 
     def document(self, conv_id: int) -> dict[str, Any]:
         """The ``history show --json`` document (:mod:`baichuan_tui.store.export` renders it)."""

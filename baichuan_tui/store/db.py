@@ -88,8 +88,15 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE messages ADD COLUMN model TEXT")
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    """Blind-comparison votes (:mod:`baichuan_tui.store.votes`)."""
+    from baichuan_tui.store.votes import create_table
+
+    create_table(conn)
+
+
 #: One function per schema version: ``MIGRATIONS[n]`` brings version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
