@@ -4,11 +4,14 @@ The comparison is :class:`baichuan_tui.compare.Compare`, run in a thread worker:
 goes into per-column buffers that a timer draws ten times a second, its other events come as
 messages. Each column is headed with the model, tok/s, tokens, time to first token and the
 quiz accuracy on record. Esc stops the replies (and closes the screen when nothing runs).
-Then 1–4 continues the chat with that reply and switches to its model.
+Blind mode labels the columns A/B/… in a shuffled order until the vote (keys 1–4, ``t`` for a
+tie), which is stored; then 1–4 (or Enter for the winner) continues the chat with that reply
+and switches to its model.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +23,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, SelectionList, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, SelectionList, Static
 
-from baichuan_tui.compare import MAX_MODELS, MIN_MODELS, Reply
+from baichuan_tui.compare import LABELS, MAX_MODELS, MIN_MODELS, Reply
 from baichuan_tui.errors import error_line
 from baichuan_tui.ui.widgets.path_input import PathInput
 
@@ -83,6 +86,8 @@ class CompareScreen(Screen[CompareChoice | None]):
         Binding("2", "pick(1)", "2", id="compare_2", show=False),
         Binding("3", "pick(2)", "3", id="compare_3", show=False),
         Binding("4", "pick(3)", "4", id="compare_4", show=False),
+        Binding("t", "tie", "Tie", id="compare_tie", show=False),
+        Binding("enter", "continue_winner", "Continue with the winner", id="compare_continue"),
     ]
 
     def __init__(
@@ -90,17 +95,23 @@ class CompareScreen(Screen[CompareChoice | None]):
         specs: Sequence[str] = (),
         prompt: str = "",
         *,
+        blind: bool = False,
         start: bool = False,
+        rng: random.Random | None = None,
     ) -> None:
         super().__init__()
         self.specs = list(specs)
         self.prompt = prompt
+        self.blind = blind
         self._start_now = start
+        self._rng = rng or random.Random()
         self.job: Compare | None = None
         self.replies: list[Reply] = []
         self.running = False
         self.events: list[tuple[str, int]] = []
         """(kind, column) of every event but text, in order (what the tests read)."""
+        self.vote: int | None = None
+        self.voted = False
         self._texts: list[list[str]] = []
         self._drawn: list[int] = []
         self._lock = threading.Lock()
@@ -119,6 +130,7 @@ class CompareScreen(Screen[CompareChoice | None]):
                 yield Button("Add", id="compare-add", compact=True)
             yield Input(self.prompt, placeholder="the prompt", id="compare-prompt")
             with Horizontal(classes="compare-actions"):
+                yield Checkbox("blind (A/B until you vote)", self.blind, id="compare-blind")
                 yield Button("Compare", id="compare-start", variant="primary", compact=True)
         yield Label("", id="compare-plan")
         yield Horizontal(id="compare-columns")
@@ -202,12 +214,13 @@ class CompareScreen(Screen[CompareChoice | None]):
             self.notify("type a prompt first", severity="warning")
             return
         self.prompt = prompt
+        self.blind = self.query_one(Checkbox).value
         self.query_one("#compare-pick").display = False
         self.set_focus(None)  # the keys are the screen's now: 1-4, t, Enter, Esc
         self._run_specs(specs)
 
     def _run_specs(self, specs: list[str]) -> None:
-        from baichuan_tui.compare import Compare, parse_contender
+        from baichuan_tui.compare import Compare, blind_order, parse_contender
 
         app = self.chat_app
         base = app.options.load_request("")
@@ -217,6 +230,11 @@ class CompareScreen(Screen[CompareChoice | None]):
             self.notify(error_line(exc), severity="error")
             self.query_one("#compare-pick").display = True
             return
+        labels = None
+        if self.blind:
+            order = blind_order(contenders, self._rng)
+            contenders = [contenders[i] for i in order]
+            labels = list(LABELS[: len(contenders)])
         messages = app.chat.state.prompt_messages()
         from baichuan_tui.engine.prompts import Message as Turn
 
@@ -228,6 +246,7 @@ class CompareScreen(Screen[CompareChoice | None]):
             sampling_for=lambda s: s.merged(**overrides),
             on_event=self._on_event,
             loader=_load,
+            labels=labels,
         )
         self.replies = self.job.replies
         self._texts = [[] for _ in self.replies]
@@ -278,14 +297,24 @@ class CompareScreen(Screen[CompareChoice | None]):
             self.query_one("#compare-plan", Label).update(message.error)
             self.notify(message.error, severity="error")
         self._draw()
-        self.query_one("#compare-plan", Label).update("1–4 continues the chat with that reply")
+        hint = (
+            "vote: 1–4, t for a tie"
+            if self.blind and not self.voted
+            else "1–4 continues the chat with that reply"
+        )
+        self.query_one("#compare-plan", Label).update(hint)
 
     def _column_name(self, i: int) -> str:
-        return self.replies[i].contender.title
+        reply = self.replies[i]
+        return reply.label if self.blind and not self.voted else reply.contender.title
 
     def _header(self, reply: Reply) -> str:
         i = reply.index
         name = self._column_name(i)
+        if self.blind and self.voted:
+            name = f"{reply.label}: {reply.key}"
+            if self.vote == i:
+                name += " ★"
         state = "error" if reply.error else reply.stats_line()
         if not state:
             state = "loading…" if ("loading", i) in self.events else "waiting"
@@ -307,10 +336,43 @@ class CompareScreen(Screen[CompareChoice | None]):
                 text = reply.text or text
             column.query_one(".compare-text", Static).update(text)
 
-    # -- continuing ---------------------------------------------------------------------------
+    # -- voting and continuing --------------------------------------------------------------
+    def _ready(self) -> bool:
+        return bool(self.replies) and not self.running
+
     def action_pick(self, index: int) -> None:
-        if self.replies and not self.running and index < len(self.replies):
+        if not self._ready() or index >= len(self.replies):
+            return
+        if self.blind and not self.voted:
+            self._record_vote(index)
+        else:
             self._continue(index)
+
+    def action_tie(self) -> None:
+        if self._ready() and self.blind and not self.voted:
+            self._record_vote(None)
+
+    def _record_vote(self, winner: int | None) -> None:
+        if any(r.error for r in self.replies):
+            self.notify("a model failed: no vote", severity="warning")
+            return
+        self.vote, self.voted = winner, True
+        models = [{"name": r.key, "model": r.model} for r in self.replies]
+        try:
+            self.chat_app.store.add_vote(self.prompt, models, winner)
+        except Exception as exc:  # noqa: BLE001 - shown, the comparison stays on screen
+            self.notify(error_line(exc), severity="error")
+        said = "a tie" if winner is None else f"{self.replies[winner].key} won"
+        self.notify(f"vote stored: {said}")
+        self.query_one("#compare-plan", Label).update(
+            "1–4 continues the chat with that reply"
+            + (", Enter the winner" if winner is not None else "")
+        )
+        self._draw()
+
+    def action_continue_winner(self) -> None:
+        if self._ready() and self.voted and self.vote is not None:
+            self._continue(self.vote)
 
     def _continue(self, index: int) -> None:
         reply = self.replies[index]
