@@ -112,6 +112,14 @@ class GGUFInfo:
     metadata: dict[str, object]
 
     @property
+    def prompt_starts_with_bos(self) -> bool:
+        """Whether a prompt begins with BOS: ``tokenizer.ggml.add_bos_token``, which a
+        SentencePiece (``llama``) vocabulary defaults to when the file does not say."""
+        if self.add_bos is None:
+            return self.tokenizer_model == "llama"
+        return bool(self.add_bos)
+
+    @property
     def vocab_only(self) -> bool:
         """True for a file with a vocabulary and no weights."""
         return not self.tensors

@@ -232,16 +232,12 @@ class LlamaEngine:
                 messages,
                 n_ctx=self.n_ctx,
                 max_tokens=max_tokens,
-                add_bos=self._add_bos(),
+                add_bos=self.info.prompt_starts_with_bos,
                 continue_last=continue_last,
                 render_gguf=self._render_gguf,
             )
 
         return self.call(build)
-
-    def _add_bos(self) -> bool:
-        add = self.info.add_bos
-        return True if add is None and self.info.tokenizer_model == "llama" else bool(add)
 
     def encode(self, text: str, *, special: bool = False) -> list[int]:
         """Token ids of ``text`` (no BOS)."""

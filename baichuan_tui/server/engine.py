@@ -145,10 +145,6 @@ class ServerEngine:
         tokens = ids.get("tokens") if isinstance(ids, dict) else None
         return isinstance(tokens, list) and bool(tokens) and tokens[0] == self.tokenizer.bos_id
 
-    def _add_bos(self) -> bool:
-        add = self.info.add_bos
-        return True if add is None and self.info.tokenizer_model == "llama" else bool(add)
-
     # -- prompts ---------------------------------------------------------------------------
     def _render_gguf(self, messages: Sequence[prompts.Message]) -> str:
         from baichuan_tui.engine.chat_template import render
@@ -172,7 +168,7 @@ class ServerEngine:
             messages,
             n_ctx=self.n_ctx,
             max_tokens=max_tokens,
-            add_bos=self._add_bos(),
+            add_bos=self.info.prompt_starts_with_bos,
             continue_last=continue_last,
             render_gguf=self._render_gguf,
         )
