@@ -9,7 +9,7 @@ history stay as they were.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -130,6 +130,18 @@ class ChatApp(App[None]):
             remember(theme=theme.name)
 
     # -- models -----------------------------------------------------------------------------
+    def library_entries(
+        self, cancelled: Callable[[], bool] = lambda: False
+    ) -> list[dict[str, Any]]:
+        """The model library with this session's settings (blocking: call from a worker)."""
+        from baichuan_tui.library import library_entries
+
+        s = self.settings
+        servers = {name: e.url for name, e in s.servers.items()}
+        return library_entries(
+            s.library_folders, servers, n_ctx=self.options.n_ctx, cancelled=cancelled
+        )
+
     def load_model(self, spec: str) -> None:
         """Load ``spec`` in the background; the current model stays until it is ready."""
         self.loading = spec

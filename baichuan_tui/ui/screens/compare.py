@@ -148,15 +148,8 @@ class CompareScreen(Screen[CompareChoice | None]):
 
     @work(thread=True, group="compare-library")
     def _library(self) -> None:
-        from baichuan_tui.library import library_entries
-
-        s = self.chat_app.settings
         try:
-            entries = library_entries(
-                s.library_folders,
-                {name: e.url for name, e in s.servers.items()},
-                n_ctx=self.chat_app.options.n_ctx,
-            )
+            entries = self.chat_app.library_entries()
         except Exception as exc:  # noqa: BLE001 - shown, never fatal
             self.post_message(Library([], error_line(exc)))
         else:

@@ -163,16 +163,8 @@ class ModelManagerScreen(ModalScreen[None]):
 
     @work(thread=True, exclusive=True, group="library")
     def _scan_library(self) -> None:
-        from baichuan_tui.library import library_entries
-
-        s = self.chat_app.settings
         try:
-            entries = library_entries(
-                s.library_folders,
-                {name: e.url for name, e in s.servers.items()},
-                n_ctx=self.chat_app.options.n_ctx,
-                cancelled=lambda: not self.is_attached,
-            )
+            entries = self.chat_app.library_entries(cancelled=lambda: not self.is_attached)
         except Exception as exc:  # noqa: BLE001 - shown, never fatal
             self.app.call_from_thread(
                 self.notify, f"model library: {error_line(exc)}", severity="warning"
