@@ -99,6 +99,11 @@ def server_build_dir() -> Path:
     return cache_dir() / "llama-server"
 
 
+def shapes_dir() -> Path:
+    """Full-size random-weight GGUFs of the real shapes (``scripts/make_shape_model.py``)."""
+    return cache_dir() / "shapes"
+
+
 def unsaved_rescue_file(stamp: str) -> Path:
     """Where quitting on a full disk offers to write the chats it could not store (the current
     folder, like exports; the user may pick another disk)."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build llama-server and rpc-server from the installed llama-cpp-python's vendored llama.cpp.
+"""Build llama-server, rpc-server and llama-bench from the installed llama-cpp-python's llama.cpp.
 
     .venv/bin/python scripts/build_llama_server.py [--cuda] [--jobs N] [--sdist FILE]
 

@@ -40,6 +40,7 @@ import numpy as np
 
 __all__ = [
     "FAMILIES",
+    "add_metadata",
     "GENERATOR_VERSION",
     "ZH_ABSENT",
     "ZH_PRESENT",
@@ -292,6 +293,56 @@ def build_vocab(
     return tokens, scores, [int(t) for t in types]
 
 
+def add_metadata(
+    w: gguf.GGUFWriter,
+    *,
+    family: str,
+    layers: int,
+    name: str,
+    n_embd: int,
+    n_head: int,
+    n_ff: int,
+    n_ctx: int,
+    file_type: int | None,
+    quantized: bool = False,
+    add_space_prefix: bool = False,
+    duplicate_token: bool = False,
+    chat_template: str | None = None,
+) -> None:
+    """Add the key/values of a Baichuan GGUF (hparams, vocabulary) to ``w``, as llama.cpp's
+    converter writes them. ``file_type`` None: no ``general.file_type`` (a vocabulary file)."""
+    tokens, scores, types = build_vocab(family, duplicate_token=duplicate_token)
+    w.add_name(name)
+    if file_type is not None:
+        w.add_file_type(file_type)
+        if quantized:
+            w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    w.add_tensor_data_layout("Meta AI original pth")
+    w.add_context_length(n_ctx)
+    w.add_embedding_length(n_embd)
+    w.add_block_count(layers)
+    w.add_feed_forward_length(n_ff)
+    w.add_rope_dimension_count(n_embd // n_head)
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_head)
+    w.add_layer_norm_rms_eps(1e-6)
+
+    w.add_tokenizer_model("llama")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_scores(scores)
+    w.add_token_types(types)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_unk_token_id(0)
+    w.add_pad_token_id(0)
+    w.add_add_bos_token(False)
+    w.add_add_eos_token(False)
+    w.add_add_space_prefix(add_space_prefix)
+    if chat_template is not None:
+        w.add_chat_template(chat_template)
+
+
 # --- weights ---------------------------------------------------------------------------------
 
 
@@ -367,40 +418,24 @@ def write_tiny_model(
     if name is None:
         name = default_name(family, layers)
 
-    tokens, scores, types = build_vocab(family, duplicate_token=duplicate_token)
-    n_vocab = len(tokens)
-
     path.parent.mkdir(parents=True, exist_ok=True)
     w = gguf.GGUFWriter(path, "baichuan")
-    w.add_name(name)
-    if not vocab_only:
-        w.add_file_type(int(file_type))
-        if w_qtype not in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16):
-            w.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    w.add_tensor_data_layout("Meta AI original pth")
-    w.add_context_length(n_ctx)
-    w.add_embedding_length(n_embd)
-    w.add_block_count(layers)
-    w.add_feed_forward_length(n_ff)
-    w.add_rope_dimension_count(n_embd // n_head)
-    w.add_head_count(n_head)
-    w.add_head_count_kv(n_head)
-    w.add_layer_norm_rms_eps(1e-6)
-
-    w.add_tokenizer_model("llama")
-    w.add_tokenizer_pre("default")
-    w.add_token_list(tokens)
-    w.add_token_scores(scores)
-    w.add_token_types(types)
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(2)
-    w.add_unk_token_id(0)
-    w.add_pad_token_id(0)
-    w.add_add_bos_token(False)
-    w.add_add_eos_token(False)
-    w.add_add_space_prefix(add_space_prefix)
-    if chat_template is not None:
-        w.add_chat_template(chat_template)
+    add_metadata(
+        w,
+        family=family,
+        layers=layers,
+        name=name,
+        n_embd=n_embd,
+        n_head=n_head,
+        n_ff=n_ff,
+        n_ctx=n_ctx,
+        file_type=None if vocab_only else int(file_type),
+        quantized=w_qtype not in (gguf.GGMLQuantizationType.F32, gguf.GGMLQuantizationType.F16),
+        add_space_prefix=add_space_prefix,
+        duplicate_token=duplicate_token,
+        chat_template=chat_template,
+    )
+    n_vocab = FAMILIES[family][0]
 
     if not vocab_only:
         rng = np.random.default_rng(seed)

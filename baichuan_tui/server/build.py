@@ -1,4 +1,5 @@
-"""Build ``llama-server`` and ``rpc-server`` from the llama.cpp that llama-cpp-python vendors.
+"""Build ``llama-server``, ``rpc-server`` and ``llama-bench`` from the llama.cpp that
+llama-cpp-python vendors (``llama-bench`` is the baseline of ``scripts/bench_shapes.py``).
 
 The source is llama-cpp-python's source distribution for the installed version (fetched with
 pip, or given as a file). Binaries are static, kept under ``locations.server_build_dir()`` in
@@ -31,7 +32,8 @@ from baichuan_tui.errors import UserError
 
 SERVER = "llama-server"
 RPC = "rpc-server"
-_TARGETS = {SERVER: "llama-server", RPC: "ggml-rpc-server"}
+BENCH = "llama-bench"
+_TARGETS = {SERVER: "llama-server", RPC: "ggml-rpc-server", BENCH: "llama-bench"}
 _NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 _BASE_ARGS = (
     "-DCMAKE_BUILD_TYPE=Release",
@@ -83,6 +85,7 @@ class Binaries:
     folder: Path
     server: Path
     rpc: Path
+    bench: Path
 
 
 def default_setting(
@@ -116,8 +119,8 @@ def setting_dir(setting: BuildSetting) -> Path:
 def find_binaries(setting: BuildSetting | None = None) -> Binaries | None:
     """The finished build for ``setting`` (default: this machine's CPU build), or None."""
     folder = setting_dir(setting or default_setting()) / "bin"
-    found = Binaries(folder, folder / SERVER, folder / RPC)
-    if (folder / "built.json").is_file() and found.server.is_file() and found.rpc.is_file():
+    found = Binaries(folder, folder / SERVER, folder / RPC, folder / BENCH)
+    if (folder / "built.json").is_file() and all((folder / name).is_file() for name in _TARGETS):
         return found
     return None
 
@@ -258,5 +261,5 @@ def _install(top: Path, setting: BuildSetting, progress: Progress) -> Binaries:
     record = {"version": setting.version, "cuda": setting.cuda, "cflags": setting.cflags}
     record |= {"machine": setting.machine, "cmake_args": setting.cmake_args}
     (folder / "built.json").write_text(json.dumps(record, indent=1) + "\n")
-    progress(f"built: {folder / SERVER} and {folder / RPC}")
-    return Binaries(folder, folder / SERVER, folder / RPC)
+    progress(f"built: {', '.join(str(folder / name) for name in _TARGETS)}")
+    return Binaries(folder, folder / SERVER, folder / RPC, folder / BENCH)

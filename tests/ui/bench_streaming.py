@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -36,7 +37,7 @@ THREADS: list[str] = []
 TRACE = Path(tempfile.gettempdir()) / f"bc-bench-trace-{os.getpid()}.jsonl"
 
 
-def settings(model: str, tokens: int) -> list[str]:
+def settings(model: str, tokens: int, gpu_layers: int = 0) -> list[str]:
     return [
         "--model",
         model,
@@ -49,7 +50,7 @@ def settings(model: str, tokens: int) -> list[str]:
         "--seed",
         "1",
         "--gpu-layers",
-        "0",
+        str(gpu_layers),
         *THREADS,
     ]
 
@@ -113,11 +114,14 @@ def _finished_replies() -> int:
         db.close()
 
 
-def run_app(model: str, tokens: int) -> dict:
+def run_app(
+    model: str, tokens: int, *, title: str = "Baichuan2-7B-Chat", gpu_layers: int = 0
+) -> dict:
+    """One streamed reply in the app; ``title`` is the model's name the status bar shows."""
     term = Tmux()
     try:
-        term.launch(*settings(model, tokens))
-        term.wait(r"Baichuan2-7B-Chat │", timeout=60)
+        term.launch(*settings(model, tokens, gpu_layers))
+        term.wait(re.escape(title) + " │", timeout=120)
         term.type(PROMPT)
         pid = term.pid()
         cpu0 = main_thread_cpu(pid)
