@@ -203,7 +203,7 @@ def test_search_titles_and_contents(store):
     assert store.search("_x%") == []  # LIKE wildcards are literal
 
 
-def test_rename_update_truncate(store):
+def test_rename_update_delete(store):
     cid = chat(store)
     store.rename(cid, "  New name ")
     store.update(cid, system="be brief", settings={"sampling": {"top_k": 1}})
@@ -214,7 +214,7 @@ def test_rename_update_truncate(store):
         {"sampling": {"top_k": 1}},
     )
     msgs = store.messages(cid)
-    store.truncate(cid, msgs[1].id)
+    assert store.delete_message(msgs[1].id) == 1
     assert [m.role for m in store.messages(cid)] == ["user"]
     with pytest.raises(ValueError):
         store.update(cid, bogus=1)
@@ -292,8 +292,11 @@ def test_history_show_json_fields(cli, store):
     )
     assert doc["settings"] == {"sampling": {"temperature": 0.3}}
     assert [set(m) for m in doc["messages"]] == [
-        {"role", "content", "created_at", "finish_reason", "model"}
+        {"id", "parent_id", "role", "content", "created_at", "finish_reason", "model"}
     ] * 2
+    first, second = doc["messages"]
+    assert (first["parent_id"], second["parent_id"]) == (None, first["id"])
+    assert doc["branches"] == []
     assert [(m["role"], m["content"], m["finish_reason"]) for m in doc["messages"]] == [
         ("user", "你好", None),
         ("assistant", "你好！我是百川", "stop"),

@@ -39,6 +39,9 @@ def add_history_parser(subparsers: Any) -> argparse.ArgumentParser:
     show = hs.add_parser("show", help="one conversation with its messages")
     show.add_argument("id", type=conversation_id, metavar="ID")
     show.add_argument("--json", action="store_true")
+    show.add_argument(
+        "--tree", action="store_true", help="every branch, the one shown in the app marked ●"
+    )
     search = hs.add_parser("search", help="conversations whose title or messages contain TEXT")
     search.add_argument("text", metavar="TEXT")
     search.add_argument("--json", action="store_true")
@@ -157,7 +160,13 @@ def run(args: argparse.Namespace) -> int:
                 print("no conversations yet", file=sys.stderr)
         elif action == "show":
             doc = store.document(args.id)
-            print_json(doc) if args.json else _show(doc)
+            if args.json:  # the document holds the whole tree already
+                print_json(doc)
+            elif args.tree:
+                print(f"#{doc['id']} {doc['title'] or '(untitled)'}  {doc['model']}")
+                print("\n".join(export.tree_lines(doc)))
+            else:
+                _show(doc)
         elif action == "search":
             hits = store.search(args.text)
             rows = [{**_row(h.conversation), "match": h.snippet} for h in hits]

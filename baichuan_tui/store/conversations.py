@@ -3,6 +3,11 @@
 Every method commits at once (autocommit), so a killed process loses nothing already written;
 a reply being streamed is one row the UI updates in place (``finish_reason`` stays ``None``
 until the reply ends). A :class:`Store` may be used from several threads (one lock).
+
+A conversation is a tree (:mod:`baichuan_tui.store.tree`): a regenerated reply or an edited
+message is a sibling of the one it replaces, and nothing is deleted by either. ``messages``
+is the active path, root first, as every linear reader expects; ``tree`` and ``switch_to``
+are the branches.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from baichuan_tui.errors import UserError
 from baichuan_tui.store import db
 from baichuan_tui.store import votes as vote_rows
 from baichuan_tui.store.pending import Op, Pending, Real, WriteFailed, write_failure
+from baichuan_tui.store.tree import Tree
 
 TITLE_CHARS = 60
 
@@ -84,9 +90,13 @@ class StoredMessage:
     model: str | None = None
     """The model (spec or path) that wrote this reply; None for user messages and for replies
     stored before it was recorded."""
+    parent_id: int | None = None
+    """The message this one follows (None: a first message); siblings are alternatives."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "id": self.id,
+            "parent_id": self.parent_id,
             "role": self.role,
             "content": self.content,
             "created_at": self.created_at,
@@ -127,6 +137,7 @@ def _message(row: sqlite3.Row) -> StoredMessage:
         row["finish_reason"],
         stats,
         row["model"],
+        row["parent_id"],
     )
 
 
@@ -250,21 +261,10 @@ class Store:
             if conv.id < 0:
                 docs.append(self.document(conv.id))
                 continue
-            stored = [
-                _message(r).to_dict()
-                for r in self._rows(
-                    "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (conv.id,)
-                )
-            ]
-            if [m.to_dict() for m in self.messages(conv.id)] != stored:
+            stored, seen = self._tree(conv.id, kept=False), self._tree(conv.id)
+            if _tree_key(stored) != _tree_key(seen):
                 docs.append(self.document(conv.id))
         return docs
-
-    def _overlay(self, conv_id: int, messages: builtins.list[StoredMessage]) -> None:
-        """Apply the kept writes to a conversation's stored messages (as the app sees them)."""
-        for op in self._pending.ops:
-            if op.overlay is not None:
-                op.overlay(conv_id, messages, self._pending.real)
 
     def _kept_conversations(self) -> builtins.list[Conversation]:
         return [op.made for op in self._pending.ops if isinstance(op.made, Conversation)]
@@ -388,15 +388,27 @@ class Store:
         return int(self._write(Op(run, key=("empty_trash",), made=0)))
 
     # -- messages ---------------------------------------------------------------------------
+    def _tree(self, conv_id: int, *, kept: bool = True) -> Tree:
+        """A conversation's tree as stored (``kept``: with the kept, unsaved writes applied,
+        as the app sees it)."""
+        real = self._pending.real(conv_id)
+        rows = self._rows("SELECT * FROM messages WHERE conversation_id = ? ORDER BY id", (real,))
+        leaf = self._rows("SELECT current_leaf FROM conversations WHERE id = ?", (real,))
+        tree = Tree([_message(r) for r in rows], leaf[0][0] if leaf else None)
+        if kept:
+            for op in self._pending.ops:
+                if op.overlay is not None:
+                    op.overlay(conv_id, tree, self._pending.real)
+        return tree
+
+    def tree(self, conv_id: int) -> Tree:
+        """Every message of a conversation, branches included, and its current leaf."""
+        return self._tree(conv_id)
+
     def messages(self, conv_id: int) -> builtins.list[StoredMessage]:
-        """A conversation's messages, oldest first (with the kept, unsaved writes applied)."""
-        rows = self._rows(
-            "SELECT * FROM messages WHERE conversation_id = ? ORDER BY id",
-            (self._pending.real(conv_id),),
-        )
-        messages = [_message(r) for r in rows]
-        self._overlay(conv_id, messages)
-        return messages
+        """A conversation's active path, root first (the chat as shown; kept, unsaved writes
+        applied)."""
+        return self._tree(conv_id).path()
 
     def add_message(
         self,
@@ -406,31 +418,48 @@ class Store:
         *,
         finish_reason: str | None = None,
         model: str | None = None,
+        parent_id: int | None | Literal["leaf"] = "leaf",
     ) -> int:
-        """Append a message (committed at once); the first user message names the chat.
-        ``model``: the model that writes this reply."""
+        """Add a message (committed at once) and make it the end of the active path; the
+        first user message names the chat. ``model``: the model that writes this reply.
+        ``parent_id``: the message it follows (None: a first message; by default the end of
+        the active path); a parent that has replies already gets a new branch."""
         ts = now()
         title = title_from(content) if role == "user" else ""
+        parent = self._tree(conv_id).leaf() if parent_id == "leaf" else parent_id
 
         def run(conn: sqlite3.Connection, real: Real) -> int:
             cur = conn.execute(
                 "INSERT INTO messages (conversation_id, role, content, created_at, finish_reason,"
-                " model) VALUES (?, ?, ?, ?, ?, ?)",
-                (real(conv_id), role, content, ts, finish_reason, model),
+                " model, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    real(conv_id),
+                    role,
+                    content,
+                    ts,
+                    finish_reason,
+                    model,
+                    None if parent is None else real(parent),
+                ),
             )
+            new_id = int(cur.lastrowid or 0)
             conn.execute(
-                "UPDATE conversations SET updated_at = ?, "
+                "UPDATE conversations SET updated_at = ?, current_leaf = ?, "
                 "title = CASE WHEN title = '' THEN ? ELSE title END WHERE id = ?",
-                (ts, title, real(conv_id)),
+                (ts, new_id, title, real(conv_id)),
             )
-            return int(cur.lastrowid or 0)
+            return new_id
 
         tmp = self._pending.temp_id()
-        kept = StoredMessage(tmp, conv_id, role, content, ts, finish_reason, None, model)
+        kept = StoredMessage(tmp, conv_id, role, content, ts, finish_reason, None, model, parent)
 
-        def overlay(of: int, msgs: builtins.list[StoredMessage], real: Real) -> None:
+        def overlay(of: int, tree: Tree, real: Real) -> None:
             if real(of) == real(conv_id):
-                msgs.append(replace(kept, id=real(tmp), conversation_id=real(conv_id)))
+                parent_now = None if parent is None else real(parent)
+                tree.messages.append(
+                    replace(kept, id=real(tmp), conversation_id=real(conv_id), parent_id=parent_now)
+                )
+                tree.current = real(tmp)
 
         result = int(self._write(Op(run, tmp=tmp, overlay=overlay, made=tmp)))
         if result == tmp:  # kept: a kept chat takes its title from it, as the store would
@@ -465,8 +494,8 @@ class Store:
                 (now(), real(msg_id)),
             )
 
-        def overlay(of: int, msgs: builtins.list[StoredMessage], real: Real) -> None:
-            for m in msgs:
+        def overlay(of: int, tree: Tree, real: Real) -> None:
+            for m in tree.messages:
                 if m.id == real(msg_id):
                     m.content, m.finish_reason = content, finish_reason
                     m.stats = stats or m.stats
@@ -474,39 +503,63 @@ class Store:
 
         self._write(Op(run, key=("message", msg_id), overlay=overlay))
 
-    def _drop_messages(self, conv_id: int, from_msg_id: int, *, later: bool) -> int:
-        """Delete message ``from_msg_id`` (and, with ``later``, every later one)."""
-        op = ">=" if later else "="
+    def delete_message(self, msg_id: int) -> int:
+        """Delete a message and every message below it (its replies, their branches); a
+        current leaf among them moves to its parent. Returns how many were deleted."""
+        conv_id = self._conversation_of(msg_id)
+        if conv_id is None:
+            return 0
 
         def run(conn: sqlite3.Connection, real: Real) -> int:
-            return conn.execute(
-                f"DELETE FROM messages WHERE conversation_id = ? AND id {op} ?",
-                (real(conv_id), real(from_msg_id)),
-            ).rowcount
+            gone = [
+                r[0]
+                for r in conn.execute(
+                    "WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL"
+                    " SELECT m.id FROM messages m JOIN sub ON m.parent_id = sub.id)"
+                    " SELECT id FROM sub",
+                    (real(msg_id),),
+                )
+            ]
+            marks = ", ".join("?" * len(gone))
+            conn.execute(
+                "UPDATE conversations SET current_leaf ="
+                " (SELECT parent_id FROM messages WHERE id = ?)"
+                f" WHERE id = ? AND current_leaf IN ({marks})",
+                (real(msg_id), real(conv_id), *gone),
+            )
+            return conn.execute(f"DELETE FROM messages WHERE id IN ({marks})", gone).rowcount
 
-        def overlay(of: int, msgs: builtins.list[StoredMessage], real: Real) -> None:
-            if real(of) != real(conv_id):
-                return
-            at = next((i for i, m in enumerate(msgs) if m.id == real(from_msg_id)), None)
-            if at is not None:
-                del msgs[at : None if later else at + 1]
+        def overlay(of: int, tree: Tree, real: Real) -> None:
+            if real(of) == real(conv_id):
+                tree.remove(real(msg_id))
 
         return int(self._write(Op(run, overlay=overlay, made=0)))
 
-    def delete_message(self, msg_id: int) -> None:
-        conv_id = self._conversation_of(msg_id)
-        if conv_id is not None:
-            self._drop_messages(conv_id, msg_id, later=False)
+    def switch_to(self, conv_id: int, msg_id: int) -> builtins.list[StoredMessage]:
+        """Make the active path run through ``msg_id`` (a sibling branch: down its newest
+        replies to a leaf); returns the new path. Nothing is deleted."""
+        tree = self._tree(conv_id)
+        if tree.get(msg_id) is None:
+            raise UserError(f"no message {msg_id} in conversation {conv_id}")
+        leaf = tree.newest_leaf(msg_id)
+
+        def run(conn: sqlite3.Connection, real: Real) -> None:
+            sql = "UPDATE conversations SET current_leaf = ? WHERE id = ?"
+            conn.execute(sql, (real(leaf), real(conv_id)))
+
+        def overlay(of: int, tree: Tree, real: Real) -> None:
+            if real(of) == real(conv_id):
+                tree.current = real(leaf)
+
+        self._write(Op(run, overlay=overlay))
+        tree.current = leaf
+        return tree.path()
 
     def _conversation_of(self, msg_id: int) -> int | None:
         rows = self._rows(
             "SELECT conversation_id FROM messages WHERE id = ?", (self._pending.real(msg_id),)
         )
         return int(rows[0][0]) if rows else self._kept_message_conv.get(msg_id)
-
-    def truncate(self, conv_id: int, from_msg_id: int) -> int:
-        """Delete message ``from_msg_id`` and every later one (edit / regenerate)."""
-        return self._drop_messages(conv_id, from_msg_id, later=True)
 
     # -- search and the document -----------------------------------------------------------
     def search(self, text: str, limit: int = 100) -> builtins.list[SearchHit]:
@@ -551,19 +604,30 @@ class Store:
         return [vote_rows.vote_from_row(r) for r in self._rows("SELECT * FROM votes ORDER BY id")]
 
     def document(self, conv_id: int) -> dict[str, Any]:
-        """The ``history show --json`` document (:mod:`baichuan_tui.store.export` renders it)."""
+        """The ``history show --json`` document (:mod:`baichuan_tui.store.export` renders it):
+        ``messages`` is the active path, ``branches`` every other message; together they are
+        the whole tree (``id`` / ``parent_id``)."""
         conv = self.require(conv_id)
+        tree = self._tree(conv_id)
+        path = tree.path()
+        on_path = {m.id for m in path}
         return {
             "id": conv.id,
             "title": conv.title,
             "model": conv.model,
             "system": conv.system,
             "settings": conv.settings,
-            "messages": [m.to_dict() for m in self.messages(conv_id)],
+            "messages": [m.to_dict() for m in path],
+            "branches": [m.to_dict() for m in tree.messages if m.id not in on_path],
             "template": conv.template,
             "created_at": conv.created_at,
             "updated_at": conv.updated_at,
         }
+
+
+def _tree_key(tree: Tree) -> tuple[Any, ...]:
+    """What a tree holds, to compare two of them."""
+    return tree.leaf(), [m.to_dict() for m in tree.messages]
 
 
 class ReplyWriter:

@@ -95,8 +95,28 @@ def _v4(conn: sqlite3.Connection) -> None:
     create_table(conn)
 
 
+def _v5(conn: sqlite3.Connection) -> None:
+    """Branches (:mod:`baichuan_tui.store.tree`): each message names its parent, each
+    conversation the leaf of the path it shows. A linear chat becomes a one-branch tree:
+    every message's parent is the message before it, the leaf its last message.
+
+    ``parent_id`` has no foreign key: deleting a message deletes its subtree explicitly
+    (a cascade down a long chat would run into SQLite's trigger depth)."""
+    conn.execute("ALTER TABLE messages ADD COLUMN parent_id INTEGER")
+    conn.execute(
+        "UPDATE messages SET parent_id = (SELECT MAX(p.id) FROM messages p"
+        " WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id)"
+    )
+    conn.execute("CREATE INDEX messages_by_parent ON messages(parent_id)")
+    conn.execute("ALTER TABLE conversations ADD COLUMN current_leaf INTEGER")
+    conn.execute(
+        "UPDATE conversations SET current_leaf ="
+        " (SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = conversations.id)"
+    )
+
+
 #: One function per schema version: ``MIGRATIONS[n]`` brings version n to n + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,6 +1,7 @@
-"""A conversation as a file: Markdown or JSON, rendered from :meth:`Store.document`.
+"""A conversation as a file: Markdown (the active path, as shown) or JSON (the whole tree),
+rendered from :meth:`Store.document`; and the tree as text (``history show --tree``).
 
-Used by ``history export`` and the app's export action.
+Used by ``history export``, ``history show`` and the app's export action.
 """
 
 from __future__ import annotations
@@ -52,6 +53,50 @@ def to_markdown(doc: dict[str, Any]) -> str:
         if m["role"] == "assistant" and note:
             lines += [f"*({note})*", ""]
     return "\n".join(lines)
+
+
+TREE_SNIPPET = 60
+"""Characters of a message's first line that ``history show --tree`` prints."""
+
+
+def _tree_line(m: dict[str, Any], active: bool, place: str) -> str:
+    line = next((ln.strip() for ln in m["content"].splitlines() if ln.strip()), "")
+    if len(line) > TREE_SNIPPET:
+        line = line[: TREE_SNIPPET - 1].rstrip() + "…"
+    note = finish_note(m["finish_reason"]) if m["role"] == "assistant" else None
+    return f"{'●' if active else '○'} {m['role']} #{m['id']}{place}: {line}" + (
+        f" ({note})" if note else ""
+    )
+
+
+def tree_lines(doc: dict[str, Any]) -> list[str]:
+    """The whole tree, a line per message: a run of single replies stays at one indent, the
+    alternatives at a branch point are drawn under it (``├─``/``└─``, ``2/3``); ``●`` marks
+    the active path (what the app shows and Markdown exports), ``○`` the other branches."""
+    every = sorted(
+        [*doc["messages"], *doc.get("branches", [])], key=lambda m: (m["id"] < 0, abs(m["id"]))
+    )  # creation order (a chat kept unsaved has negative ids, newest lowest)
+    active = {m["id"] for m in doc["messages"]}
+    known = {m["id"] for m in every}
+    kids: dict[int | None, list[dict[str, Any]]] = {}
+    for m in every:
+        parent = m["parent_id"] if m["parent_id"] in known else None
+        kids.setdefault(parent, []).append(m)
+    lines: list[str] = []
+
+    def walk(siblings: list[dict[str, Any]], prefix: str) -> None:
+        while len(siblings) == 1:  # a chain: no deeper indent (and no recursion)
+            m = siblings[0]
+            lines.append(prefix + _tree_line(m, m["id"] in active, ""))
+            siblings = kids.get(m["id"], [])
+        for i, m in enumerate(siblings):
+            last = i == len(siblings) - 1
+            line = _tree_line(m, m["id"] in active, f" ({i + 1}/{len(siblings)})")
+            lines.append(prefix + ("└─ " if last else "├─ ") + line)
+            walk(kids.get(m["id"], []), prefix + ("   " if last else "│  "))
+
+    walk(kids.get(None, []), "")
+    return lines
 
 
 def render(doc: dict[str, Any], fmt: str) -> str:

@@ -12,10 +12,13 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baichuan_tui.errors import UserError, first_line
 from baichuan_tui.store import db
+
+if TYPE_CHECKING:
+    from baichuan_tui.store.tree import Tree
 
 Real = Callable[[int], int]
 """Maps an id as the caller knows it (perhaps temporary) to the stored one."""
@@ -60,8 +63,8 @@ class Op:
     """Writes with the same key replace each other while kept (a streaming reply's text)."""
     tmp: int = 0
     """The temporary id of the row this write creates (0: none)."""
-    overlay: Callable[[int, list[Any], Real], None] | None = None
-    """Applies this write to a list of a conversation's messages as read (see Store.messages)."""
+    overlay: Callable[[int, Tree, Real], None] | None = None
+    """Applies this write to a conversation's tree as read (see Store.tree)."""
     made: Any = None
     """What the caller got back (the new Conversation or message id)."""
 

@@ -358,7 +358,7 @@ class ChatScreen(Screen[None]):
         if conv is None or msg_id not in ids:
             return
         at = ids.index(msg_id)
-        self.store.truncate(conv.id, msg_id)
+        self.store.delete_message(msg_id)  # and its subtree
         del self.state.messages[at:]
         for view in self.log_view.views[at:]:
             await view.remove()
