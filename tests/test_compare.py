@@ -211,11 +211,11 @@ def test_win_table_counts():
 
 
 def test_votes_table_added_to_an_existing_history(tmp_path):
-    """A history made by the previous schema gets the votes table; nothing in it is lost."""
+    """A history made before votes (schema v3) gets the votes table; nothing in it is lost."""
     from baichuan_tui.store import db
 
     path = tmp_path / "old.sqlite3"
-    conn = db.connect(path, migrate_to=db.SCHEMA_VERSION - 1)
+    conn = db.connect(path, migrate_to=3)  # v4 added the votes table
     conn.execute(
         "INSERT INTO conversations (title, created_at, updated_at) VALUES ('kept', 'x', 'x')"
     )
