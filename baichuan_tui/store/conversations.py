@@ -401,6 +401,11 @@ class Store:
                     op.overlay(conv_id, tree, self._pending.real)
         return tree
 
+    def stored_id(self, some_id: int) -> int:
+        """The id a row has in the database: a conversation or message made while writes
+        were kept has a temporary (negative) id, which the caller keeps using."""
+        return self._pending.real(some_id)
+
     def tree(self, conv_id: int) -> Tree:
         """Every message of a conversation, branches included, and its current leaf."""
         return self._tree(conv_id)
@@ -539,6 +544,7 @@ class Store:
         """Make the active path run through ``msg_id`` (a sibling branch: down its newest
         replies to a leaf); returns the new path. Nothing is deleted."""
         tree = self._tree(conv_id)
+        msg_id = self._pending.real(msg_id)
         if tree.get(msg_id) is None:
             raise UserError(f"no message {msg_id} in conversation {conv_id}")
         leaf = tree.newest_leaf(msg_id)

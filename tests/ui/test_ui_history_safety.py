@@ -116,7 +116,7 @@ async def test_regenerate_keeps_the_replaced_reply_for_ctrl_z(run_app, b2):
         state = app.chat.state
         state.sampling = dataclasses.replace(state.sampling, max_tokens=3000)  # a long one
         await pilot.press("ctrl+r")
-        assert any("Ctrl+Z brings the previous reply back" in n for n in notices(app))
+        assert any("previous reply is kept: Ctrl+Z" in n for n in notices(app))
         await pilot.press("ctrl+z")  # at once, while the new reply streams: stop it, swap
         await wait_for(pilot, lambda: shown(app)[-1] == first, what="the first reply back")
         await done(pilot)
@@ -127,6 +127,9 @@ async def test_regenerate_keeps_the_replaced_reply_for_ctrl_z(run_app, b2):
         await pilot.pause()
         assert shown(app)[-1] == ("assistant", second.content, "cancelled")
         assert stored(conv.id) == shown(app) and len(shown(app)) == 2
+        assert app.chat.log_view.views[-1].branch == (2, 2)  # two versions, none lost
+        with Store() as s:
+            assert len(s.tree(conv.id).messages) == 3
         app.chat.input.insert("typing")
         await pilot.press("ctrl+z")  # with text in the input, Ctrl+Z is the input's undo
         await pilot.pause()

@@ -6,7 +6,6 @@ its :class:`.conversations.ChatList`; both hold the screen and use its public pa
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,6 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label
 
 from baichuan_tui.store.conversations import StoredMessage, now, title_from
+from baichuan_tui.ui.screens.branches import Branches
 from baichuan_tui.ui.screens.conversations import ChatList
 from baichuan_tui.ui.screens.streaming import ReplyChunk, ReplyDone, ReplyStreamer
 from baichuan_tui.ui.session import ChatState, engine_mode, model_label
@@ -51,10 +51,10 @@ class ChatScreen(Screen[None]):
         Binding(
             "ctrl+z",
             "undo_regenerate",
-            "Undo regenerate",
+            "Back to the previous reply",
             id="undo_regenerate",
             show=False,
-            priority=True,  # only while a replaced reply is held and the input is empty
+            priority=True,  # only after a regenerate, with the input empty
         ),
         Binding("ctrl+g", "continue_reply", "Continue", id="continue", show=False),
         Binding("ctrl+up", "edit_last", "Edit last", id="edit_last", show=False),
@@ -73,12 +73,14 @@ class ChatScreen(Screen[None]):
         self.state = ChatState()
         self.editing: StoredMessage | None = None
         self.replaced: StoredMessage | None = None
-        """The reply the last regenerate replaced (Ctrl+Z brings it back)."""
+        """The reply the last regenerate stepped away from (kept as another version: Ctrl+Z
+        shows it again)."""
         self._unsaved_shown: str | None = None
         self.status = StatusBar(id="status")
         self._narrow = False  # the screen is below SIDEBAR_MIN_WIDTH columns
         self.replies = ReplyStreamer(self)
         self.chats = ChatList(self)
+        self.branches = Branches(self)
 
     @property
     def chat_app(self) -> ChatApp:
@@ -329,15 +331,25 @@ class ChatScreen(Screen[None]):
         completion = self.state.mode == "completion"
         if (not text.strip() and not completion) or self._busy():
             return
-        if self.editing is not None:
-            await self._truncate_from(self.editing.id)
+        editing = self.editing
+        if editing is not None and not text.strip():
+            self.notify("an edited message cannot be empty (Esc cancels the edit)")
+            return
+        if editing is not None and editing.role == "assistant":
+            await self._save_edited_reply(editing, text)
+            return
+        if editing is not None:  # a new version of it: from its parent, the old one kept
+            await self._show_before(editing.id)
             self.stop_editing()
         self.chats.ensure_conversation()
         conv = self.state.conversation
         assert conv is not None
         if text.strip():
-            msg_id = self.store.add_message(conv.id, "user", text)
-            self.state.messages.append(StoredMessage(msg_id, conv.id, "user", text, now(), None))
+            parent = self.state.messages[-1].id if self.state.messages else None
+            msg_id = self.store.add_message(conv.id, "user", text, parent_id=parent)
+            self.state.messages.append(
+                StoredMessage(msg_id, conv.id, "user", text, now(), None, parent_id=parent)
+            )
             await self.log_view.mount(
                 MessageView("user", text, msg_id=msg_id, completion=completion)
             )
@@ -348,20 +360,38 @@ class ChatScreen(Screen[None]):
         if not conv.title and text.strip():
             conv.title = title_from(text)  # as the store names it
         await self.replies.start()
+        self.branches.mark()
         self.note_saving()
         await self.chats.refresh_sidebar()
 
-    async def _truncate_from(self, msg_id: int) -> None:
-        """Drop message ``msg_id`` and everything after it (store, state and screen)."""
-        conv = self.state.conversation
+    async def _show_before(self, msg_id: int) -> None:
+        """Take message ``msg_id`` and the ones after it off the screen (and the open chat's
+        state); the store keeps them, as another branch."""
         ids = [m.id for m in self.state.messages]
-        if conv is None or msg_id not in ids:
+        if msg_id not in ids:
             return
         at = ids.index(msg_id)
-        self.store.delete_message(msg_id)  # and its subtree
         del self.state.messages[at:]
-        for view in self.log_view.views[at:]:
-            await view.remove()
+        await self.log_view.remove_children(self.log_view.views[at:])
+
+    async def _save_edited_reply(self, old: StoredMessage, text: str) -> None:
+        """Keep an edited reply as a new version of ``old`` (which stays, one key away)."""
+        conv = self.state.conversation
+        self.stop_editing()
+        if conv is None:
+            return
+        self.store.add_message(
+            conv.id,
+            "assistant",
+            text,
+            finish_reason=old.finish_reason or "stop",
+            model=old.model,
+            parent_id=old.parent_id,
+        )
+        self.input.clear()
+        await self.branches.sync()
+        self.note_saving()
+        self.notify("reply edited — the original is kept: ←/→ on it switches")
 
     def action_stop(self) -> None:
         if self.replies.streaming:
@@ -380,10 +410,14 @@ class ChatScreen(Screen[None]):
         if self._busy():
             return
         old = msgs[-1]
-        await self._truncate_from(old.id)
+        await self._show_before(old.id)
         await self.replies.start()
+        self.branches.mark()
         self.replaced = old
-        self.notify("regenerating — Ctrl+Z brings the previous reply back", timeout=8)
+        self.notify(
+            "regenerating — the previous reply is kept: Ctrl+Z (or ←/→ on the reply) shows it",
+            timeout=8,
+        )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "undo_regenerate":  # else Ctrl+Z is the input's (or the chat list's) undo
@@ -400,36 +434,29 @@ class ChatScreen(Screen[None]):
         )
 
     async def action_undo_regenerate(self) -> None:
-        """Swap the last reply with the one the last regenerate replaced (again: swap back)."""
+        """Show the reply the last regenerate stepped away from (a reply still streaming is
+        stopped and kept); again: back to the other one. Both stay versions of the reply."""
         old, conv = self._held_reply(), self.state.conversation
         msgs = self.state.messages
         if old is None or conv is None or not msgs or msgs[-1].role != "assistant":
             self.notify("nothing to undo")
             return
         self.cancel_reply(wait=5)
-        current = next((m for m in self.store.messages(conv.id) if m.id == msgs[-1].id), None)
-        await self._truncate_from(msgs[-1].id)
-        msg_id = self.store.add_message(
-            conv.id, "assistant", old.content, finish_reason=old.finish_reason, model=old.model
-        )
-        self.store.update_message(
-            msg_id, old.content, finish_reason=old.finish_reason, stats=old.stats
-        )
-        back = replace(old, id=msg_id, conversation_id=conv.id)
-        msgs.append(back)
-        await self.log_view.mount(
-            MessageView(
-                "assistant",
-                back.content,
-                msg_id=msg_id,
-                completion=self.state.mode == "completion",
-                finish_reason=back.finish_reason or "incomplete",
-            )
-        )
+        now_shown = self.store.stored_id(msgs[-1].id)
+        await self.branches.show(old.id)
+        self.replaced = self.store.tree(conv.id).get(now_shown)
         self.log_view.anchor()
-        self.replaced = current
-        self.note_saving()
-        self.notify("previous reply back — Ctrl+Z again swaps to the other one")
+        self.input.focus()
+        self.notify("previous reply back — Ctrl+Z again shows the other one")
+
+    async def on_message_view_branch_requested(self, event: MessageView.BranchRequested) -> None:
+        """←/→ on a message with other versions: show the previous or next one."""
+        if self.replies.streaming:
+            self.notify("stop the reply first (Esc)", severity="warning")
+            return
+        if event.view.msg_id is not None:
+            self.stop_editing()
+            await self.branches.step(event.view.msg_id, event.step)
 
     async def action_continue_reply(self) -> None:
         msgs = self.state.messages
@@ -450,17 +477,8 @@ class ChatScreen(Screen[None]):
         }[event.where]()
 
     def on_message_view_edit_requested(self, event: MessageView.EditRequested) -> None:
-        """``e`` on a message: edit it; on a reply, edit the message it answers."""
-        msg_id = event.view.msg_id
-        if event.view.role == "assistant":
-            ids = [m.id for m in self.state.messages]
-            before = self.state.messages[: ids.index(msg_id)] if msg_id in ids else []
-            users = [m for m in before if m.role == "user"]
-            if not users:
-                self.notify("no message of yours before this reply to edit")
-                return
-            msg_id = users[-1].id
-        self._edit(msg_id)
+        """``e`` on a message: edit it (a question, a reply), into a new version of it."""
+        self._edit(event.view.msg_id)
 
     def action_edit_last(self) -> None:
         users = [m for m in self.state.messages if m.role == "user"]
@@ -480,8 +498,11 @@ class ChatScreen(Screen[None]):
         self.input.load_text(msg.content)
         self.input.focus()
         self._hint(
-            "Editing an earlier message: Enter resends from there (later messages are "
-            "replaced), Esc cancels"
+            "Editing a reply: Enter keeps your text as a new version of it (the original "
+            "stays: ←/→ on it), Esc cancels"
+            if msg.role == "assistant"
+            else "Editing a message: Enter sends it as a new version and answers it again "
+            "(the original and its replies stay: ←/→ on it), Esc cancels"
         )
 
     def stop_editing(self) -> None:
@@ -556,14 +577,27 @@ class ChatScreen(Screen[None]):
         conv = self.state.conversation
         assert conv is not None
         completion = self.state.mode == "completion"
-        user_id = self.store.add_message(conv.id, "user", choice.prompt)
+        parent = self.state.messages[-1].id if self.state.messages else None
+        user_id = self.store.add_message(conv.id, "user", choice.prompt, parent_id=parent)
         reply_id = self.store.add_message(
-            conv.id, "assistant", choice.reply, finish_reason="stop", model=choice.spec
+            conv.id,
+            "assistant",
+            choice.reply,
+            finish_reason="stop",
+            model=choice.spec,
+            parent_id=user_id,
         )
         self.state.messages += [
-            StoredMessage(user_id, conv.id, "user", choice.prompt, now(), None),
+            StoredMessage(user_id, conv.id, "user", choice.prompt, now(), None, parent_id=parent),
             StoredMessage(
-                reply_id, conv.id, "assistant", choice.reply, now(), "stop", model=choice.spec
+                reply_id,
+                conv.id,
+                "assistant",
+                choice.reply,
+                now(),
+                "stop",
+                model=choice.spec,
+                parent_id=user_id,
             ),
         ]
         if not conv.title:

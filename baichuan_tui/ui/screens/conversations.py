@@ -64,18 +64,10 @@ class ChatList:
         log = self.screen.log_view
         await log.remove_children()
         completion = state.mode == "completion"
-        views = [
-            MessageView(
-                m.role,
-                m.content,
-                msg_id=m.id,
-                completion=completion,
-                finish_reason=m.finish_reason or ("incomplete" if m.role == "assistant" else None),
-            )
-            for m in state.messages
-        ]
+        views = [MessageView.of(m, completion=completion) for m in state.messages]
         if views:
             await log.mount_all(views)
+        self.screen.branches.mark()
         log.anchor()
 
     async def open_conversation(self, conv_id: int) -> None:

@@ -140,8 +140,13 @@ class ReplyStreamer:
             view.set_finish(None)
         else:
             model = recorded_model(screen.chat_app.model_spec, engine)
-            msg_id = screen.store.add_message(conv.id, "assistant", "", model=model)
-            last = StoredMessage(msg_id, conv.id, "assistant", "", now(), None, model=model)
+            parent = state.messages[-1].id if state.messages else None
+            msg_id = screen.store.add_message(
+                conv.id, "assistant", "", model=model, parent_id=parent
+            )
+            last = StoredMessage(
+                msg_id, conv.id, "assistant", "", now(), None, model=model, parent_id=parent
+            )
             state.messages.append(last)
             view = MessageView("assistant", msg_id=msg_id, completion=state.mode == "completion")
             await screen.log_view.mount(view)
@@ -280,17 +285,13 @@ class ReplyStreamer:
         views = screen.log_view.views
         msgs = screen.state.messages
         failed_empty = message.error is not None and not message.text
-        if views and views[-1].msg_id == message.msg_id:
-            if failed_empty:
-                await views[-1].remove()
-            else:
-                await views[-1].finish(message.text, message.finish_reason)
-        if msgs and msgs[-1].id == message.msg_id:
-            if failed_empty:
-                msgs.pop()
-            else:
-                msgs[-1].content = message.text
-                msgs[-1].finish_reason = message.finish_reason
+        if failed_empty:  # the store dropped it: show the path it has now (the reply before)
+            await screen.branches.sync()
+        elif views and views[-1].msg_id == message.msg_id:
+            await views[-1].finish(message.text, message.finish_reason)
+        if msgs and msgs[-1].id == message.msg_id and not failed_empty:
+            msgs[-1].content = message.text
+            msgs[-1].finish_reason = message.finish_reason
         stats = message.stats
         extra: dict[str, Any] = {"busy": None}
         if stats:

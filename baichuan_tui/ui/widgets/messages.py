@@ -7,6 +7,8 @@ break as written, so code or a Markdown fence the prompt opened is not re-parsed
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,20 +20,35 @@ from textual.widgets.markdown import MarkdownStream
 from baichuan_tui.store.conversations import FINISH_NOTES
 from baichuan_tui.ui.segments import cut_point
 
+if TYPE_CHECKING:
+    from baichuan_tui.store.conversations import StoredMessage
+
 
 class MessageView(Vertical):
-    """One message: a header (role, how it ended) and its Markdown body."""
+    """One message: a header (role, how it ended, which of its versions it is) and its
+    Markdown body."""
 
     can_focus = True
     BINDINGS = [
-        Binding("e", "edit", "Edit & resend", id="edit_message"),
+        Binding("e", "edit", "Edit", id="edit_message"),
         Binding("c", "copy", "Copy", id="copy_message"),
+        Binding("left,left_square_bracket", "branch(-1)", "Previous version", id="branch_previous"),
+        Binding("right,right_square_bracket", "branch(1)", "Next version", id="branch_next"),
     ]
 
     class EditRequested(Message):
         def __init__(self, view: MessageView) -> None:
             super().__init__()
             self.view = view
+
+    class BranchRequested(Message):
+        """Show another version of this message (``step`` -1: the previous one, 1: the
+        next)."""
+
+        def __init__(self, view: MessageView, step: int) -> None:
+            super().__init__()
+            self.view = view
+            self.step = step
 
     def __init__(
         self,
@@ -53,7 +70,15 @@ class MessageView(Vertical):
         """The body in completion mode (plain text), else None."""
         self._segments: list[Markdown] = []  # the streaming continuation of ``body``
         self._segment_start = 0  # where the live segment begins in ``content``
+        self.branch: tuple[int, int] | None = None
+        """Which of its versions this message is, from 1, and how many (None: the only one)."""
         self.header = Label(self._header_text(), classes="header")
+
+    @classmethod
+    def of(cls, m: StoredMessage, *, completion: bool) -> MessageView:
+        """The view of a stored message (a reply with no finish reason: incomplete)."""
+        finish = m.finish_reason or ("incomplete" if m.role == "assistant" else None)
+        return cls(m.role, m.content, msg_id=m.id, finish_reason=finish, completion=completion)
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -70,7 +95,17 @@ class MessageView(Vertical):
     def _header_text(self) -> str:
         name = {"user": "You", "assistant": "Baichuan", "system": "System"}[self.role]
         note = FINISH_NOTES.get(self.finish_reason or "")
-        return f"{name} · {note}" if note and self.role == "assistant" else name
+        text = f"{name} · {note}" if note and self.role == "assistant" else name
+        if self.branch is not None:
+            text += f"  ‹ {self.branch[0]}/{self.branch[1]} ›"
+        return text
+
+    def set_branch(self, branch: tuple[int, int] | None) -> None:
+        """Show which version this is (None: the only one)."""
+        if branch != self.branch:
+            self.branch = branch
+            self.header.update(self._header_text())
+            self.refresh_bindings()
 
     def set_finish(self, finish_reason: str | None) -> None:
         self.finish_reason = finish_reason
@@ -154,8 +189,17 @@ class MessageView(Vertical):
             await self._stream.write(self.content)
 
     def action_edit(self) -> None:
-        """Edit this message (a reply: the message it answers) and resend from there."""
+        """Edit this message: a new version of it, the old one kept (a question is then
+        answered again)."""
         self.post_message(self.EditRequested(self))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "branch":  # else ←/→ scroll the chat as usual
+            return self.branch is not None
+        return True
+
+    def action_branch(self, step: int) -> None:
+        self.post_message(self.BranchRequested(self, step))
 
     def action_copy(self) -> None:
         self.app.copy_to_clipboard(self.content)
