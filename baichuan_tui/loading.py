@@ -46,7 +46,8 @@ class LoadRequest:
     """Layers to offload: ``auto`` (what fits in free VRAM), -1 (all) or a number."""
     threads: int | None = None
     """CPU threads (None: physical cores)."""
-    use_mmap: bool = True
+    use_mmap: bool | None = None
+    """Map the file (None: decided per file, :mod:`baichuan_tui.engine.mapping`)."""
     vocab_only: bool = False
     """Load only the tokenizer (never offloads)."""
     server: str | None = None

@@ -79,6 +79,11 @@ def quiz_sha256_file() -> Path:
     return cache_dir() / "quiz-sha256.json"
 
 
+def mapping_file() -> Path:
+    """Per model file: how much llama.cpp repacked on the CPU (map it or read it; JSON)."""
+    return cache_dir() / "mapping.json"
+
+
 def library_cache_file() -> Path:
     """What the model library learned of each .gguf it scanned, by path, size and mtime (JSON)."""
     return cache_dir() / "library.json"

@@ -14,6 +14,8 @@ For each shape x quant (the file made by ``make_shape_model.py``, cached), in on
 - ``app``: the app in tmux (``tests/ui/bench_streaming.py``), a streamed reply: decode tok/s;
 - ``quiz``: the quiz path (zero-shot, no prefix reuse): prompt tok/s against llama-bench at the
   same mean prompt size;
+- ``mmap``: load + 64 tokens in a fresh process, the file mapped and read: load time, resident
+  memory split into the process's own and the mapped file's pages;
 - ``memory``: a fresh process loads the model at 4k context: RSS after load, after the first
   evaluation, then time to first token of a short turn with 0 / 1k / 2k / 3.5k tokens of history
   (KV reuse: each turn extends the last), then the context filled to 4k: peak RSS, against the
@@ -50,16 +52,28 @@ N_CTX = 4096
 
 
 # -- llama-bench ---------------------------------------------------------------------------
-def llama_bench(
-    model: Path, threads: int, ngl: int, prompts: list[int], n_gen: int, reps: int, fa: str
-) -> dict[str, Any]:
-    """llama-bench's pp (per prompt size) and tg tok/s on ``model``."""
+def find_llama_bench(ngl: int) -> Path:
+    """The llama-bench that ``build_llama_server.py`` built (CUDA when layers go to the GPU)."""
     from baichuan_tui.server import build
 
     found = build.find_binaries(build.default_setting(cuda=ngl != 0))
     if found is None:
         raise SystemExit("llama-bench is not built: run scripts/build_llama_server.py first")
-    cmd = [str(found.bench), "-m", str(model), "-t", str(threads), "-ngl", str(ngl)]
+    return found.bench
+
+
+def llama_bench(
+    exe: Path,
+    model: Path,
+    threads: int,
+    ngl: int,
+    prompts: list[int],
+    n_gen: int,
+    reps: int,
+    fa: str,
+) -> dict[str, Any]:
+    """llama-bench's pp (per prompt size) and tg tok/s on ``model``."""
+    cmd = [str(exe), "-m", str(model), "-t", str(threads), "-ngl", str(ngl)]
     cmd += ["-p", ",".join(map(str, prompts)), "-n", str(n_gen), "-r", str(reps)]
     cmd += ["-fa", fa, "-o", "json"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -95,8 +109,8 @@ def common_args(model: Path, threads: int, ngl: int) -> list[str]:
 
 def ask_speed(model: Path, threads: int, ngl: int, text: str, n_gen: int) -> dict[str, Any]:
     """One ``ask --json`` (after a warm-up that pages the file in)."""
-    app = Path(sys.executable).with_name("baichuan-chat")
-    cmd = [str(app), "ask", *common_args(model, threads, ngl), "--template", "completion"]
+    cmd = [sys.executable, "-m", "baichuan_tui", "ask", *common_args(model, threads, ngl)]
+    cmd += ["--template", "completion"]
     cmd += ["--temperature", "0", "--repeat-penalty", "1", "--seed", "1", "--json"]
     runs = []
     for max_tokens in (2, n_gen):  # the first run is the warm-up
@@ -139,7 +153,9 @@ def engine_child(model: Path, threads: int, ngl: int, parts: set[str]) -> dict[s
 
     out: dict[str, Any] = {"rss_start": rss()}
     engine = LlamaEngine(model, LoadOptions(n_ctx=N_CTX, n_threads=threads, n_gpu_layers=ngl))
+    out["use_mmap"] = engine.use_mmap
     out["rss_load"] = rss()
+    out["rss_anon_load"] = rss("RssAnon")
     out["gpu_mib_load"] = gpu_mib()
     if "quiz" in parts:
         out["quiz"] = quiz_speed(engine)
@@ -180,10 +196,31 @@ def engine_child(model: Path, threads: int, ngl: int, parts: set[str]) -> dict[s
         ids = [*ids, *engine.encode(chunk)]
     engine.next_token_logits(ids[: N_CTX - 1])
     out["rss_full"] = rss()
+    out["rss_anon_full"] = rss("RssAnon")
+    out["rss_file_full"] = rss("RssFile")
     out["rss_peak"] = peak_rss()
     out["gpu_mib_full"] = gpu_mib()
     engine.close()
     return out
+
+
+def load_child(model: Path, threads: int, ngl: int, use_mmap: bool) -> dict[str, Any]:
+    """Load (mapped or read) and evaluate 64 tokens: time and resident memory, split."""
+    from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
+
+    start = rss()
+    t0 = time.perf_counter()
+    opts = LoadOptions(n_ctx=N_CTX, n_threads=threads, n_gpu_layers=ngl, use_mmap=use_mmap)
+    with LlamaEngine(model, opts) as engine:  # a mapped CPU load records its repack
+        load_s = time.perf_counter() - t0
+        engine.next_token_logits((engine.encode(FILLER * 8))[:64])
+        return {
+            "use_mmap": use_mmap,
+            "load_s": round(load_s, 2),
+            "rss": rss() - start,
+            "rss_anon": rss("RssAnon"),
+            "rss_file": rss("RssFile"),
+        }
 
 
 def quiz_speed(engine: Any) -> dict[str, Any]:
@@ -211,10 +248,11 @@ def quiz_speed(engine: Any) -> dict[str, Any]:
     }
 
 
-def rss() -> int:
-    """This process's resident set now (bytes)."""
+def rss(kind: str = "VmRSS") -> int:
+    """This process's resident set now (bytes); ``RssAnon`` / ``RssFile`` split it into
+    memory of its own and pages of mapped files (the model file, with mmap)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{kind}:"):
             return int(line.split()[1]) * 1024
     return 0
 
@@ -272,6 +310,12 @@ def bench_file(
     rep: dict[str, Any] = {"shape": sh.name, "quant": quant.upper(), "file": str(model)}
     rep["file_gib"] = round(model.stat().st_size / 2**30, 3)
     text = prompt_text(model, a.prompt_tokens)
+    if "mmap" in parts:  # mapped vs read into memory: load time and resident memory; the
+        # mapped load also teaches engine/mapping.py what llama.cpp repacks in this file
+        rep["load"] = [
+            run_child(model, a.threads, a.gpu_layers, {"load"}),
+            run_child(model, a.threads, a.gpu_layers, {"load", "no-mmap"}),
+        ]
     child = run_child(model, a.threads, a.gpu_layers, parts) if parts & {"quiz", "memory"} else {}
     if "ask" in parts:
         rep["ask"] = ask_speed(model, a.threads, a.gpu_layers, text, a.gen_tokens)
@@ -284,9 +328,10 @@ def bench_file(
         if "quiz" in rep:
             sizes.append(round(rep["quiz"]["mean_prompt_tokens"]))
         sizes = sorted(set(sizes))
+        exe = a.llama_bench or find_llama_bench(a.gpu_layers)
         for fa in ("off", "auto"):
             rep[f"llama_bench_fa_{fa}"] = llama_bench(
-                model, a.threads, a.gpu_layers, sizes, a.gen_tokens, a.reps, fa
+                exe, model, a.threads, a.gpu_layers, sizes, a.gen_tokens, a.reps, fa
             )
         rep["ratios"] = ratios(rep)
     if "memory" in parts:
@@ -295,7 +340,17 @@ def bench_file(
         rep["estimate"] = est.to_dict()
         measured = child["rss_peak"] - child["rss_start"]
         rep["memory"]["measured_bytes"] = measured
-        rep["memory"]["measured_over_estimate"] = round(measured / est.total_bytes, 4)
+        if a.gpu_layers:  # RAM: what stays on the CPU side; VRAM: what nvidia-smi says
+            ram = est.ram_bytes(a.gpu_layers)
+            vram = child.get("gpu_mib_full")
+            if vram:
+                rep["memory"]["vram_over_estimate"] = round(
+                    vram * 2**20 / est.vram_bytes(a.gpu_layers), 4
+                )
+        else:
+            ram = est.total_bytes
+        rep["memory"]["estimate_ram_bytes"] = ram
+        rep["memory"]["measured_over_estimate"] = round(measured / ram, 4)
     return rep
 
 
@@ -359,11 +414,11 @@ def print_tables(reports: list[dict[str, Any]], machine: str) -> None:
             cell("quiz", "pp"),
         )  # fmt: skip
         if "memory" in r:
-            m, e = r["memory"], r["estimate"]
+            m = r["memory"]
             memory.add_row(
                 r["shape"], r["quant"], f"{r['file_gib']:.2f}",
                 f"{(m['rss_load'] - m['rss_start']) / gib:.2f}",
-                f"{m['measured_bytes'] / gib:.2f}", f"{e['total_bytes'] / gib:.2f}",
+                f"{m['measured_bytes'] / gib:.2f}", f"{m['estimate_ram_bytes'] / gib:.2f}",
                 f"{m['measured_over_estimate']:.3f}",
             )  # fmt: skip
             ttft.add_row(
@@ -375,14 +430,14 @@ def print_tables(reports: list[dict[str, Any]], machine: str) -> None:
         console.print(ttft)
 
 
-def machine_line(threads: int, ngl: int) -> str:
+def machine_line(threads: int, ngl: int, where: str | None = None) -> str:
     cpu = platform.processor() or platform.machine()
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    where = f"{os.cpu_count()}-core {cpu}, {threads} threads"
-    return where + (f", {ngl} layers on the GPU" if ngl else ", CPU only")
+    line = f"{os.cpu_count()}-core {cpu}, {threads} threads"
+    return line + (f", {where}, {ngl} layers on the GPU" if ngl else ", CPU only")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -391,12 +446,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quant", action="append", help="Q4_K_M, Q8_0, ... (repeatable)")
     p.add_argument("--threads", type=int, default=None, help="default: physical cores")
     p.add_argument("--gpu-layers", type=int, default=0)
-    p.add_argument("--parts", default="speed,ask,app,quiz,memory")
+    p.add_argument("--parts", default="mmap,speed,ask,app,quiz,memory")
     p.add_argument("--prompt-tokens", type=int, default=128)
     p.add_argument("--gen-tokens", type=int, default=32)
     p.add_argument("--reps", type=int, default=2, help="llama-bench repetitions")
     p.add_argument("--scale", type=int, default=1, help="scaled-down shapes (a quick try)")
     p.add_argument("--json-out", type=Path, default=None)
+    p.add_argument("--llama-bench", type=Path, default=None, help="default: the one built here")
+    p.add_argument("--where", default=None, help="the machine, in words (default: the CPU)")
     p.add_argument("--_child", type=Path, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.threads is None:
@@ -405,10 +462,14 @@ def main(argv: list[str] | None = None) -> int:
         a.threads = physical_cores()
     parts = set(filter(None, a.parts.split(",")))
     if a._child is not None:
-        print(json.dumps(engine_child(a._child, a.threads, a.gpu_layers, parts)))
+        if "load" in parts:
+            doc = load_child(a._child, a.threads, a.gpu_layers, "no-mmap" not in parts)
+        else:
+            doc = engine_child(a._child, a.threads, a.gpu_layers, parts)
+        print(json.dumps(doc))
         return 0
     reports = []
-    machine = machine_line(a.threads, a.gpu_layers)
+    machine = machine_line(a.threads, a.gpu_layers, a.where)
     for name in a.shape or ["baichuan-7b"]:
         sh = shapes.shape(name, a.scale)
         quants = a.quant or ["Q4_K_M"]

@@ -16,6 +16,7 @@ from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 from baichuan_tui.engine.process import EngineProcess
 from baichuan_tui.engine.prompts import Message, Prompt
 from baichuan_tui.engine.sampling import Sampling
+from baichuan_tui.engine.stream import Generation
 from baichuan_tui.errors import UserError
 
 GREEDY = Sampling(temperature=0.0, repeat_penalty=1.0, max_tokens=40)
@@ -187,3 +188,26 @@ def test_unknown_request_is_refused(remote):
     with pytest.raises(ValueError, match="no request 'close'"):
         remote._request("close")
     assert remote.encode("好")
+
+
+def test_lending_a_core_pays_only_when_a_draw_costs_more_than_slower_tokens():
+    """A 7B at 4 tok/s on 2 cores keeps both threads (lending cost 29% of decode speed in the
+    app, measured by scripts/bench_shapes.py); a fast model still lends."""
+    gen = Generation()
+    assert gen.lending_pays(0.02, 0.25)  # threads unknown: lend, as before
+    gen.decode_threads = 2
+    assert gen.lending_pays(0.02, 0.001)  # tiny model: a token is cheaper than a stall
+    assert not gen.lending_pays(0.02, 0.25)  # 7B on 2 threads: one token at half speed
+    assert gen.lending_pays(0.0, 0.25)  # no draw measured yet: lend
+    gen.decode_threads = 16
+    assert gen.lending_pays(0.02, 0.25)  # 1/15 slower tokens cost less than a 20 ms stall
+
+
+def test_engines_say_how_many_threads_decode(b2_path, remote):
+    with LlamaEngine(b2_path, LoadOptions(n_ctx=512, n_threads=2)) as engine:
+        gen = engine.generate(engine.prompt(HELLO, max_tokens=2), GREEDY.merged(max_tokens=2))
+        gen.wait()
+        assert gen.decode_threads == 2
+    gen = remote.generate(remote.prompt(HELLO, max_tokens=2), GREEDY.merged(max_tokens=2))
+    gen.wait()
+    assert gen.decode_threads == remote.n_threads

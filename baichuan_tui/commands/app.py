@@ -72,7 +72,7 @@ def launch_options(args: argparse.Namespace, settings: Settings) -> LaunchOption
         n_ctx=n_ctx,
         gpu_layers=str(getattr(args, "gpu_layers", None) or settings.gpu_layers),
         threads=getattr(args, "threads", None) or settings.threads,
-        use_mmap=not getattr(args, "no_mmap", False),
+        use_mmap=False if getattr(args, "no_mmap", False) else None,
         sampling=_overrides(args),
         system=getattr(args, "system", None),
         stop=tuple(getattr(args, "stop", None) or ()),

@@ -72,7 +72,7 @@ def load_request(
         n_ctx_asked=n_ctx is not None,
         gpu_layers=getattr(args, "gpu_layers", None) or s.gpu_layers,
         threads=getattr(args, "threads", None) or s.threads,
-        use_mmap=not getattr(args, "no_mmap", False),
+        use_mmap=False if getattr(args, "no_mmap", False) else None,
         vocab_only=vocab_only,
         loras=tuple(getattr(args, "lora", None) or ()),
     )

@@ -147,7 +147,11 @@ def add_model_options(
         default=None,
         help="layers to offload to the GPU: N, -1 for all, or 'auto' (default: auto)",
     )
-    g.add_argument("--no-mmap", action="store_true", help="read the file instead of mapping it")
+    g.add_argument(
+        "--no-mmap",
+        action="store_true",
+        help="read the file instead of mapping it (default: decided per file)",
+    )
     g.add_argument(
         "--lora",
         metavar="FILE[:SCALE]",

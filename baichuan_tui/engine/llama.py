@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from baichuan_tui.engine import prompts
+from baichuan_tui.engine import mapping, prompts
 from baichuan_tui.engine.family import Family, choose_template, detect_family
 from baichuan_tui.engine.gguf_check import GGUFInfo, inspect_gguf
 from baichuan_tui.engine.lora import Adapters, Lora
@@ -42,8 +42,9 @@ class LoadOptions:
     """CPU threads; ``None`` = physical cores."""
     n_gpu_layers: int = 0
     """Layers offloaded to the GPU (-1 = all). ``auto`` is resolved before this point."""
-    use_mmap: bool = True
-    """Map the file instead of reading it into memory."""
+    use_mmap: bool | None = None
+    """Map the file instead of reading it into memory; None: decided per file
+    (:mod:`baichuan_tui.engine.mapping`)."""
     n_batch: int = 512
     """Prompt tokens evaluated per llama_decode call."""
     vocab_only: bool = False
@@ -64,8 +65,10 @@ def _quiet_llama_logs() -> None:
     import llama_cpp
 
     def _log(_level: int, text: bytes, _data: ctypes.c_void_p) -> None:
-        _LOG_TAIL.append(text.decode("utf-8", "replace"))
+        line = text.decode("utf-8", "replace")
+        _LOG_TAIL.append(line)
         del _LOG_TAIL[:-20]
+        mapping.note_log(line)
 
     _LOG_CALLBACK = llama_cpp.llama_log_callback(_log)
     llama_cpp.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
@@ -148,6 +151,8 @@ class LlamaEngine:
 
         opts = self.options
         _quiet_llama_logs()
+        self.use_mmap = mapping.use_mmap(self.path, opts.n_gpu_layers, opts.use_mmap)
+        mapping.start_load()
         try:
             self._llm = llama_cpp.Llama(
                 model_path=str(self.path),
@@ -155,7 +160,7 @@ class LlamaEngine:
                 n_threads=self.n_threads,
                 n_threads_batch=self.n_threads,
                 n_gpu_layers=opts.n_gpu_layers,
-                use_mmap=opts.use_mmap,
+                use_mmap=self.use_mmap,
                 n_batch=opts.n_batch,
                 vocab_only=opts.vocab_only,
                 verbose=False,
@@ -169,6 +174,8 @@ class LlamaEngine:
                     "lower --n-ctx or --gpu-layers, or free some memory",
                 ) from None
             raise BadModelFile(self.path, f"could not be loaded by llama.cpp ({detail})") from None
+        if self.use_mmap and opts.n_gpu_layers == 0 and not opts.vocab_only:
+            mapping.record(self.path, mapping.repacked_bytes())
         self.tokenizer = _LlamaTokenizer(self._llm)
         if opts.loras and not opts.vocab_only:
             try:
@@ -278,6 +285,7 @@ class LlamaEngine:
         :class:`Generation` to fill (one whose events another process shares).
         """
         gen = into or Generation()
+        gen.decode_threads = self.n_threads
         stops = tuple(stop) + prompt.stop
         self.submit(lambda: self._run(gen, prompt, sampling, stops, ignore_eos))
         return gen

@@ -246,6 +246,7 @@ class EngineProcess:
         """Start generating a reply; returns at once (deltas arrive already batched)."""
         self._lock.acquire()
         gen = Generation(interval=0, events=self._events)
+        gen.decode_threads = self.n_threads
         for event in self._events:
             event.clear()
         try:

@@ -71,6 +71,8 @@ class Generation:
         self._lend = lend  # the reader asks for a core
         self._lent = lent  # generation runs on one thread fewer (or ended)
         self._tokens = 0  # tokens so far, when the result lives in another process
+        self.decode_threads: int | None = None
+        """Threads decoding this reply (set by a local engine; None: unknown or remote)."""
 
     @property
     def tokens(self) -> int:
@@ -115,6 +117,19 @@ class Generation:
             self._lent.clear()
 
     # -- reader side -----------------------------------------------------------------------
+    def lending_pays(self, draw_s: float, token_s: float) -> bool:
+        """Whether a reader about to draw for ``draw_s`` seconds should borrow a core
+        (:meth:`core_lent`), given that a token takes ``token_s``.
+
+        Drawing on a core a decoding thread needs stalls every thread for about ``draw_s``
+        (they wait for each other at every step); decoding on one thread fewer makes each token
+        in flight (at least one) about ``token_s / (n - 1)`` slower. So a fast model lends, a
+        big one on a few cores (a 7B at 4 tok/s on 2 cores) does not. Unknown timings: lend.
+        """
+        n = self.decode_threads
+        if not n or n < 2 or draw_s <= 0 or token_s <= 0:
+            return True
+        return draw_s * (n - 1) > token_s
 
     @contextmanager
     def core_lent(self, timeout: float = 0.25) -> Iterator[bool]:

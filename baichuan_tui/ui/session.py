@@ -33,7 +33,7 @@ class LaunchOptions:
     n_ctx: int = 4096
     gpu_layers: str = "auto"
     threads: int | None = None
-    use_mmap: bool = True
+    use_mmap: bool | None = None
     sampling: dict[str, Any] = field(default_factory=dict)
     """Sampling flags given on the command line (applied over the model's defaults)."""
     system: str | None = None

@@ -5,8 +5,10 @@ reply as it streams (:class:`ReplyWriter`, at least every half second) and posts
 here at most every ``UI_INTERVAL``; a :class:`MarkdownStream` folds whatever arrived while the
 screen was busy into one append, and the screen holds updates back while drawing would take
 more than ``UI_SHARE`` of a core. Nothing per token runs on the UI thread. While the screen
-draws an update, the worker keeps a core lent to it (:meth:`Generation.core_lent`): the model,
-in its own process, decodes with one thread fewer until the screen has refreshed.
+draws an update, the worker keeps a core lent to it (:meth:`Generation.core_lent`) when that
+costs the reply less than drawing on a busy core (:meth:`Generation.lending_pays`: a fast model
+yes, a 7B at a few tokens a second no): the model, in its own process, decodes with one thread
+fewer until the screen has refreshed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import nullcontext
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +55,25 @@ def trace(event: str) -> None:
     if path is not None:
         with path.open("a", encoding="utf-8") as f:
             f.write(json.dumps({"event": event, "t": time.time()}) + "\n")
+
+
+class _Pace:
+    """How long a token and a draw take, as the streaming worker sees them (for lending a
+    core: :meth:`Generation.lending_pays`)."""
+
+    def __init__(self) -> None:
+        self.token_s = 0.0
+        self.draw_s = 0.0
+        self._first: tuple[float, int] | None = None
+
+    def token(self, now_s: float, tokens: int) -> None:
+        if self._first is None:
+            self._first = (now_s, tokens)
+        elif tokens > self._first[1]:
+            self.token_s = (now_s - self._first[0]) / (tokens - self._first[1])
+
+    def drawn(self, seconds: float) -> None:
+        self.draw_s = seconds if not self.draw_s else 0.7 * self.draw_s + 0.3 * seconds
 
 
 class ReplyChunk(Message):
@@ -200,18 +222,23 @@ class ReplyStreamer:
             start = time.perf_counter()
             posted = start - UI_INTERVAL  # the first text shows at once
             pending: list[str] = []
+            pace = _Pace()
             for chunk in gen:
                 writer.feed(chunk)
                 pending.append(chunk)
                 now_s = time.perf_counter()
+                pace.token(now_s, gen.tokens)
                 if now_s - posted >= UI_INTERVAL:
                     chunk_msg = ReplyChunk(
                         msg_id, "".join(pending), gen.tokens, now_s - start, len(prompt.token_ids)
                     )
                     pending.clear()
-                    with gen.core_lent():  # the model yields a core while the screen draws
+                    lend = gen.lending_pays(pace.draw_s, pace.token_s)
+                    with gen.core_lent() if lend else nullcontext(False):
+                        drawing = time.perf_counter()  # a lent core: the model yields it
                         screen.post_message(chunk_msg)
                         chunk_msg.drawn.wait(UI_DRAW_WAIT)
+                        pace.drawn(time.perf_counter() - drawing)
                     posted = now_s
             trace("last_token")
             if pending:
