@@ -430,6 +430,57 @@ def print_tables(reports: list[dict[str, Any]], machine: str) -> None:
         console.print(ttft)
 
 
+def markdown(docs: list[dict[str, Any]]) -> str:
+    """The README's tables from saved reports (``--markdown FILE ...``)."""
+    gib = 2**30
+
+    def ratio(r: dict[str, Any], key: str) -> str:
+        got = r.get("ratios", {}).get(key)
+        return f" ({got:.2f}×)" if got is not None else ""
+
+    speed = [
+        "| shape | quant | llama-bench pp / tg | ask pp / tg | app tg | quiz pp | where |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    memory = [
+        "| shape | quant | file | resident after load | resident, 4k context full | "
+        "hub/fit.py estimate | measured / estimate |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    ttft = ["| shape | quant | " + " | ".join(f"{n} tokens" for n in (0, *HISTORY_TOKENS)) + " |"]
+    ttft.append("|---|---|" + "---|" * (1 + len(HISTORY_TOKENS)))
+    for doc in docs:
+        where = doc.get("label") or doc["machine"]
+        for r in doc["reports"]:
+            b, ask, app, quiz = (r.get(k) for k in ("llama_bench_fa_off", "ask", "app", "quiz"))
+            if b:
+                pp = next(iter(b["pp"].values()))
+                cells = [
+                    f"{pp:.1f} / {b['tg']:.2f}",
+                    f"{ask['pp']:.1f}{ratio(r, 'ask_pp')} / {ask['tg']:.2f}{ratio(r, 'ask_tg')}"
+                    if ask
+                    else "—",
+                    f"{app['tg']:.2f}{ratio(r, 'app_tg')}" if app else "—",
+                    f"{quiz['pp']:.1f}{ratio(r, 'quiz_pp')}" if quiz else "—",
+                ]
+                speed.append(f"| {r['shape']} | {r['quant']} | {' | '.join(cells)} | {where} |")
+            m = r.get("memory")
+            if m:
+                estimate_ram = m.get("estimate_ram_bytes", r["estimate"]["total_bytes"])
+                memory.append(
+                    f"| {r['shape']} | {r['quant']} | {r['file_gib']:.2f} GiB | "
+                    f"{(m['rss_load'] - m['rss_start']) / gib:.2f} GiB | "
+                    f"{m['measured_bytes'] / gib:.2f} GiB | {estimate_ram / gib:.2f} GiB"
+                    f" | {m['measured_over_estimate']:.2f} |"
+                )
+                ttft.append(
+                    f"| {r['shape']} | {r['quant']} | "
+                    + " | ".join(f"{t['ttft_s']:.2f} s" for t in m["turns"])
+                    + " |"
+                )
+    return "\n".join([*speed, "", *memory, "", *ttft])
+
+
 def machine_line(threads: int, ngl: int, where: str | None = None) -> str:
     cpu = platform.processor() or platform.machine()
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -454,6 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json-out", type=Path, default=None)
     p.add_argument("--llama-bench", type=Path, default=None, help="default: the one built here")
     p.add_argument("--where", default=None, help="the machine, in words (default: the CPU)")
+    p.add_argument("--markdown", type=Path, nargs="+", help="print saved reports as tables")
     p.add_argument("--_child", type=Path, default=None, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.threads is None:
@@ -461,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
 
         a.threads = physical_cores()
     parts = set(filter(None, a.parts.split(",")))
+    if a.markdown:
+        print(markdown([json.loads(path.read_text()) for path in a.markdown]))
+        return 0
     if a._child is not None:
         if "load" in parts:
             doc = load_child(a._child, a.threads, a.gpu_layers, "no-mmap" not in parts)

@@ -82,6 +82,9 @@ if [[ -z "${GPU_BENCH_CPU:-}" ]]; then
     ngl=999
 fi
 say "building llama.cpp for $where ..."
+# the compiler flags of every llama.cpp build of ours (no AMX on x86-64: it crashes here)
+flags=$("$PY" -c 'from baichuan_tui.server.build import default_cflags; print(default_cflags())')
+export CFLAGS="${CFLAGS:-} $flags" CXXFLAGS="${CXXFLAGS:-} $flags"
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S "$WORK/vendor/llama.cpp" -B "$WORK/build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \

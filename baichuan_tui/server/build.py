@@ -95,10 +95,17 @@ def default_setting(
 
     ``cflags`` defaults to ``BAICHUAN_LLAMA_CFLAGS`` when set, else no AMX on x86-64.
     """
-    machine = platform.machine()
     if cflags is None:
-        cflags = os.environ.get("BAICHUAN_LLAMA_CFLAGS", _NO_AMX if machine == "x86_64" else "")
-    return BuildSetting(installed_version(), cuda, cflags, machine, extra)
+        cflags = default_cflags()
+    return BuildSetting(installed_version(), cuda, cflags, platform.machine(), extra)
+
+
+def default_cflags() -> str:
+    """Compiler flags for any llama.cpp build here: ``BAICHUAN_LLAMA_CFLAGS`` when set, else
+    no AMX on x86-64 (llama.cpp 0.3.36's AMX matmul crashes on small models)."""
+    return os.environ.get(
+        "BAICHUAN_LLAMA_CFLAGS", _NO_AMX if platform.machine() == "x86_64" else ""
+    )
 
 
 def installed_version() -> str:
