@@ -256,7 +256,8 @@ def blind_order(contenders: Sequence[Contender], rng: random.Random | None = Non
 
 def quiz_on_record(path: Path) -> dict[str, Any] | None:
     """The newest stored quiz run of this file (by path, or by a sha256 already known)."""
-    from baichuan_tui.quiz.results import all_runs, cached_sha256
+    from baichuan_tui.facts import cached_sha256
+    from baichuan_tui.quiz.results import all_runs
 
     try:
         resolved = path.resolve()

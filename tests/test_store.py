@@ -292,7 +292,7 @@ def test_history_show_json_fields(cli, store):
     )
     assert doc["settings"] == {"sampling": {"temperature": 0.3}}
     assert [set(m) for m in doc["messages"]] == [
-        {"id", "parent_id", "role", "content", "created_at", "finish_reason", "model"}
+        {"id", "parent_id", "role", "content", "created_at", "finish_reason", "model", "stats"}
     ] * 2
     first, second = doc["messages"]
     assert (first["parent_id"], second["parent_id"]) == (None, first["id"])

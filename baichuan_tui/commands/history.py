@@ -106,6 +106,7 @@ def _show(doc: dict[str, Any]) -> None:
     from rich.markdown import Markdown
 
     from baichuan_tui.store.conversations import finish_note
+    from baichuan_tui.store.export import stats_line
 
     console = Console()
     console.print(f"[bold]#{doc['id']} {doc['title'] or '(untitled)'}[/]  [dim]{doc['model']}[/]")
@@ -116,6 +117,9 @@ def _show(doc: dict[str, Any]) -> None:
         label = f"{m['role']} ({note})" if note else m["role"]
         console.rule(label, align="left", style="dim")
         console.print(Markdown(m["content"]))
+        line = stats_line(m.get("stats")) if m["role"] == "assistant" else None
+        if line:
+            console.print(line, style="dim", markup=False, highlight=False)
 
 
 def _votes(votes: list[Any], as_json: bool) -> None:

@@ -6,9 +6,7 @@ prediction with its A-D probabilities, and timings, so runs can be compared late
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -83,71 +81,6 @@ def published_value(model: str | None, bench: str) -> str | None:
 
 
 # ------------------------------------------------------------------------------- the model
-def _sha_cache() -> Path:
-    return locations.quiz_sha256_file()
-
-
-def _hub_record(path: Path, st: os.stat_result) -> str | None:
-    """The sha256 the model manager recorded when it verified this file, if unchanged."""
-    try:
-        from baichuan_tui.hub.cache import record_of
-
-        rec = record_of(path) or {}
-    except Exception:  # noqa: BLE001 - the record is an optimisation only
-        return None
-    if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
-        return rec.get("sha256")
-    return None
-
-
-def cached_sha256(path: Path) -> str | None:
-    """The file's sha256 if already known (our record or the model manager's), else None."""
-    path = Path(path).resolve()
-    st = path.stat()
-    hit = jsonstate.read(_sha_cache()).get(str(path))
-    if (
-        isinstance(hit, dict)
-        and hit.get("size") == st.st_size
-        and hit.get("mtime_ns") == st.st_mtime_ns
-    ):
-        return str(hit["sha256"])
-    return _hub_record(path, st)
-
-
-def model_sha256(path: Path) -> str:
-    """sha256 of the model file, remembered by path, size and mtime."""
-    path = Path(path).resolve()
-    known = cached_sha256(path)
-    if known:
-        return known
-    st = path.stat()
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(4 << 20):
-            digest.update(chunk)
-    entry = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest.hexdigest()}
-    jsonstate.update(_sha_cache(), lambda cache: cache.update({str(path): entry}), indent=1)
-    return digest.hexdigest()
-
-
-def model_facts(path: Path, name: str | None, quant: str | None) -> dict[str, Any]:
-    path = Path(path)
-    return {
-        "path": str(path),
-        "file": path.name,
-        "name": name,
-        "quant": quant,
-        "size": path.stat().st_size,
-        "sha256": model_sha256(path),
-    }
-
-
-def adapter_facts(lora: Lora) -> dict[str, Any]:
-    """A LoRA adapter as a run records it: file, path, sha256 and the scale it ran with."""
-    path = Path(lora.path)
-    return {"path": str(path), "file": path.name, "sha256": model_sha256(path), "scale": lora.scale}
-
-
 def server_label(url: str) -> str:
     """A server's URL as a run records it: without any ``user:password@``."""
     parts = urlsplit(url)

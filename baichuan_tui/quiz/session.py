@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from baichuan_tui import facts
 from baichuan_tui.errors import UserError
 from baichuan_tui.quiz import datasets, protocols, results, runner
 from baichuan_tui.quiz.schema import LETTERS, Item, Notify, Subject
@@ -124,7 +125,7 @@ def parallel_for(engine: Engine, asked: int) -> int:
 def model_facts(engine: Engine, *, notify: Notify | None = None) -> dict[str, Any]:
     """The record's model facts (the file's sha256 is computed once per file: ``notify`` says;
     a server's model that is not on this disk gets no size or hash; a server's run names it)."""
-    adapters = [results.adapter_facts(lora) for lora in engine.loras]
+    adapters = [facts.adapter_facts(lora) for lora in engine.loras]
     url = getattr(engine, "url", None)
     server = {"server": results.server_label(url)} if isinstance(url, str) else {}
     if not engine.path.is_file():
@@ -138,10 +139,10 @@ def model_facts(engine: Engine, *, notify: Notify | None = None) -> dict[str, An
             **server,
             **({"loras": adapters} if adapters else {}),
         }
-    if notify is not None and results.cached_sha256(engine.path) is None:
+    if notify is not None and facts.cached_sha256(engine.path) is None:
         notify(f"hashing {engine.path.name} for the run record (once per file)")
-    facts = results.model_facts(engine.path, engine.info.name, engine.info.file_type)
-    return {**facts, **server, **({"loras": adapters} if adapters else {})}
+    found = facts.model_facts(engine.path, engine.info.name, engine.info.file_type)
+    return {**found, **server, **({"loras": adapters} if adapters else {})}
 
 
 class NothingScored(UserError):

@@ -102,6 +102,7 @@ class StoredMessage:
             "created_at": self.created_at,
             "finish_reason": self.finish_reason,
             "model": self.model,
+            "stats": self.stats,
         }
 
 

@@ -55,6 +55,49 @@ def to_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_SAMPLING_SHOWN = (
+    ("temperature", "temperature"),
+    ("top_p", "top_p"),
+    ("top_k", "top_k"),
+    ("min_p", "min_p"),
+    ("repeat_penalty", "repeat"),
+    ("seed", "seed"),
+    ("max_tokens", "max"),
+)
+
+
+def stats_line(stats: dict[str, Any] | None) -> str | None:
+    """A stored reply's numbers in one line (the app shows it on the focused reply, ``history
+    show`` under each reply): tokens, time to first token, speed, model file and sha256,
+    adapters, sampling. None when the reply has none."""
+    if not stats:
+        return None
+    parts = []
+    if "prompt_tokens" in stats:
+        cached = stats.get("cached_tokens") or 0
+        parts.append(
+            f"{stats['prompt_tokens']} prompt tokens" + (f" ({cached} cached)" if cached else "")
+        )
+    if "completion_tokens" in stats:
+        parts.append(f"{stats['completion_tokens']} reply tokens")
+    if stats.get("ttft_s") is not None:
+        parts.append(f"first token {stats['ttft_s']:.2f} s")
+    if stats.get("gen_tokens_per_s"):
+        parts.append(f"{stats['gen_tokens_per_s']:.1f} tok/s")
+    if stats.get("model_file"):
+        sha = stats.get("model_sha256")
+        parts.append(stats["model_file"] + (f" (sha256 {sha[:12]}…)" if sha else ""))
+    for a in stats.get("adapters") or []:
+        parts.append(f"+ {a['file']} ×{a['scale']:g}")
+    sampling = stats.get("sampling") or {}
+    shown = [
+        f"{label} {sampling[k]}" for k, label in _SAMPLING_SHOWN if sampling.get(k) is not None
+    ]
+    if shown:
+        parts.append(", ".join(shown))
+    return " · ".join(parts) or None
+
+
 TREE_SNIPPET = 60
 """Characters of a message's first line that ``history show --tree`` prints."""
 

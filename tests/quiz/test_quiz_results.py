@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from baichuan_tui import facts
 from baichuan_tui.errors import UserError
 from baichuan_tui.quiz import results
 
@@ -37,11 +38,11 @@ def test_model_sha256_is_remembered(tmp_path):
     f = tmp_path / "m.gguf"
     f.write_bytes(b"GGUF" * 1000)
     want = hashlib.sha256(f.read_bytes()).hexdigest()
-    assert results.model_sha256(f) == want
-    cache = json.loads(results._sha_cache().read_text("utf-8"))
+    assert facts.model_sha256(f) == want
+    cache = json.loads(facts._sha_cache().read_text("utf-8"))
     assert cache[str(f.resolve())]["sha256"] == want
     f.write_bytes(b"GGUF" * 999)  # changed: hashed again
-    assert results.model_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
+    assert facts.model_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
 
 
 def _record(bench: str, model: str = "a.gguf") -> dict:

@@ -9,6 +9,7 @@ import pytest
 import quizdata
 from quizref import Reference, ref_ceval, ref_cmmlu, ref_mmlu
 
+from baichuan_tui import facts
 from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 from baichuan_tui.quiz import datasets, protocols, results, runner
 from baichuan_tui.quiz.subjects import CEVAL, CMMLU
@@ -218,7 +219,7 @@ def test_ctrl_c_keeps_the_finished_subjects(model, tmp_path, isolated_home):
         outcome,
         shots=5,
         n_ctx=4096,
-        model=results.model_facts(path, "Baichuan2-7B-Chat", "Q4_0"),
+        model=facts.model_facts(path, "Baichuan2-7B-Chat", "Q4_0"),
     )
     stored = results.save(record)
     assert stored.parent == isolated_home / "data" / "quiz" / "runs"

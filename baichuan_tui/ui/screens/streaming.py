@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from baichuan_tui import locations
+from baichuan_tui import facts, locations
 from baichuan_tui.errors import error_line
 from baichuan_tui.store.conversations import ReplyWriter, StoredMessage, now
 from baichuan_tui.ui.session import continued_model, recorded_model
@@ -113,6 +113,7 @@ def _stats(res: GenerationResult) -> dict[str, Any]:
         "cached_tokens": res.cached_tokens,
         "completion_tokens": res.completion_tokens,
         "ttft_s": round(res.ttft_s, 4),
+        "prompt_tokens_per_s": round(res.prompt_tokens_per_s, 2),
         "gen_tokens_per_s": round(res.gen_tokens_per_s, 2),
         "dropped_rounds": res.dropped_rounds,
     }
@@ -245,7 +246,7 @@ class ReplyStreamer:
                 screen.post_message(ReplyChunk(msg_id, "".join(pending), 0, 0.0))
             res = gen.result
             assert res is not None
-            stats = _stats(res)
+            stats = _stats(res) | facts.reply_facts(engine.path, engine.loras, sampling.as_dict())
             text = writer.finish(res.finish_reason, stats)
             screen.post_message(ReplyDone(msg_id, text, res.finish_reason, stats))
         except Exception as exc:  # noqa: BLE001 - reported on screen, never fatal
@@ -316,9 +317,11 @@ class ReplyStreamer:
             await screen.branches.sync()
         elif views and views[-1].msg_id == message.msg_id:
             await views[-1].finish(message.text, message.finish_reason)
+            views[-1].set_stats(message.stats)
         if msgs and msgs[-1].id == message.msg_id and not failed_empty:
             msgs[-1].content = message.text
             msgs[-1].finish_reason = message.finish_reason
+            msgs[-1].stats = message.stats
         stats = message.stats
         extra: dict[str, Any] = {"busy": None}
         if stats:

@@ -7,7 +7,7 @@ break as written, so code or a Markdown fence the prompt opened is not re-parsed
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,6 +18,7 @@ from textual.widgets import Label, Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from baichuan_tui.store.conversations import FINISH_NOTES
+from baichuan_tui.store.export import stats_line
 from baichuan_tui.ui.segments import cut_point
 
 if TYPE_CHECKING:
@@ -73,16 +74,35 @@ class MessageView(Vertical):
         self.branch: tuple[int, int] | None = None
         """Which of its versions this message is, from 1, and how many (None: the only one)."""
         self.header = Label(self._header_text(), classes="header")
+        self.stats: dict[str, Any] | None = None
+        """A reply's stored numbers (tokens, speed, model, sampling), shown while focused."""
+        self.stats_label = Label("", classes="stats", markup=False)
+        self.stats_label.display = False
 
     @classmethod
     def of(cls, m: StoredMessage, *, completion: bool) -> MessageView:
         """The view of a stored message (a reply with no finish reason: incomplete)."""
         finish = m.finish_reason or ("incomplete" if m.role == "assistant" else None)
-        return cls(m.role, m.content, msg_id=m.id, finish_reason=finish, completion=completion)
+        view = cls(m.role, m.content, msg_id=m.id, finish_reason=finish, completion=completion)
+        view.set_stats(m.stats)
+        return view
 
     def compose(self) -> ComposeResult:
         yield self.header
+        yield self.stats_label
         yield self.plain if self.plain is not None else self.body
+
+    def set_stats(self, stats: dict[str, Any] | None) -> None:
+        """The reply's numbers, shown under its header while it has focus."""
+        self.stats = stats
+        self.stats_label.update(stats_line(stats) or "")
+        self.stats_label.display = self.has_focus and bool(stats)
+
+    def on_focus(self) -> None:
+        self.stats_label.display = bool(self.stats)
+
+    def on_blur(self) -> None:
+        self.stats_label.display = False
 
     def _plain_text(self) -> Text:
         """The completion-mode body: the text as written, then how a reply ended early."""

@@ -1,0 +1,122 @@
+"""What a record says about the files behind it: a model file and its sha256 (computed once,
+remembered by path, size and mtime), and the LoRA adapters on it with their scales. Quiz runs
+and every stored reply record these.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from baichuan_tui import jsonstate, locations
+from baichuan_tui.engine.lora import Lora
+
+
+def _sha_cache() -> Path:
+    return locations.quiz_sha256_file()
+
+
+def _hub_record(path: Path, st: os.stat_result) -> str | None:
+    """The sha256 the model manager recorded when it verified this file, if unchanged."""
+    try:
+        from baichuan_tui.hub.cache import record_of
+
+        rec = record_of(path) or {}
+    except Exception:  # noqa: BLE001 - the record is an optimisation only
+        return None
+    if rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+        return rec.get("sha256")
+    return None
+
+
+def cached_sha256(path: Path) -> str | None:
+    """The file's sha256 if already known (our record or the model manager's), else None."""
+    path = Path(path).resolve()
+    st = path.stat()
+    hit = jsonstate.read(_sha_cache()).get(str(path))
+    if (
+        isinstance(hit, dict)
+        and hit.get("size") == st.st_size
+        and hit.get("mtime_ns") == st.st_mtime_ns
+    ):
+        return str(hit["sha256"])
+    return _hub_record(path, st)
+
+
+def model_sha256(path: Path) -> str:
+    """sha256 of the model file, remembered by path, size and mtime."""
+    path = Path(path).resolve()
+    known = cached_sha256(path)
+    if known:
+        return known
+    st = path.stat()
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(4 << 20):
+            digest.update(chunk)
+    entry = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest.hexdigest()}
+    jsonstate.update(_sha_cache(), lambda cache: cache.update({str(path): entry}), indent=1)
+    return digest.hexdigest()
+
+
+def model_facts(path: Path, name: str | None, quant: str | None) -> dict[str, Any]:
+    path = Path(path)
+    return {
+        "path": str(path),
+        "file": path.name,
+        "name": name,
+        "quant": quant,
+        "size": path.stat().st_size,
+        "sha256": model_sha256(path),
+    }
+
+
+def adapter_facts(lora: Lora) -> dict[str, Any]:
+    """A LoRA adapter as a run records it: file, path, sha256 and the scale it ran with."""
+    path = Path(lora.path)
+    return {"path": str(path), "file": path.name, "sha256": model_sha256(path), "scale": lora.scale}
+
+
+_hashing: set[Path] = set()
+_hashing_lock = threading.Lock()
+
+
+def hash_later(path: Path) -> None:
+    """Compute ``path``'s sha256 on a background thread (once at a time per file), so that a
+    later record has it without anyone waiting for a multi-GB read now."""
+    path = Path(path).resolve()
+    with _hashing_lock:
+        if path in _hashing:
+            return
+        _hashing.add(path)
+
+    def run() -> None:
+        try:
+            model_sha256(path)
+        except OSError:
+            pass
+        finally:
+            with _hashing_lock:
+                _hashing.discard(path)
+
+    threading.Thread(target=run, name=f"sha256 {path.name}", daemon=True).start()
+
+
+def reply_facts(path: Path, loras: tuple[Lora, ...], sampling: dict[str, Any]) -> dict[str, Any]:
+    """What a stored reply records beside its timings: the model file and its sha256 (None
+    until known: it is then computed in the background for the next reply), the adapters with
+    their scales, and the sampling it ran with."""
+    path = Path(path)
+    local = path.is_file()
+    sha = cached_sha256(path) if local else None
+    if local and sha is None:
+        hash_later(path)
+    return {
+        "model_file": path.name,
+        "model_sha256": sha,
+        "adapters": [adapter_facts(lora) for lora in loras],
+        "sampling": sampling,
+    }
