@@ -218,6 +218,19 @@ class ChatApp(App[None]):
         self.settings = replace(self.settings, prompts=prompts)
 
     # -- actions ----------------------------------------------------------------------------
+    def copy_to_clipboard(self, text: str) -> None:
+        """The terminal's clipboard (OSC 52, as Textual writes it) and, where a clipboard
+        tool is on PATH, the system's (:mod:`baichuan_tui.ui.clipboard`, in a thread)."""
+        from baichuan_tui.ui import clipboard
+
+        super().copy_to_clipboard(text)
+        self.run_worker(
+            partial(clipboard.system_copy, text),
+            thread=True,
+            group="clipboard",
+            exit_on_error=False,
+        )
+
     def binding_groups(self) -> list[tuple[str, list[BindingType]]]:
         """The rebindable keys, by where they act (F1 lists them, ``[keymap]`` names them)."""
         from baichuan_tui.ui.widgets.messages import MessageView
@@ -294,6 +307,11 @@ class ChatApp(App[None]):
                 "Export chat as JSON",
                 "Write the open chat to a file (asks where)",
                 partial(chat.export, "json"),
+            ),
+            (
+                "Copy last code block",
+                "The last code block of the latest reply that has one",
+                partial(run, "copy_last_block"),
             ),
             (
                 "Open message in $EDITOR",

@@ -467,6 +467,17 @@ class ChatScreen(Screen[None]):
             return
         await self.replies.start(continue_last=True)
 
+    def action_copy_last_block(self) -> None:
+        """Copy the last code block of the latest reply that has one (the palette's entry;
+        on a focused reply Tab picks a block and ``c`` copies it)."""
+        for view in reversed(self.log_view.views):
+            blocks = view.code_blocks() if view.role == "assistant" else []
+            if blocks:
+                self.app.copy_to_clipboard(blocks[-1])
+                self.notify("last code block copied to the clipboard")
+                return
+        self.notify("no reply in this chat has a code block")
+
     def on_prompt_input_scroll_requested(self, event: PromptInput.ScrollRequested) -> None:
         log = self.log_view
         {

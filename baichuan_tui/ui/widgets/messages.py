@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, Markdown, Static
-from textual.widgets.markdown import MarkdownStream
+from textual.widgets.markdown import MarkdownFence, MarkdownStream
 
 from baichuan_tui.store.conversations import FINISH_NOTES
 from baichuan_tui.store.export import stats_line
@@ -32,7 +32,10 @@ class MessageView(Vertical):
     can_focus = True
     BINDINGS = [
         Binding("e", "edit", "Edit", id="edit_message"),
-        Binding("c", "copy", "Copy", id="copy_message"),
+        Binding("c", "copy", "Copy", id="copy_block"),
+        Binding("C", "copy_message", "Copy all", id="copy_message"),
+        Binding("tab", "block(1)", "Next code block", id="next_block", show=False),
+        Binding("shift+tab", "block(-1)", "Previous code block", id="previous_block", show=False),
         Binding("left,left_square_bracket", "branch(-1)", "Previous version", id="branch_previous"),
         Binding("right,right_square_bracket", "branch(1)", "Next version", id="branch_next"),
     ]
@@ -78,6 +81,8 @@ class MessageView(Vertical):
         """A reply's stored numbers (tokens, speed, model, sampling), shown while focused."""
         self.stats_label = Label("", classes="stats", markup=False)
         self.stats_label.display = False
+        self.block: int | None = None
+        """The highlighted code block (Tab / Shift+Tab move it; ``c`` copies it), or None."""
 
     @classmethod
     def of(cls, m: StoredMessage, *, completion: bool) -> MessageView:
@@ -103,6 +108,7 @@ class MessageView(Vertical):
 
     def on_blur(self) -> None:
         self.stats_label.display = False
+        self.select_block(None)
 
     def _plain_text(self) -> Text:
         """The completion-mode body: the text as written, then how a reply ended early."""
@@ -216,14 +222,54 @@ class MessageView(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "branch":  # else ←/→ scroll the chat as usual
             return self.branch is not None
+        if action == "block":  # past the last block (or before the first): Tab moves focus
+            blocks = len(self.fences())
+            if parameters and parameters[0] == 1:
+                return blocks > 0 and (self.block is None or self.block < blocks - 1)
+            return self.block is not None
         return True
 
     def action_branch(self, step: int) -> None:
         self.post_message(self.BranchRequested(self, step))
 
+    # -- code blocks ------------------------------------------------------------------------
+    def fences(self) -> list[MarkdownFence]:
+        """The message's code blocks as shown, in order (none in completion mode)."""
+        return list(self.query(MarkdownFence))
+
+    def code_blocks(self) -> list[str]:
+        """The text of each code block, in order."""
+        return [fence.code for fence in self.fences()]
+
+    def select_block(self, index: int | None) -> None:
+        """Highlight code block ``index`` (None: none) and scroll it into view."""
+        fences = self.fences()
+        self.block = index if index is not None and 0 <= index < len(fences) else None
+        for i, fence in enumerate(fences):
+            fence.set_class(i == self.block, "-selected")
+        if self.block is not None:
+            fences[self.block].scroll_visible()
+
+    def action_block(self, step: int) -> None:
+        """The next (``step`` 1) or previous (-1) code block; before the first: none."""
+        if self.block is None:
+            self.select_block(0 if step > 0 else None)
+        else:
+            nxt = self.block + step
+            self.select_block(nxt if nxt >= 0 else None)
+
     def action_copy(self) -> None:
+        """Copy the highlighted code block, else the whole message."""
+        blocks = self.code_blocks()
+        if self.block is not None and self.block < len(blocks):
+            self.app.copy_to_clipboard(blocks[self.block])
+            self.notify(f"code block {self.block + 1}/{len(blocks)} copied to the clipboard")
+        else:
+            self.action_copy_message()
+
+    def action_copy_message(self) -> None:
         self.app.copy_to_clipboard(self.content)
-        self.notify("copied to the clipboard")
+        self.notify("message copied to the clipboard")
 
 
 class ChatLog(VerticalScroll):
