@@ -211,16 +211,23 @@ def library_entries(
     return entries
 
 
-def complete_path(text: str) -> tuple[str, list[str]]:
+def complete_path(
+    text: str, suffixes: tuple[str, ...] | None = (".gguf",)
+) -> tuple[str, list[str]]:
     """Tab completion of a path being typed: the text extended by what every match shares,
-    and the matches (folders end with ``/``; files other than .gguf are left out)."""
+    and the matches (folders end with ``/``; files not ending in one of ``suffixes`` are left
+    out; None: every file)."""
     typed = Path(text).expanduser() if text else Path(".")
     folder, stem = (typed, "") if text.endswith("/") or not text else (typed.parent, typed.name)
     try:
         names = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
     except OSError:
         return text, []
-    matches = [n for n in names if n.startswith(stem) and (n.endswith("/") or n.endswith(".gguf"))]
+    matches = [
+        n
+        for n in names
+        if n.startswith(stem) and (n.endswith("/") or suffixes is None or n.endswith(suffixes))
+    ]
     matches = [n for n in matches if not n.startswith(".") or stem.startswith(".")]
     if not matches:
         return text, []

@@ -14,7 +14,7 @@ import pytest
 
 from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
 from baichuan_tui.engine.process import EngineProcess
-from baichuan_tui.engine.prompts import Message, Prompt
+from baichuan_tui.engine.prompts import Message, Prompt, PromptTooLong
 from baichuan_tui.engine.sampling import Sampling
 from baichuan_tui.engine.stream import Generation
 from baichuan_tui.errors import UserError
@@ -74,6 +74,14 @@ def test_cancel_reaches_the_child(remote):
     # the next request is answered: the child is free again
     short = Prompt(prompt.token_ids, "baichuan2-chat", 3)
     assert remote.generate(short, GREEDY, ignore_eos=True).wait().completion_tokens == 3
+
+
+def test_a_prompt_too_long_comes_back_with_its_numbers(remote):
+    with pytest.raises(PromptTooLong) as err:
+        remote.prompt([Message("user", "长话短说，" * 600)], max_tokens=8)
+    exc = err.value
+    assert exc.n_ctx == 1024 and exc.tokens > 1024 and exc.over == exc.tokens + 1 - 1024
+    assert "context holds 1024" in str(exc)
 
 
 def test_errors_come_back_as_one_line(remote, tmp_path):

@@ -172,6 +172,20 @@ def test_context_overflow_drops_oldest_rounds_keeps_system(tiny):
     assert p.token_ids == prompts.build_ids(tok, "baichuan2-chat", kept)
 
 
+def test_a_prompt_too_long_says_by_how_many_tokens(tiny):
+    """``over`` is the fitting rule's own shortfall: the context one token short of room for
+    a reply is 1 over, and a context ``over`` tokens larger fits with one token to reply."""
+    tok = _Tok(RefTokenizer(tiny("b2-vocab")))
+    msgs = [Message("user", "长" * 50)]
+    ids = prompts.build_ids(tok, "baichuan2-chat", msgs)
+    for n_ctx, want in ((len(ids), 1), (len(ids) - 9, 10)):
+        with pytest.raises(prompts.PromptTooLong) as err:
+            prompts.fit_prompt(tok, "baichuan2-chat", msgs, n_ctx=n_ctx, max_tokens=8)
+        assert err.value.over == want and err.value.tokens == len(ids)
+        fitted = prompts.fit_prompt(tok, "baichuan2-chat", msgs, n_ctx=n_ctx + want, max_tokens=8)
+        assert fitted.max_tokens == 1
+
+
 def test_prompt_longer_than_context_is_a_clear_error(tiny):
     from baichuan_tui.errors import UserError
 

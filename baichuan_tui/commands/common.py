@@ -4,13 +4,13 @@ flags, stdin."""
 from __future__ import annotations
 
 import argparse
-import locale
 import os
 import sys
 from typing import TYPE_CHECKING
 
 from baichuan_tui.errors import UserError
 from baichuan_tui.loading import LoadRequest, load
+from baichuan_tui.textfiles import decode_input
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
@@ -96,25 +96,6 @@ def sampling_from_args(args: argparse.Namespace, defaults: Sampling) -> Sampling
     if problems:
         raise UserError("bad sampling settings: " + "; ".join(problems))
     return s
-
-
-def decode_input(data: bytes, what: str = "the input") -> str:
-    """Text from bytes a user gave: UTF-8 (a BOM, UTF-16 with a BOM), else the locale's
-    encoding, else GB18030 (GBK's superset, what Chinese Windows and many files use); a
-    one-line :class:`UserError` when none fits, before any model is loaded."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings = ["utf-16"]
-    else:
-        encodings = ["utf-8-sig", locale.getpreferredencoding(False), "gb18030"]
-    for encoding in dict.fromkeys(encodings):
-        try:
-            return data.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
-            continue
-    raise UserError(
-        f"{what} is not UTF-8 or GB18030 text",
-        "convert it first, e.g. iconv -f ENCODING -t UTF-8",
-    )
 
 
 def read_stdin_or(text: str | None) -> str:

@@ -27,6 +27,7 @@ from baichuan_tui.engine import prompts
 from baichuan_tui.engine.family import Family, choose_template, detect_family
 from baichuan_tui.engine.gguf_check import inspect_gguf
 from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
+from baichuan_tui.engine.prompts import PromptTooLong
 from baichuan_tui.engine.sampling import Sampling
 from baichuan_tui.engine.stream import Generation, GenerationResult
 from baichuan_tui.engine.threads import physical_cores
@@ -43,14 +44,22 @@ class EngineGone(UserError):
     """The model's process ended while it was needed."""
 
 
-def _portable(exc: BaseException) -> tuple[str, str, str | None, bool]:
-    """An exception as plain data: (type name, message, hint, is a UserError)."""
+Portable = tuple[str, str, str | None, bool] | PromptTooLong
+
+
+def _portable(exc: BaseException) -> Portable:
+    """An exception as plain data: (type name, message, hint, is a UserError); a prompt too
+    long for the context travels as itself (its numbers say how far over)."""
+    if isinstance(exc, PromptTooLong):
+        return exc
     if isinstance(exc, UserError):
         return type(exc).__name__, exc.message, exc.hint, True
     return type(exc).__name__, str(exc), None, False
 
 
-def _rebuild(data: tuple[str, str, str | None, bool]) -> Exception:
+def _rebuild(data: Portable) -> Exception:
+    if isinstance(data, PromptTooLong):
+        return data
     name, message, hint, user = data
     if user:
         return UserError(message, hint)

@@ -36,6 +36,31 @@ class Tokenizer(Protocol):
         ...
 
 
+MIN_REPLY_TOKENS = 1
+"""The least room a prompt must leave for the reply to fit the context (:func:`fit_prompt`)."""
+
+
+class PromptTooLong(UserError):
+    """A prompt that leaves the reply no room even with the oldest rounds left out; ``over``
+    says by how many tokens (what the app tells a user attaching a file)."""
+
+    def __init__(self, tokens: int, n_ctx: int) -> None:
+        self.tokens = tokens
+        self.n_ctx = n_ctx
+        super().__init__(
+            f"the prompt is {tokens} tokens but the context holds {n_ctx}",
+            "raise --n-ctx or shorten the message",
+        )
+
+    @property
+    def over(self) -> int:
+        """Tokens to take out before the prompt fits (with room for a reply)."""
+        return self.tokens + MIN_REPLY_TOKENS - self.n_ctx
+
+    def __reduce__(self) -> tuple[type[PromptTooLong], tuple[int, int]]:
+        return type(self), (self.tokens, self.n_ctx)
+
+
 @dataclass(frozen=True)
 class Message:
     role: str
@@ -245,9 +270,6 @@ def fit_prompt(
         body = body[starts[1] :]
         dropped += 1
     budget = min(max_tokens, n_ctx - len(ids))
-    if budget < 1:
-        raise UserError(
-            f"the prompt is {len(ids)} tokens but the context holds {n_ctx}",
-            "raise --n-ctx or shorten the message",
-        )
+    if budget < MIN_REPLY_TOKENS:
+        raise PromptTooLong(len(ids), n_ctx)
     return Prompt(ids, template, budget, dropped, STOPS.get(template, ()))

@@ -6,6 +6,7 @@ its :class:`.conversations.ChatList`; both hold the screen and use its public pa
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,10 +29,17 @@ from baichuan_tui.ui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.engine.prompts import Message as PromptMessage
     from baichuan_tui.store.conversations import Store
     from baichuan_tui.ui.app import ChatApp
     from baichuan_tui.ui.screens.compare import CompareChoice
     from baichuan_tui.ui.screens.settings import SettingsResult
+
+
+def _with_attachment(draft: str, fenced: str) -> str:
+    """The message being written with a fenced file after it (and a line to go on)."""
+    draft = draft.rstrip()
+    return (f"{draft}\n\n" if draft else "") + fenced + "\n\n"
 
 
 SAVE_RETRY_S = 5.0
@@ -66,12 +74,16 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+o", "models", "Models", id="models"),
         # priority: the input (a TextArea) would take Ctrl+K as "delete to the line's end"
         Binding("ctrl+k", "compare", "Compare", id="compare", show=False, priority=True),
+        # priority: the input takes Ctrl+A as "line start" (Home does that too)
+        Binding("ctrl+a", "attach", "Attach file", id="attach", show=False, priority=True),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.state = ChatState()
         self.editing: StoredMessage | None = None
+        self.attached_note: str | None = None
+        """What the hint says of the files attached to the message being written."""
         self.replaced: StoredMessage | None = None
         """The reply the last regenerate stepped away from (kept as another version: Ctrl+Z
         shows it again)."""
@@ -328,6 +340,11 @@ class ChatScreen(Screen[None]):
 
     async def on_prompt_input_submitted(self, event: PromptInput.Submitted) -> None:
         text = event.text
+        path = self.input.file_command()
+        if path is not None:  # "/file PATH": attach it, send nothing
+            self.input.clear()
+            self.attach(path)
+            return
         completion = self.state.mode == "completion"
         if (not text.strip() and not completion) or self._busy():
             return
@@ -357,6 +374,9 @@ class ChatScreen(Screen[None]):
             return
         self.input.clear()
         self.replaced = None
+        if self.attached_note is not None:
+            self.attached_note = None
+            self._hint("")
         if not conv.title and text.strip():
             conv.title = title_from(text)  # as the store names it
         await self.replies.start()
@@ -420,6 +440,9 @@ class ChatScreen(Screen[None]):
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "attach":  # the chat list's search box keeps Ctrl+A
+            focused = self.focused
+            return focused is None or self.sidebar not in focused.ancestors_with_self
         if action == "undo_regenerate":  # else Ctrl+Z is the input's (or the chat list's) undo
             focused = self.focused
             in_sidebar = focused is not None and self.sidebar in focused.ancestors_with_self
@@ -520,6 +543,96 @@ class ChatScreen(Screen[None]):
         """Leave the editing of an earlier message (the input keeps its text)."""
         self.editing = None
         self._hint("")
+
+    # -- attaching a text file -------------------------------------------------------------
+    def action_attach(self) -> None:
+        """Ask for a text file to attach (Tab completes the path)."""
+        from baichuan_tui.ui.screens.dialogs import TextPrompt
+
+        def chosen(answer: str | None) -> None:
+            if answer and answer.strip():
+                self.attach(answer.strip())
+
+        self.app.push_screen(
+            TextPrompt("Attach a text file (Tab completes the path)", "", "path", path=True),
+            chosen,
+        )
+
+    def attach(self, path: str) -> None:
+        """Put text file ``path`` into the message being written, fenced and named, once its
+        tokens are counted and the message with it fits the context (else a refusal saying
+        how many tokens over); a binary or undecodable file is refused in one line."""
+        engine = self.engine
+        if engine is None:
+            self.notify(
+                "load a model first: the file's tokens are counted with its tokenizer",
+                severity="warning",
+            )
+            return
+        self.show_busy(f"reading {Path(path).name}")
+        self.run_worker(
+            partial(self._measure_attachment, engine, path, self.input.text),
+            name="attach",
+            group="attach",
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _attach_context(self) -> list[PromptMessage]:
+        """The turns the new message follows (an edited question: those before it)."""
+        editing = self.editing
+        ids = [m.id for m in self.state.messages]
+        if editing is not None and editing.role == "user" and editing.id in ids:
+            return self.state.prompt_messages(upto=ids.index(editing.id))
+        return self.state.prompt_messages()
+
+    def _measure_attachment(self, engine: Engine, path: str, draft: str) -> None:
+        """In a thread: read, count, fit; the answer goes back to the screen."""
+        from baichuan_tui.engine.prompts import Message, PromptTooLong
+        from baichuan_tui.errors import error_line
+        from baichuan_tui.textfiles import read_attachment
+
+        app = self.app
+        try:
+            att = read_attachment(Path(path))
+            tokens = len(engine.encode(att.fenced))
+            text = _with_attachment(draft, att.fenced)
+            sampling = self.state.sampling or engine.family.defaults
+            messages = [*self._attach_context(), Message("user", text)]
+            try:
+                prompt = engine.prompt(messages, max_tokens=sampling.max_tokens)
+            except PromptTooLong as exc:
+                app.call_from_thread(
+                    self._attach_refused,
+                    f"{att.name} does not fit: it is {tokens:,} tokens, and the message "
+                    f"with it is {exc.over:,} tokens over the {exc.n_ctx:,}-token context "
+                    "(a larger n_ctx in Ctrl+S, or a shorter file)",
+                )
+                return
+        except Exception as exc:  # noqa: BLE001 - one line on screen, never a crash
+            app.call_from_thread(self._attach_refused, error_line(exc))
+            return
+        note = (
+            f"📎 {att.name}: {tokens:,} tokens — the prompt would be "
+            f"{len(prompt.token_ids):,} of {engine.n_ctx:,}, "
+            f"{prompt.max_tokens:,} left for the reply"
+        )
+        if prompt.dropped_rounds:
+            note += f"; the {prompt.dropped_rounds} oldest round(s) would be left out"
+        app.call_from_thread(self._attached, att.fenced, note)
+
+    def _attach_refused(self, line: str) -> None:
+        self.show_busy(None)
+        self.notify(line, severity="error", title="not attached", timeout=12)
+
+    def _attached(self, fenced: str, note: str) -> None:
+        self.show_busy(None)
+        box = self.input
+        box.load_text(_with_attachment(box.text, fenced))
+        box.move_cursor(box.document.end)
+        box.focus()
+        self.attached_note = note if self.attached_note is None else f"{self.attached_note}\n{note}"
+        self._hint(self.attached_note)
 
     # -- settings, models, export -----------------------------------------------------------
     def action_settings(self) -> None:

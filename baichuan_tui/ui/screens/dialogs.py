@@ -8,22 +8,33 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
+from baichuan_tui.ui.widgets.path_input import PathInput
+
 
 class TextPrompt(ModalScreen[str | None]):
     """Ask for one line of text (Enter accepts, Esc cancels)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, value: str = "", placeholder: str = "") -> None:
+    def __init__(
+        self, title: str, value: str = "", placeholder: str = "", *, path: bool = False
+    ) -> None:
         super().__init__(classes="dialog")
         self._title = title
         self._value = value
         self._placeholder = placeholder
+        self._path = path
+        """Ask for a file's path: Tab completes it."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="box"):
             yield Label(self._title, classes="dialog-title")
-            yield Input(self._value, placeholder=self._placeholder, id="value")
+            if self._path:
+                yield PathInput(
+                    self._value, suffixes=None, placeholder=self._placeholder, id="value"
+                )
+            else:
+                yield Input(self._value, placeholder=self._placeholder, id="value")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)

@@ -1,9 +1,30 @@
-"""An input for a .gguf path: Tab completes it (:func:`baichuan_tui.library.complete_path`)."""
+"""An input for a path (a .gguf file unless told otherwise): Tab completes it
+(:func:`baichuan_tui.library.complete_path`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import Input
+
+
+def complete_into(widget: Widget, value: str, suffixes: tuple[str, ...] | None) -> str | None:
+    """The completed ``value`` when Tab extends it (None: it does not; several matches are
+    then listed in a notification on ``widget``, none said)."""
+    from baichuan_tui.library import complete_path
+
+    text, matches = complete_path(value, suffixes)
+    if text != value:
+        return text
+    if len(matches) > 1:
+        shown = ", ".join(matches[:8]) + (" …" if len(matches) > 8 else "")
+        widget.notify(shown, title="matches", timeout=5)
+    elif not matches:
+        what = "file" if suffixes is None else " or ".join(suffixes) + " file"
+        widget.notify(f"no folder or {what} matches", severity="warning", timeout=3)
+    return None
 
 
 class PathInput(Input):
@@ -11,15 +32,19 @@ class PathInput(Input):
 
     BINDINGS = [Binding("tab", "complete", "Complete path", id="complete_path", show=False)]
 
-    def action_complete(self) -> None:
-        from baichuan_tui.library import complete_path
+    def __init__(
+        self,
+        value: str | None = None,
+        *,
+        suffixes: tuple[str, ...] | None = (".gguf",),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(value, **kwargs)
+        self.suffixes = suffixes
+        """The files offered (None: every file)."""
 
-        text, matches = complete_path(self.value)
-        if text != self.value:
+    def action_complete(self) -> None:
+        text = complete_into(self, self.value, self.suffixes)
+        if text is not None:
             self.value = text
             self.cursor_position = len(text)
-        elif len(matches) > 1:
-            shown = ", ".join(matches[:8]) + (" …" if len(matches) > 8 else "")
-            self.notify(shown, title="matches", timeout=5)
-        elif not matches:
-            self.notify("no folder or .gguf file matches", severity="warning", timeout=3)

@@ -14,6 +14,11 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import TextArea
 
+from baichuan_tui.ui.widgets.path_input import complete_into
+
+FILE_COMMAND = "/file "
+"""Typed at the start of the input, then a path: Enter attaches that text file."""
+
 
 class PromptInput(TextArea):
     """A TextArea whose Enter sends (rebindable: ``send``, ``newline``, ``editor``)."""
@@ -30,6 +35,7 @@ class PromptInput(TextArea):
         ),
         Binding("home", "home", "Chat start (empty box)", id="scroll_home", show=False),
         Binding("end", "end", "Chat end (empty box)", id="scroll_end", show=False),
+        Binding("tab", "complete_file", "Complete the /file path", id="complete_file", show=False),
     ]
 
     class ScrollRequested(Message):
@@ -72,6 +78,26 @@ class PromptInput(TextArea):
             self.action_cursor_line_end()
         else:
             self.action_scroll_chat("end")
+
+    def file_command(self) -> str | None:
+        """The path of a ``/file PATH`` line that is all the box holds, else None."""
+        text = self.text.lstrip()
+        if not text.startswith(FILE_COMMAND) or "\n" in text.rstrip():
+            return None
+        return text[len(FILE_COMMAND) :].strip()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "complete_file":  # else Tab moves the focus, as it always does
+            return self.file_command() is not None
+        return super().check_action(action, parameters)
+
+    def action_complete_file(self) -> None:
+        """Tab after ``/file ``: complete the path (any file)."""
+        path = self.file_command()
+        text = complete_into(self, path, None) if path is not None else None
+        if text is not None:
+            self.load_text(FILE_COMMAND + text)
+            self.move_cursor(self.document.end)
 
     def action_newline(self) -> None:
         self.call_later(self.insert, "\n")
