@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,27 +81,38 @@ def adapter_facts(lora: Lora) -> dict[str, Any]:
     return {"path": str(path), "file": path.name, "sha256": model_sha256(path), "scale": lora.scale}
 
 
-_hashing: set[Path] = set()
+_hashing: dict[Path, list[Callable[[str], None]]] = {}
+"""Files being hashed → what to call with their sha256 once known."""
 _hashing_lock = threading.Lock()
 
 
-def hash_later(path: Path) -> None:
+def hash_later(path: Path, then: Callable[[str], None] | None = None) -> None:
     """Compute ``path``'s sha256 on a background thread (once at a time per file), so that a
-    later record has it without anyone waiting for a multi-GB read now."""
+    later record has it without anyone waiting for a multi-GB read now; ``then(sha256)`` is
+    called on that thread once it is known (a record that went without it adds it)."""
     path = Path(path).resolve()
     with _hashing_lock:
-        if path in _hashing:
+        waiting = _hashing.get(path)
+        if waiting is not None:
+            if then is not None:
+                waiting.append(then)
             return
-        _hashing.add(path)
+        _hashing[path] = [then] if then is not None else []
 
     def run() -> None:
         try:
-            model_sha256(path)
+            sha: str | None = model_sha256(path)
         except OSError:
-            pass
-        finally:
-            with _hashing_lock:
-                _hashing.discard(path)
+            sha = None
+        with _hashing_lock:
+            callbacks = _hashing.pop(path, [])
+        if sha is None:
+            return
+        for callback in callbacks:
+            try:
+                callback(sha)
+            except Exception:  # noqa: BLE001, S112 - one record's update, never the others'
+                continue
 
     threading.Thread(target=run, name=f"sha256 {path.name}", daemon=True).start()
 

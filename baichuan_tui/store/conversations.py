@@ -509,6 +509,29 @@ class Store:
 
         self._write(Op(run, key=("message", msg_id), overlay=overlay))
 
+    def add_stats(self, msg_id: int, facts: dict[str, Any]) -> None:
+        """Add ``facts`` to a reply's stored stats (a key it has is replaced): what is learnt
+        after the reply ended, such as its model file's sha256."""
+
+        def run(conn: sqlite3.Connection, real: Real) -> None:
+            row = conn.execute(
+                "SELECT stats FROM messages WHERE id = ?", (real(msg_id),)
+            ).fetchone()
+            if row is None:
+                return
+            stats = {**json.loads(row[0] or "{}"), **facts}
+            conn.execute(
+                "UPDATE messages SET stats = ? WHERE id = ?",
+                (json.dumps(stats, ensure_ascii=False), real(msg_id)),
+            )
+
+        def overlay(of: int, tree: Tree, real: Real) -> None:
+            for m in tree.messages:
+                if m.id == real(msg_id):
+                    m.stats = {**(m.stats or {}), **facts}
+
+        self._write(Op(run, overlay=overlay))
+
     def delete_message(self, msg_id: int) -> int:
         """Delete a message and every message below it (its replies, their branches); a
         current leaf among them moves to its parent. Returns how many were deleted."""

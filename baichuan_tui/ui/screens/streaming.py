@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -248,6 +248,8 @@ class ReplyStreamer:
             assert res is not None
             stats = _stats(res) | facts.reply_facts(engine.path, engine.loras, sampling.as_dict())
             text = writer.finish(res.finish_reason, stats)
+            if stats["model_sha256"] is None and engine.path.is_file():  # hashed meanwhile
+                facts.hash_later(engine.path, then=partial(self._sha_known, msg_id))
             screen.post_message(ReplyDone(msg_id, text, res.finish_reason, stats))
         except Exception as exc:  # noqa: BLE001 - reported on screen, never fatal
             text = writer.text
@@ -335,6 +337,23 @@ class ReplyStreamer:
             screen.notify("the reply was cut at max_tokens: Ctrl+G continues it")
         await screen.chats.refresh_sidebar()
         screen.call_after_refresh(trace, "reply_drawn")  # the reply's last screen change
+
+    # -- the model file's sha256 ------------------------------------------------------------
+    def _sha_known(self, msg_id: int, sha: str) -> None:
+        """On the hashing thread: a reply stored before its model file's sha256 was known
+        gets it, in the store and on screen."""
+        screen = self.screen
+        screen.store.add_stats(msg_id, {"model_sha256": sha})
+        with suppress(RuntimeError):  # the app has ended meanwhile
+            screen.app.call_from_thread(self._show_sha, msg_id, sha)
+
+    def _show_sha(self, msg_id: int, sha: str) -> None:
+        for m in self.screen.state.messages:
+            if m.id == msg_id and m.stats is not None:
+                m.stats = {**m.stats, "model_sha256": sha}
+        for view in self.screen.log_view.views:
+            if view.msg_id == msg_id and view.stats is not None:
+                view.set_stats({**view.stats, "model_sha256": sha})
 
     # -- generation control -----------------------------------------------------------------
     def cancel(self) -> None:
