@@ -48,6 +48,11 @@ class Engine(Protocol):
         """LoRA adapters applied on the model now (recorded with replies and quiz runs)."""
         ...
 
+    def set_loras(self, loras: Sequence[Lora]) -> None:
+        """Apply, re-scale or remove adapters without reloading the model (a backend that
+        cannot: one clear line)."""
+        ...
+
     def prompt(
         self, messages: Sequence[Message], *, max_tokens: int, continue_last: bool = False
     ) -> Prompt:

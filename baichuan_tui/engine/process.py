@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
     from baichuan_tui.engine.lora import Lora
 
-_OPS = frozenset({"prompt", "encode", "detokenize", "next_token_logits", "reset_cache"})
+_OPS = frozenset(
+    {"prompt", "encode", "detokenize", "next_token_logits", "reset_cache", "set_loras"}
+)
 
 
 class EngineGone(UserError):
@@ -147,6 +149,7 @@ class EngineProcess:
         self, path: str | Path, options: LoadOptions | None = None, *, template: str | None = None
     ) -> None:
         self.options = options or LoadOptions()
+        self._loras: tuple[Lora, ...] = self.options.loras
         self.path = Path(path)
         self.info = inspect_gguf(path)  # the same one-line errors as LlamaEngine, before a spawn
         self.family: Family = detect_family(self.info)
@@ -181,7 +184,12 @@ class EngineProcess:
 
     @property
     def loras(self) -> tuple[Lora, ...]:
-        return self.options.loras
+        return self._loras
+
+    def set_loras(self, loras: Sequence[Lora]) -> None:
+        """Apply, re-scale or remove adapters in the model process (no reload)."""
+        self._request("set_loras", tuple(loras))
+        self._loras = tuple(loras)
 
     def _recv(self) -> tuple[str, Any]:
         try:

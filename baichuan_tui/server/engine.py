@@ -136,6 +136,13 @@ class ServerEngine:
         """None from here (a server applies its own ``--lora``)."""
         return ()
 
+    def set_loras(self, loras: Sequence[Lora]) -> None:
+        """A server's adapters are its own: refused in one line."""
+        raise UserError(
+            "adapters cannot be changed on a llama-server from here",
+            "start llama-server with --lora FILE (its /lora-adapters scale what it loaded)",
+        )
+
     def _control_id(self, text: str | None, default: int) -> int:
         found = self.tokenizer.special_id(text)
         return found if found is not None else default

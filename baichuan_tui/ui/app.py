@@ -294,6 +294,11 @@ class ChatApp(App[None]):
             ),
             ("Models", "Switch, download or open a model", partial(run, "models")),
             (
+                "LoRA adapters",
+                "Apply, re-scale or remove adapters on the loaded model (no reload)",
+                partial(run, "adapters"),
+            ),
+            (
                 "Compare models",
                 "One prompt, 2-4 models side by side (blind mode: vote A/B)",
                 partial(run, "compare"),

@@ -29,6 +29,7 @@ from baichuan_tui.ui.widgets.status import StatusBar
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.engine.lora import Lora
     from baichuan_tui.engine.prompts import Message as PromptMessage
     from baichuan_tui.store.conversations import Store
     from baichuan_tui.ui.app import ChatApp
@@ -72,6 +73,7 @@ class ChatScreen(Screen[None]):
         Binding("f2", "rename", "Rename", id="rename", show=False),
         Binding("ctrl+s", "settings", "Settings", id="settings"),
         Binding("ctrl+o", "models", "Models", id="models"),
+        Binding("ctrl+l", "adapters", "LoRA adapters", id="adapters", show=False),
         # priority: the input (a TextArea) would take Ctrl+K as "delete to the line's end"
         Binding("ctrl+k", "compare", "Compare", id="compare", show=False, priority=True),
         # priority: the input takes Ctrl+A as "line start" (Home does that too)
@@ -681,6 +683,50 @@ class ChatScreen(Screen[None]):
         from baichuan_tui.ui.screens.models import ModelManagerScreen
 
         self.app.push_screen(ModelManagerScreen())
+
+    def action_adapters(self) -> None:
+        """Apply, re-scale or remove LoRA adapters on the loaded model (no reload)."""
+        from baichuan_tui.ui.screens.adapters import AdaptersScreen
+
+        if self._busy():
+            return
+        engine = self.engine
+        assert engine is not None  # _busy says so otherwise
+
+        def chosen(loras: list[Lora] | None) -> None:
+            if loras is not None and tuple(loras) != engine.loras:
+                self.show_busy("applying adapters")
+                self.run_worker(
+                    partial(self._set_adapters, engine, loras),
+                    name="adapters",
+                    group="adapters",
+                    thread=True,
+                    exclusive=True,
+                    exit_on_error=False,
+                )
+
+        self.app.push_screen(AdaptersScreen(model_label(engine), engine.loras), chosen)
+
+    def _set_adapters(self, engine: Engine, loras: list[Lora]) -> None:
+        """In a thread: the engine swaps adapters; the screen hears how it went."""
+        from baichuan_tui.errors import error_line
+
+        try:
+            engine.set_loras(loras)
+        except Exception as exc:  # noqa: BLE001 - one line on screen, never a crash
+            self.app.call_from_thread(self._adapters_set, error_line(exc))
+        else:
+            self.app.call_from_thread(self._adapters_set, None)
+
+    def _adapters_set(self, error: str | None) -> None:
+        self.show_busy(None)
+        self.refresh_status()
+        engine = self.engine
+        if error is not None:
+            self.notify(error, severity="error", timeout=10)
+        elif engine is not None:
+            names = ", ".join(lora.label for lora in engine.loras) or "none"
+            self.notify(f"adapters now: {names} (the next reply uses them)")
 
     def action_compare(self) -> None:
         """The compare screen, with what the input holds as the prompt."""

@@ -28,7 +28,8 @@ def complete_into(widget: Widget, value: str, suffixes: tuple[str, ...] | None) 
 
 
 class PathInput(Input):
-    """Tab extends the path by what every match shares; several matches are listed."""
+    """Tab extends the path by what every match shares; several matches are listed (an empty
+    box: Tab moves focus on, so a keyboard never gets stuck in it)."""
 
     BINDINGS = [Binding("tab", "complete", "Complete path", id="complete_path", show=False)]
 
@@ -44,6 +45,9 @@ class PathInput(Input):
         """The files offered (None: every file)."""
 
     def action_complete(self) -> None:
+        if not self.value.strip():  # nothing to complete: Tab moves on, as in any input
+            self.screen.focus_next()
+            return
         text = complete_into(self, self.value, self.suffixes)
         if text is not None:
             self.value = text

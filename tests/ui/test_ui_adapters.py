@@ -1,0 +1,100 @@
+"""LoRA adapters in the app (issue 15): applied, re-scaled and removed on the loaded model
+without reloading it (Ctrl+L), shown in the status bar, recorded with each reply."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from uihelpers import options, ready, send, wait_for
+
+from baichuan_tui.engine.lora import Lora
+from baichuan_tui.store.conversations import Store
+from baichuan_tui.ui.screens.adapters import AdaptersScreen
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "convert"))
+
+from hf_checkpoint import write_checkpoint  # noqa: E402
+from peft_adapter import write_adapter  # noqa: E402
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def base_and_adapter(tmp_path_factory) -> tuple[Path, Path]:
+    from baichuan_tui.convert.lora import convert_adapter
+    from baichuan_tui.convert.pipeline import convert
+
+    root = tmp_path_factory.mktemp("lora-app")
+    ck = write_checkpoint(root / "hf", layers=32, arch="BaiChuanForCausalLM", dtype="F16", seed=1)
+    base = root / "base.gguf"
+    convert(ck.folder, base, outtype="f32", record=False)
+    adapter = write_adapter(root / "peft", ck, r=4, alpha=32, seed=21)
+    out = root / "ad.gguf"
+    convert_adapter(adapter.folder, base, out, outtype="f32")
+    return base, out
+
+
+def dialog(app) -> AdaptersScreen | None:
+    screen = app.screen
+    return screen if isinstance(screen, AdaptersScreen) else None
+
+
+async def set_adapters(pilot, app, lines: dict[str, str]) -> None:
+    """Open Ctrl+L, fill the given inputs (by id), press Enter; wait until it is applied."""
+    await pilot.press("ctrl+l")
+    await wait_for(pilot, lambda: dialog(app), what="the adapters dialog")
+    for box_id, text in lines.items():
+        dialog(app).query_one(f"#{box_id}").value = text
+    before = app.chat.engine.loras
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: dialog(app) is None, what="the dialog closing")
+    await wait_for(pilot, lambda: app.chat.engine.loras != before, what="the new adapters")
+    await wait_for(pilot, lambda: not app.chat.status.busy, what="applying to end")
+
+
+async def reply(pilot, app, text: str = "hello") -> str:
+    await pilot.press("ctrl+n")
+    await send(pilot, text)
+    return app.chat.state.messages[-1].content
+
+
+async def test_apply_rescale_and_remove_an_adapter_live(run_app, base_and_adapter, tmp_path):
+    base, adapter = base_and_adapter
+    async with run_app(options(base, sampling={"max_tokens": 8})) as pilot:
+        app = await ready(pilot)
+        engine = app.chat.engine
+        plain = await reply(pilot, app)
+
+        await set_adapters(pilot, app, {"lora-new": str(adapter)})
+        assert app.chat.engine is engine  # the same model: not reloaded
+        assert engine.loras == (Lora(str(adapter), 1.0),)
+        assert adapter.name in app.chat.status.model
+        on = await reply(pilot, app)
+        assert on != plain
+        with Store() as store:
+            stats = store.messages(app.chat.state.conversation.id)[-1].stats
+        assert [(a["file"], a["scale"]) for a in stats["adapters"]] == [(adapter.name, 1.0)]
+        assert stats["adapters"][0]["sha256"]
+
+        await set_adapters(pilot, app, {"lora-0": f"{adapter}:0"})  # scale 0: off
+        assert engine.loras == (Lora(str(adapter), 0.0),)
+        assert await reply(pilot, app) == plain
+
+        await set_adapters(pilot, app, {"lora-0": ""})  # emptied: removed
+        assert engine.loras == ()
+        assert adapter.name not in app.chat.status.model
+        assert await reply(pilot, app) == plain
+
+        not_adapter = tmp_path / "notes.gguf"
+        not_adapter.write_bytes(b"GGUF but not really")
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: dialog(app), what="the adapters dialog")
+        dialog(app).query_one("#lora-new").value = str(not_adapter)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        error = str(dialog(app).query_one("#adapters-error").render())
+        assert "notes.gguf" in error and "\n" not in error.strip()  # one line, dialog stays
+        await pilot.press("escape")
+        assert engine.loras == ()
