@@ -146,7 +146,9 @@ def library_entries(
     Each entry: ``source`` (one of :data:`SOURCES`), ``spec`` (what to load), ``path``,
     ``ok`` with ``family``, ``quant``, ``size_bytes``, ``fit`` (at ``n_ctx``), ``normhead``,
     or ``reason`` (the one line why the file cannot be used); ``last_used`` (ISO time or
-    None). GGUF checks are cached by size and mtime (:func:`baichuan_tui.scan.scan`).
+    None); ``adapters``: the LoRA adapters found that were converted for this file (an
+    adapter's own entry has ``adapter_for``). GGUF checks are cached by size and mtime
+    (:func:`baichuan_tui.scan.scan`).
     """
     from baichuan_tui.scan import gguf_files, scan
     from baichuan_tui.settings import recent_models
@@ -189,8 +191,15 @@ def library_entries(
             "fit": _fit_label(fact, machine, n_ctx) if fact["ok"] else "",
             "normhead": fact.get("normhead"),
             "last_used": recent.get(spec) or recent.get(str(real)),
+            "adapter_for": fact.get("adapter_for"),
+            "adapters": [],
         }
         entries.append(entry)
+    for adapter in entries:  # each model lists the adapters converted for it
+        if adapter["adapter_for"]:
+            for model in entries:
+                if model["ok"] and Path(model["path"]).name == adapter["adapter_for"]:
+                    model["adapters"].append(Path(adapter["path"]).name)
     for name, url in (servers or {}).items():
         spec = f"server={name}"
         entries.append(
@@ -206,6 +215,8 @@ def library_entries(
                 "fit": "server",
                 "normhead": None,
                 "last_used": recent.get(spec),
+                "adapter_for": None,
+                "adapters": [],
             }
         )
     return entries

@@ -20,7 +20,7 @@ from typing import Any
 from baichuan_tui import jsonstate, locations
 from baichuan_tui.errors import error_line
 
-FACTS_VERSION = 1
+FACTS_VERSION = 2
 """Bumped when :func:`file_facts` learns something new: older cache entries are redone."""
 
 
@@ -41,12 +41,23 @@ def _normhead(path: Path, info: Any) -> str:
 
 def file_facts(path: Path) -> dict[str, Any]:
     """What the library shows of one file: ``ok`` and, if so, ``family``, ``quant``,
-    ``size_bytes``, ``numbers`` (the fit estimate's), ``normhead``; else ``reason``."""
+    ``size_bytes``, ``numbers`` (the fit estimate's), ``normhead``; else ``reason`` (and, for a
+    LoRA adapter, ``adapter_for``: the base's file name it was converted for)."""
     from baichuan_tui.engine.family import detect_family
     from baichuan_tui.engine.gguf_check import inspect_gguf
+    from baichuan_tui.engine.lora import adapter_base
     from baichuan_tui.hub.fit import numbers_from_gguf
 
     facts: dict[str, Any] = {"path": str(path), "version": FACTS_VERSION}
+    base = adapter_base(path)
+    if base is not None:  # not a model of its own: applied on one (Ctrl+L, --lora)
+        made_for = f" for {base}" if base else ""
+        return {
+            **facts,
+            "ok": False,
+            "adapter_for": base,
+            "reason": f"a LoRA adapter{made_for}: Ctrl+L applies it to the loaded model",
+        }
     try:
         info = inspect_gguf(path, allow_vocab_only=False)
         numbers = asdict(numbers_from_gguf(info))

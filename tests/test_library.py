@@ -96,3 +96,35 @@ def test_save_prompt_replaces_its_table_and_keeps_the_rest(tmp_path):
     with pytest.raises(ValueError):
         settings.save_prompt("b", settings.SavedPrompt("x"), config)
     assert config.read_text() == "n_ctx = [broken\n"  # a broken file is never rewritten
+
+
+def _adapter(path, base: str | None) -> None:
+    import gguf
+    import numpy as np
+
+    from baichuan_tui.convert.lora import adapter_metadata
+
+    w = gguf.GGUFWriter(path, "baichuan")
+    adapter_metadata("my-qlora", 16.0, base)(w)
+    w.add_tensor("blk.0.attn_q.weight.lora_a", np.zeros((4, 64), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def test_adapters_are_listed_next_to_their_base(tmp_path, tiny):
+    folder = _folder(tmp_path, tiny)
+    _adapter(folder / "qlora.gguf", "good.gguf")
+    _adapter(folder / "old.gguf", None)  # converted before the base was recorded
+    entries = {
+        os.path.basename(e["path"]): e for e in library_entries([str(folder)], machine=ROOMY)
+    }
+    adapter = entries["qlora.gguf"]
+    assert not adapter["ok"] and adapter["adapter_for"] == "good.gguf"
+    assert (
+        adapter["reason"] == "a LoRA adapter for good.gguf: Ctrl+L applies it to the loaded model"
+    )
+    assert entries["old.gguf"]["reason"].startswith("a LoRA adapter: Ctrl+L")
+    assert entries["good.gguf"]["adapters"] == ["qlora.gguf"]
+    assert entries["cut.gguf"]["adapters"] == [] and "truncated" in entries["cut.gguf"]["reason"]

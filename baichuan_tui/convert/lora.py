@@ -274,14 +274,19 @@ def _b_rows(
     return rows
 
 
-def adapter_metadata(name: str, alpha: float) -> Any:
-    """The keys llama.cpp's adapter loader reads (``general.type``, ``adapter.*``)."""
+def adapter_metadata(name: str, alpha: float, base: str | None = None) -> Any:
+    """The keys llama.cpp's adapter loader reads (``general.type``, ``adapter.*``), and the
+    base it was converted for (``general.base_model.0.name``: the model library lists the
+    adapter next to it)."""
 
     def add(w: gguf.GGUFWriter) -> None:
         w.add_type(gguf.GGUFType.ADAPTER)
         w.add_name(name)
         w.add_string(gguf.Keys.Adapter.TYPE, "lora")
         w.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
+        if base:
+            w.add_base_model_count(1)
+            w.add_base_model_name(0, base)
 
     return add
 
@@ -322,7 +327,7 @@ def convert_adapter(
     check_target(out, force=force, inputs=inputs, source_dir=src, what="the adapter .gguf")
     shape = read_base(base)
     plans, alpha = adapter_plans(src, shape, ADAPTER_TYPES[outtype])
-    meta = adapter_metadata(name or src.absolute().name, alpha)
+    meta = adapter_metadata(name or src.absolute().name, alpha, base.absolute().name)
     with atomic_output(out) as tmp:  # a full disk or a denied write: one line
         write_gguf(tmp, "baichuan", meta, plans)
     return AdapterResult(

@@ -50,6 +50,25 @@ def parse_lora(text: str) -> Lora:
     return Lora(str(Path(text).expanduser()))
 
 
+def adapter_base(path: str | Path) -> str | None:
+    """For a LoRA adapter GGUF: the base it was converted for (its file name; "" when the
+    file does not say). None for any other file."""
+    import gguf
+
+    try:
+        fields = gguf.GGUFReader(Path(path)).fields
+    except Exception:  # noqa: BLE001 - not a readable GGUF: not an adapter
+        return None
+
+    def text(key: str) -> str:
+        f = fields.get(key)
+        return str(f.contents()) if f is not None else ""
+
+    if text("general.type") != "adapter":
+        return None
+    return text("general.base_model.0.name")
+
+
 def check_adapter(path: str | Path, architecture: str = "baichuan") -> None:
     """One clear line unless ``path`` is a LoRA adapter GGUF for ``architecture``."""
     import gguf

@@ -31,6 +31,10 @@ def test_convert_adapter_command(tmp_path, cli, checkpoint, converted):
     doc = json.loads(r.stdout)
     assert (doc["rank"], doc["alpha"], doc["outtype"]) == (2, 4.0, "F16")
     assert doc["tensors"] == 2 * 7 * ck.config["num_hidden_layers"]  # q k v o gate up down
+    from baichuan_tui.engine.lora import adapter_base
+
+    assert adapter_base(out) == base.name  # the library lists it next to its base
+    assert adapter_base(base) is None
     again = cli("convert", str(a.folder), "--base", str(base), "--out", str(out))
     assert again.returncode == 1 and "already exists" in again.stderr
     nobase = cli("convert", str(a.folder), "--out", str(tmp_path / "b.gguf"))

@@ -89,7 +89,11 @@ def library_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 "spec": e["spec"],
                 "title": kind if e["ok"] else "cannot be used",
-                "state": e["source"] if e["ok"] else e["reason"],
+                "state": (
+                    e["source"] + "".join(f" + {a}" for a in e.get("adapters") or [])
+                    if e["ok"]
+                    else e["reason"]
+                ),
                 "size": fmt_bytes(e["size_bytes"]) if e.get("size_bytes") else "",
                 "fit": e.get("fit") or "",
                 "default": False,
