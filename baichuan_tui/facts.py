@@ -119,16 +119,12 @@ def hash_later(path: Path, then: Callable[[str], None] | None = None) -> None:
 
 def reply_facts(path: Path, loras: tuple[Lora, ...], sampling: dict[str, Any]) -> dict[str, Any]:
     """What a stored reply records beside its timings: the model file and its sha256 (None
-    until known: it is then computed in the background for the next reply), the adapters with
-    their scales, and the sampling it ran with."""
+    until known: the caller hashes it in the background with :func:`hash_later` and adds it),
+    the adapters with their scales, and the sampling it ran with."""
     path = Path(path)
-    local = path.is_file()
-    sha = cached_sha256(path) if local else None
-    if local and sha is None:
-        hash_later(path)
     return {
         "model_file": path.name,
-        "model_sha256": sha,
+        "model_sha256": cached_sha256(path) if path.is_file() else None,
         "adapters": [adapter_facts(lora) for lora in loras],
         "sampling": sampling,
     }

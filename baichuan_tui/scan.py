@@ -49,20 +49,20 @@ def file_facts(path: Path) -> dict[str, Any]:
     from baichuan_tui.hub.fit import numbers_from_gguf
 
     facts: dict[str, Any] = {"path": str(path), "version": FACTS_VERSION}
-    base = adapter_base(path)
-    if base is not None:  # not a model of its own: applied on one (Ctrl+L, --lora)
-        made_for = f" for {base}" if base else ""
+    try:
+        info = inspect_gguf(path, allow_vocab_only=False)
+        numbers = asdict(numbers_from_gguf(info))
+    except Exception as exc:  # noqa: BLE001 - a bad file is listed with its reason
+        base = adapter_base(path)  # read again only for a file that is not a model
+        if base is None:
+            return {**facts, "ok": False, "reason": error_line(exc)}
+        made_for = f" for {base}" if base else ""  # applied on a model (Ctrl+L, --lora)
         return {
             **facts,
             "ok": False,
             "adapter_for": base,
             "reason": f"a LoRA adapter{made_for}: Ctrl+L applies it to the loaded model",
         }
-    try:
-        info = inspect_gguf(path, allow_vocab_only=False)
-        numbers = asdict(numbers_from_gguf(info))
-    except Exception as exc:  # noqa: BLE001 - a bad file is listed with its reason
-        return {**facts, "ok": False, "reason": error_line(exc)}
     family = detect_family(info)
     return {
         **facts,

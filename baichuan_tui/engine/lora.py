@@ -8,7 +8,7 @@ and sets, re-scales or removes them on its context without reloading the base.
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,20 +50,26 @@ def parse_lora(text: str) -> Lora:
     return Lora(str(Path(text).expanduser()))
 
 
-def adapter_base(path: str | Path) -> str | None:
-    """For a LoRA adapter GGUF: the base it was converted for (its file name; "" when the
-    file does not say). None for any other file."""
+def _gguf_text(path: Path) -> Callable[[str], str]:
+    """A reader of a GGUF's keys as text ("" when missing); raises on an unreadable file."""
     import gguf
 
-    try:
-        fields = gguf.GGUFReader(Path(path)).fields
-    except Exception:  # noqa: BLE001 - not a readable GGUF: not an adapter
-        return None
+    fields = gguf.GGUFReader(path).fields
 
     def text(key: str) -> str:
         f = fields.get(key)
         return str(f.contents()) if f is not None else ""
 
+    return text
+
+
+def adapter_base(path: str | Path) -> str | None:
+    """For a LoRA adapter GGUF: the base it was converted for (its file name; "" when the
+    file does not say). None for any other file."""
+    try:
+        text = _gguf_text(Path(path))
+    except Exception:  # noqa: BLE001 - not a readable GGUF: not an adapter
+        return None
     if text("general.type") != "adapter":
         return None
     return text("general.base_model.0.name")
@@ -71,20 +77,13 @@ def adapter_base(path: str | Path) -> str | None:
 
 def check_adapter(path: str | Path, architecture: str = "baichuan") -> None:
     """One clear line unless ``path`` is a LoRA adapter GGUF for ``architecture``."""
-    import gguf
-
     p = Path(path)
     if not p.is_file():
         raise UserError(f"LoRA adapter {p} does not exist", HINT)
     try:
-        fields = gguf.GGUFReader(p).fields
+        text = _gguf_text(p)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
         raise UserError(f"{p.name} is not a readable GGUF ({exc})", HINT) from None
-
-    def text(key: str) -> str:
-        f = fields.get(key)
-        return str(f.contents()) if f is not None else ""
-
     if text("general.type") != "adapter" or text("adapter.type") != "lora":
         raise UserError(f"{p.name} is not a LoRA adapter (it is a full model?)", HINT)
     arch = text("general.architecture")
