@@ -8,12 +8,18 @@ stderr/stdout for people; ``--json`` prints exactly one JSON document on stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baichuan_tui.commands.options import add_common_options, add_model_options, at_least
 from baichuan_tui.commands.output import print_json
+
+if TYPE_CHECKING:
+    from baichuan_tui.engine.lora import Lora
+    from baichuan_tui.quiz.runner import RunProgress
 
 
 def _positive(value: str) -> int:
@@ -135,19 +141,9 @@ def run(args: argparse.Namespace) -> int:
     prepared = session.prepare(request, notify=say)
     bench = prepared.dataset.benchmark
     say(f"{bench.title} ({bench.repo}): licence {bench.licence}")
-    passes = [argparse.Namespace(**{**vars(args), "lora": None}), args]
-    if not getattr(args, "lora_compare", False):
-        passes = passes[1:]
-    saved_runs = []
-    for one in passes:
-        if len(passes) > 1:
-            say("with the adapters" if one.lora else "the base model")
-        saved, interrupted = _score_and_save(one, prepared, say)
-        if saved is None:
-            return 130
-        saved_runs.append(saved)
-        if interrupted:
-            break
+    saved_runs = _score_and_save(args, prepared, say)
+    if not saved_runs:
+        return 130
     records = [s.record for s in saved_runs]
     if args.json:
         docs = [store.cli_document(s.record, s.stored) for s in saved_runs]
@@ -163,9 +159,10 @@ def run(args: argparse.Namespace) -> int:
     return 130 if any(r["interrupted"] for r in records) else 0
 
 
-def _score_and_save(args: argparse.Namespace, prepared: Any, say: Any) -> tuple[Any, bool]:
-    """Load the model ``args`` name, score the prepared quiz, store the run: ``(saved, whether
-    it was interrupted)``; ``(None, True)`` when stopped before any question was scored."""
+def _score_and_save(args: argparse.Namespace, prepared: Any, say: Any) -> list[Any]:
+    """Load the model ``args`` name, score the prepared quiz (with ``--lora-compare`` once
+    without its adapters, then with them) and store each run; empty when stopped before any
+    question was scored."""
     import time
 
     from baichuan_tui.commands.bars import quiz_bar
@@ -175,24 +172,36 @@ def _score_and_save(args: argparse.Namespace, prepared: Any, say: Any) -> tuple[
     t0 = time.perf_counter()
     engine = load_engine(args)
     load_s = time.perf_counter() - t0
+    compare = bool(getattr(args, "lora_compare", False))
+    bars = contextlib.ExitStack()
+    bar: list[Callable[[RunProgress], None]] = []
+
+    def on_pass(index: int, loras: tuple[Lora, ...]) -> None:
+        bars.close()  # each pass gets its own bar
+        if compare:
+            say("with the adapters" if loras else "the base model")
+        bar[:] = [bars.enter_context(quiz_bar(_console()))]
+
     try:
         parallel = session.parallel_for(engine, args.parallel)
         if parallel < args.parallel:
             say(f"--parallel {args.parallel}: {parallel} at once (what the engine serves)")
-        with quiz_bar(_console()) as on_progress:
-            outcome = session.score(prepared, engine, on_progress=on_progress, parallel=parallel)
-        model = session.model_facts(engine, notify=say)
-        n_ctx = engine.n_ctx
+        with bars:
+            return session.score_passes(
+                prepared,
+                engine,
+                session.adapter_passes(engine.loras, compare=compare),
+                on_pass=on_pass,
+                on_progress=lambda p: bar[0](p),
+                parallel=parallel,
+                load_s=load_s,
+                notify=say,
+            )
+    except session.NothingScored as stopped:
+        say(str(stopped))
+        return []
     finally:
         engine.close()
-    try:
-        saved = session.save_run(prepared, outcome, model=model, n_ctx=n_ctx, load_s=load_s)
-    except session.NothingScored as stopped:
-        if not outcome.interrupted:
-            raise
-        say(str(stopped))
-        return None, True
-    return saved, outcome.interrupted
 
 
 def _console_out() -> Any:

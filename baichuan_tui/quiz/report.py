@@ -8,6 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from baichuan_tui.engine.lora import Lora
 from baichuan_tui.quiz.results import PUBLISHED, model_title, remote_where
 
 BAR = 24
@@ -126,12 +127,22 @@ def runs_table(records: Sequence[dict[str, Any]], console: Console) -> None:
 
 
 def compare_table(records: Sequence[dict[str, Any]], console: Console) -> None:
+    """Prints :func:`compare_grid` and the published numbers of the runs' benchmarks."""
+    console.print(compare_grid(records))
+    published_table(sorted({r["benchmark"] for r in records}), console)
+
+
+def compare_grid(records: Sequence[dict[str, Any]]) -> Table:
     """Runs side by side: one column per run, a row per subject, overall and published rows."""
     table = Table(title="quiz runs compared (accuracy %)", title_justify="left")
     table.add_column("subject")
     for r in records:
         where = remote_where(r["model"])
-        head = f"{r['id']}\n{r['model'].get('quant') or r['model']['file']}"
+        m = r["model"]
+        loras = "".join(
+            f"\n+ {Lora(x['path'], float(x['scale'])).label}" for x in m.get("loras") or []
+        )
+        head = f"{r['id']}\n{m.get('quant') or m['file']}{loras}"
         table.add_column(f"{head}\n{where}" if where else head, justify="right")
     names: list[str] = []
     for r in records:
@@ -150,8 +161,7 @@ def compare_table(records: Sequence[dict[str, Any]], console: Console) -> None:
     )
     table.add_row("subject average", *[pct(r["overall"]["subject_average"]) for r in records])
     table.add_row("published", *[r.get("published") or "" for r in records])
-    console.print(table)
-    published_table(sorted({r["benchmark"] for r in records}), console)
+    return table
 
 
 def published_benchmarks() -> list[str]:

@@ -2,8 +2,9 @@
 
 Run and save: :func:`prepare` reads the questions, :func:`run_and_save` scores them with a loaded
 engine (progress and stop through plain callbacks) and stores the run as :mod:`results` keeps
-runs, with the C-Eval submission file for the test split. Its steps (:func:`score`,
-:func:`model_facts`, :func:`save_run`) are public for a caller that frees the engine between.
+runs, with the C-Eval submission file for the test split; :func:`score_passes` does it once per
+adapter set (:func:`adapter_passes`: base model, then with the adapters) on one loaded model.
+Its steps (:func:`score`, :func:`model_facts`, :func:`save_run`) are public.
 
 Take a subject: :func:`load_subject` gives a :class:`TakeSession` with one subject's labelled
 questions; it keeps both answers and the tally, and writes the session to the history as a
@@ -25,6 +26,7 @@ from baichuan_tui.quiz.schema import LETTERS, Item, Notify, Subject
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.engine.lora import Lora
     from baichuan_tui.quiz.datasets import Dataset
     from baichuan_tui.quiz.protocols import Protocol
     from baichuan_tui.quiz.runner import QuestionResult, RunOutcome, RunProgress
@@ -197,10 +199,64 @@ def run_and_save(
     stop: threading.Event | None = None,
     notify: Notify | None = None,
 ) -> SavedRun:
-    """Score ``run`` with ``engine`` and store it (the engine stays loaded)."""
-    outcome = score(run, engine, on_progress=on_progress, stop=stop)
-    model = model_facts(engine, notify=notify)
-    return save_run(run, outcome, model=model, n_ctx=engine.n_ctx, load_s=load_s)
+    """Score ``run`` with ``engine`` as loaded (its adapters) and store it."""
+    (saved,) = score_passes(
+        run,
+        engine,
+        [engine.loras],
+        load_s=load_s,
+        on_progress=on_progress,
+        stop=stop,
+        notify=notify,
+    )
+    return saved
+
+
+def adapter_passes(loras: Sequence[Lora], *, compare: bool) -> list[tuple[Lora, ...]]:
+    """The adapter sets a run is scored with, in order: the loaded ones; with ``compare``
+    (``--lora-compare``, the app's "compare with the base model") the base model first (no
+    adapters), then with them."""
+    return [(), tuple(loras)] if compare else [tuple(loras)]
+
+
+def score_passes(
+    run: PreparedRun,
+    engine: Engine,
+    passes: Sequence[Sequence[Lora]],
+    *,
+    on_pass: Callable[[int, tuple[Lora, ...]], None] | None = None,
+    on_progress: Callable[[RunProgress], None] | None = None,
+    stop: threading.Event | None = None,
+    parallel: int = 1,
+    load_s: float = 0.0,
+    notify: Notify | None = None,
+) -> list[SavedRun]:
+    """Score and store ``run`` once per adapter set of ``passes`` on one loaded model (adapters
+    swapped through :meth:`Engine.set_loras`, never a reload); a stopped pass ends the series
+    (its finished subjects stored). The engine's own adapters are restored at the end.
+    :class:`NothingScored` when the first pass is stopped before any question."""
+    original = engine.loras
+    saved: list[SavedRun] = []
+    try:
+        for index, pass_loras in enumerate(passes):
+            wanted = tuple(pass_loras)
+            if engine.loras != wanted:
+                engine.set_loras(wanted)
+            if on_pass is not None:
+                on_pass(index, wanted)
+            outcome = score(run, engine, on_progress=on_progress, stop=stop, parallel=parallel)
+            model = model_facts(engine, notify=notify)
+            try:
+                saved.append(save_run(run, outcome, model=model, n_ctx=engine.n_ctx, load_s=load_s))
+            except NothingScored:
+                if not (outcome.interrupted and saved):
+                    raise
+            if outcome.interrupted:
+                break
+    finally:
+        if engine.loras != original:
+            engine.set_loras(original)
+    return saved
 
 
 # ----------------------------------------------------------------------------- take a subject

@@ -98,3 +98,59 @@ async def test_apply_rescale_and_remove_an_adapter_live(run_app, base_and_adapte
         assert "notes.gguf" in error and "\n" not in error.strip()  # one line, dialog stays
         await pilot.press("escape")
         assert engine.loras == ()
+
+
+async def test_quiz_compares_the_base_model_with_the_adapters(run_app, base_and_adapter, tmp_path):
+    """The quiz screen scores the base model, then with the adapters, on the one loaded model,
+    and shows both runs side by side; each run as a freshly loaded model scores it."""
+    from test_ui_quiz import open_run_screen, text_of
+
+    from baichuan_tui.engine.llama import LlamaEngine, LoadOptions
+    from baichuan_tui.quiz import results, session
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "quiz"))
+    import quizdata
+
+    base, adapter = base_and_adapter
+    quizdata.write_ceval(tmp_path / "ceval", {"logic": 4, "law": 3}, seed=5)
+    async with run_app(options(base, n_ctx=2048), size=(120, 48)) as pilot:
+        app = await ready(pilot)
+        screen = await open_run_screen(pilot)
+        assert not screen.query_one("#q-lora-compare").display  # no adapters: nothing to compare
+        await pilot.press("escape")
+        await set_adapters(pilot, app, {"lora-new": f"{adapter}:0.8"})
+        engine = app.chat.engine
+        screen = await open_run_screen(pilot)
+        box = screen.query_one("#q-lora-compare")
+        assert box.display and f"{adapter.name}:0.8" in str(box.label)
+        box.value = True
+        for wid, value in {"split": "val", "shots": "1", "data": str(tmp_path / "ceval")}.items():
+            screen.query_one(f"#q-{wid}").value = value
+        await pilot.click("#q-run")
+        await wait_for(pilot, lambda: len(screen.records) == 2, timeout=120, what="both runs")
+        await pilot.pause()
+        plain, adapted = screen.records
+        assert app.chat.engine is engine and engine.loras == (Lora(str(adapter), 0.8),)
+        assert "loras" not in plain["model"]
+        assert [(x["file"], x["scale"]) for x in adapted["model"]["loras"]] == [(adapter.name, 0.8)]
+        assert results.load_run(plain["id"])["questions"] == plain["questions"]
+        shown = text_of(screen.query_one("#q-compare"))
+        assert plain["id"] in shown and adapted["id"] in shown and f"+ {adapter.name}:0.8" in shown
+        status = text_of(screen.query_one("#q-status"))
+        assert plain["id"] in status and adapted["id"] in status
+
+    request = session.RunRequest("ceval", split="val", data=tmp_path / "ceval", shots=1)
+    prepared = session.prepare(request)
+    for record, loras in ((plain, ()), (adapted, (Lora(str(adapter), 0.8),))):
+        with LlamaEngine(base, LoadOptions(n_ctx=2048, n_threads=1, loras=loras)) as fresh:
+            outcome = session.score(prepared, fresh)
+        fresh_q = [q.to_dict() for s in outcome.subjects for q in s.questions]
+        assert [q["prediction"] for q in fresh_q] == [q["prediction"] for q in record["questions"]]
+        for got, want in zip(record["questions"], fresh_q, strict=True):
+            assert max(abs(got["probs"][k] - want["probs"][k]) for k in "ABCD") < 1e-4
+    moved = max(
+        abs(a["probs"][k] - b["probs"][k])
+        for a, b in zip(plain["questions"], adapted["questions"], strict=True)
+        for k in "ABCD"
+    )
+    assert moved > 1e-3  # the adapter changed what the model answers

@@ -1,7 +1,9 @@
 """Score a benchmark for the loaded model: the form, live progress, Esc to stop, a bar chart.
 
-The run itself is :func:`baichuan_tui.quiz.session.run_and_save` in a thread worker: stored as
-the CLI stores its runs; a stopped run keeps its finished subjects.
+The run itself is :func:`baichuan_tui.quiz.session.score_passes` in a thread worker: stored as
+the CLI stores its runs; a stopped run keeps its finished subjects. With LoRA adapters applied,
+"compare with the base model" scores it without them first, then with them (the adapters are
+swapped, the model is not reloaded), and shows both runs side by side.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Button, Input, Label, ProgressBar, Select
+from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select, Static
 
 from baichuan_tui.errors import error_line
-from baichuan_tui.quiz import session
+from baichuan_tui.quiz import report, session
 from baichuan_tui.ui.screens.quiz.base import BENCH_CHOICES, QuizScreen, form_row
 from baichuan_tui.ui.screens.quiz.take import QuizTakeScreen
 from baichuan_tui.ui.widgets.accuracy_chart import AccuracyChart
 
 if TYPE_CHECKING:
     from baichuan_tui.engine.interface import Engine
+    from baichuan_tui.engine.lora import Lora
     from baichuan_tui.quiz.runner import RunOutcome, RunProgress
 
 PROGRESS_EVERY_S = 0.1
@@ -46,8 +49,18 @@ class RunProgressed(Message):
         self.progress = progress
 
 
+class PassStarted(Message):
+    """One pass of a base-vs-adapters comparison begins."""
+
+    def __init__(self, index: int, passes: int, loras: tuple[Lora, ...]) -> None:
+        super().__init__()
+        self.index = index
+        self.passes = passes
+        self.loras = loras
+
+
 class RunFinished(Message):
-    def __init__(self, saved: session.SavedRun | None, error: str | None = None) -> None:
+    def __init__(self, saved: list[session.SavedRun], error: str | None = None) -> None:
         super().__init__()
         self.saved = saved
         self.error = error
@@ -66,6 +79,10 @@ class QuizRunScreen(QuizScreen):
         self.stop = threading.Event()
         self.running = False
         self.record: dict[str, Any] | None = None
+        """The last stored run (with the adapters, in a comparison)."""
+        self.records: list[dict[str, Any]] = []
+        """Every run stored by the last Run (two in a comparison: base model first)."""
+        self.pass_label = ""
         self.outcome: RunOutcome | None = None
         self.stored: Path | None = None
 
@@ -86,6 +103,7 @@ class QuizRunScreen(QuizScreen):
                         "limit", Input(placeholder="all questions", id="q-limit", type="integer")
                     )
                     yield form_row("--data", Input(placeholder="Hugging Face cache", id="q-data"))
+            yield Checkbox("", id="q-lora-compare", compact=True)
             with Horizontal(classes="buttons"):
                 yield Button("Run", id="q-run", variant="primary", compact=True)
                 yield Button("Take the quiz", id="q-take", compact=True)
@@ -93,10 +111,17 @@ class QuizRunScreen(QuizScreen):
             yield ProgressBar(id="q-progress", show_eta=False)
             yield Label("", id="q-rate")
             with VerticalScroll(id="q-chart-box"):
+                yield Static("", id="q-compare")
                 yield AccuracyChart("", id="q-chart")
 
     def on_mount(self) -> None:
         self.query_one("#q-progress").display = False
+        engine = self.chat_app.engine
+        loras = engine.loras if engine is not None else ()
+        box = self.query_one("#q-lora-compare", Checkbox)
+        box.display = bool(loras)
+        names = ", ".join(lora.label for lora in loras)
+        box.label = f"compare with the base model: score without {names} first, then with them"
         self.query_one("#q-bench").focus()
         self.fill_data_folder()
 
@@ -143,16 +168,22 @@ class QuizRunScreen(QuizScreen):
         engine = self.free_engine() if request else None
         if request is None or engine is None:
             return
+        compare = self.query_one("#q-lora-compare", Checkbox).value and bool(engine.loras)
         self.running = True
         self.stop.clear()
         self.record = self.outcome = None
+        self.records = []
+        self.pass_label = ""
         self.query_one("#q-chart", AccuracyChart).clear()
+        self.query_one("#q-compare", Static).update("")
         self.query_one("#q-run", Button).disabled = True
         self.query_one("#q-status", Label).update(f"loading {request.bench} questions…")
-        self._run(engine, request)
+        self._run(engine, request, session.adapter_passes(engine.loras, compare=compare))
 
     @work(thread=True, exclusive=True, group="quiz-run")
-    def _run(self, engine: Engine, request: session.RunRequest) -> None:
+    def _run(
+        self, engine: Engine, request: session.RunRequest, passes: list[tuple[Lora, ...]]
+    ) -> None:
         last = [0.0]
 
         def on_progress(progress: RunProgress) -> None:
@@ -166,13 +197,27 @@ class QuizRunScreen(QuizScreen):
                 last[0] = now
                 self.post_message(RunProgressed(progress))
 
+        def on_pass(index: int, loras: tuple[Lora, ...]) -> None:
+            if len(passes) > 1:
+                self.post_message(PassStarted(index, len(passes), loras))
+
         try:
             prepared = session.prepare(request)
-            saved = session.run_and_save(prepared, engine, on_progress=on_progress, stop=self.stop)
+            saved = session.score_passes(
+                prepared, engine, passes, on_pass=on_pass, on_progress=on_progress, stop=self.stop
+            )
         except Exception as exc:  # noqa: BLE001 - one line on the screen, never a crash
-            self.post_message(RunFinished(None, error_line(exc)))
+            self.post_message(RunFinished([], error_line(exc)))
         else:
             self.post_message(RunFinished(saved))
+
+    def on_pass_started(self, message: PassStarted) -> None:
+        what = (
+            "with " + ", ".join(lora.label for lora in message.loras)
+            if message.loras
+            else "the base model"
+        )
+        self.pass_label = f"{what} ({message.index + 1}/{message.passes}) · "
 
     def on_run_progressed(self, message: RunProgressed) -> None:
         p = message.progress
@@ -180,7 +225,7 @@ class QuizRunScreen(QuizScreen):
         bar.display = True
         bar.update(total=p.total, progress=p.done)
         self.query_one("#q-status", Label).update(
-            f"{p.subject} ({p.subject_index + 1}/{p.subjects} subjects)"
+            f"{self.pass_label}{p.subject} ({p.subject_index + 1}/{p.subjects} subjects)"
         )
         rate = p.questions_per_s
         self.query_one("#q-rate", Label).update(
@@ -193,13 +238,14 @@ class QuizRunScreen(QuizScreen):
         self.running = False
         self.query_one("#q-run", Button).disabled = False
         status = self.query_one("#q-status", Label)
-        if message.saved is None:
+        if not message.saved:
             self.query_one("#q-progress").display = False
             status.update(f"[red]{message.error}[/]")
             self.notify(message.error or "the quiz failed", severity="error", timeout=10)
             return
-        saved = message.saved
+        saved = message.saved[-1]
         self.record, self.outcome, self.stored = saved.record, saved.outcome, saved.stored
+        self.records = [s.record for s in message.saved]
         rec = saved.record
         kept = len(rec["subjects"])
         state = (
@@ -207,11 +253,14 @@ class QuizRunScreen(QuizScreen):
             if rec["interrupted"]
             else "done"
         )
-        status.update(f"{state} — stored as {rec['id']}")
+        ids = ", ".join(r["id"] for r in self.records)
+        status.update(f"{state} — stored as {ids}")
         self.query_one("#q-rate", Label).update(
             f"{rec['overall']['n']} questions · {rec['questions_per_s']:.2f} questions/s · "
             f"data licence: {rec['licence']}"
         )
+        if len(self.records) > 1:
+            self.query_one("#q-compare", Static).update(report.compare_grid(self.records))
         self.query_one("#q-chart", AccuracyChart).show(rec)
 
     def action_stop_or_close(self) -> None:
