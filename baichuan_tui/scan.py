@@ -20,7 +20,7 @@ from typing import Any
 from baichuan_tui import jsonstate, locations
 from baichuan_tui.errors import error_line
 
-FACTS_VERSION = 2
+FACTS_VERSION = 3
 """Bumped when :func:`file_facts` learns something new: older cache entries are redone."""
 
 
@@ -61,7 +61,7 @@ def file_facts(path: Path) -> dict[str, Any]:
             **facts,
             "ok": False,
             "adapter_for": base,
-            "reason": f"a LoRA adapter{made_for}: Ctrl+L applies it to the loaded model",
+            "reason": f"a LoRA adapter{made_for}: Enter (or Ctrl+L) applies it to the loaded model",
         }
     family = detect_family(info)
     return {

@@ -123,8 +123,9 @@ def test_adapters_are_listed_next_to_their_base(tmp_path, tiny):
     adapter = entries["qlora.gguf"]
     assert not adapter["ok"] and adapter["adapter_for"] == "good.gguf"
     assert (
-        adapter["reason"] == "a LoRA adapter for good.gguf: Ctrl+L applies it to the loaded model"
+        adapter["reason"]
+        == "a LoRA adapter for good.gguf: Enter (or Ctrl+L) applies it to the loaded model"
     )
-    assert entries["old.gguf"]["reason"].startswith("a LoRA adapter: Ctrl+L")
+    assert entries["old.gguf"]["reason"].startswith("a LoRA adapter: Enter (or Ctrl+L)")
     assert entries["good.gguf"]["adapters"] == ["qlora.gguf"]
     assert entries["cut.gguf"]["adapters"] == [] and "truncated" in entries["cut.gguf"]["reason"]

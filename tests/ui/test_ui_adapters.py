@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from uihelpers import options, ready, send, wait_for
+from uihelpers import options, ready, screen_named, send, wait_for
 
 from baichuan_tui.engine.lora import Lora
 from baichuan_tui.store.conversations import Store
@@ -154,3 +154,37 @@ async def test_quiz_compares_the_base_model_with_the_adapters(run_app, base_and_
         for k in "ABCD"
     )
     assert moved > 1e-3  # the adapter changed what the model answers
+
+
+async def test_an_adapter_chosen_in_the_library_is_applied(run_app, base_and_adapter, tmp_path):
+    """Enter on an adapter in the model library (Ctrl+O) opens the adapters dialog with it
+    filled in; Enter applies it to the loaded model."""
+    import shutil
+
+    from baichuan_tui.settings import Settings
+
+    base, adapter = base_and_adapter
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    mine = folder / "my-qlora.gguf"
+    shutil.copy(adapter, mine)
+    settings = Settings(library_folders=(str(folder),))
+    async with run_app(options(base), size=(160, 40), settings=settings) as pilot:
+        app = await ready(pilot)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: screen_named(app, "ModelManagerScreen"), what="library")
+        library = screen_named(app, "ModelManagerScreen")
+        await wait_for(pilot, lambda: library._library, what="the library scan")
+        for ch in "my-qlora":
+            await pilot.press(ch)
+        # the adapter, and the base it was converted for (which lists it beside its source)
+        await wait_for(pilot, lambda: len(library._shown) == 2, what="the filter")
+        assert [r["spec"] for r in library._shown] == [str(mine), str(base)]
+        assert "LoRA adapter for base.gguf" in library._shown[0]["state"]
+        assert library._shown[1]["state"].endswith("+ my-qlora.gguf")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: dialog(app), what="the adapters dialog")
+        assert dialog(app).query_one("#lora-new").value == str(mine)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.chat.engine.loras, what="the adapter applied")
+        assert app.chat.engine.loras == (Lora(str(mine), 1.0),)

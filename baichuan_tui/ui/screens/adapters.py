@@ -35,10 +35,12 @@ class AdaptersScreen(ModalScreen[list[Lora] | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, model: str, active: Sequence[Lora]) -> None:
+    def __init__(self, model: str, active: Sequence[Lora], add: str = "") -> None:
         super().__init__(classes="dialog")
         self._model = model
         self._active = list(active)
+        self._add = add
+        """A file for the new line (chosen in the model library)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="box"):
@@ -50,7 +52,7 @@ class AdaptersScreen(ModalScreen[list[Lora] | None]):
             for i, lora in enumerate(self._active):
                 yield PathInput(lora_text(lora), id=f"lora-{i}", classes="lora")
             yield PathInput(
-                "",
+                self._add,
                 placeholder="add an adapter .gguf[:SCALE] (Tab completes)",
                 id="lora-new",
                 classes="lora",

@@ -682,10 +682,15 @@ class ChatScreen(Screen[None]):
     def action_models(self) -> None:
         from baichuan_tui.ui.screens.models import ModelManagerScreen
 
-        self.app.push_screen(ModelManagerScreen())
+        def chosen(adapter: str | None) -> None:
+            if adapter:  # a LoRA adapter picked in the library: onto the loaded model
+                self.action_adapters(add=adapter)
 
-    def action_adapters(self) -> None:
-        """Apply, re-scale or remove LoRA adapters on the loaded model (no reload)."""
+        self.app.push_screen(ModelManagerScreen(), chosen)
+
+    def action_adapters(self, add: str = "") -> None:
+        """Apply, re-scale or remove LoRA adapters on the loaded model (no reload); ``add``: a
+        file for the dialog's new line (an adapter chosen in the model library)."""
         from baichuan_tui.ui.screens.adapters import AdaptersScreen
 
         if self._busy():
@@ -705,7 +710,7 @@ class ChatScreen(Screen[None]):
                     exit_on_error=False,
                 )
 
-        self.app.push_screen(AdaptersScreen(model_label(engine), engine.loras), chosen)
+        self.app.push_screen(AdaptersScreen(model_label(engine), engine.loras, add), chosen)
 
     def _set_adapters(self, engine: Engine, loras: list[Lora]) -> None:
         """In a thread: the engine swaps adapters; the screen hears how it went."""

@@ -99,6 +99,7 @@ def library_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "default": False,
                 "source": e["source"],
                 "ok": e["ok"],
+                "adapter_for": e.get("adapter_for"),
                 "normhead": e.get("normhead") or "",
                 "last_used": (e.get("last_used") or "")[:16].replace("T", " "),
             }
@@ -111,8 +112,9 @@ def _matches(row: dict[str, Any], words: list[str]) -> bool:
     return all(w in text for w in words)
 
 
-class ModelManagerScreen(ModalScreen[None]):
-    """Pick, download or open a model; loading happens in the background."""
+class ModelManagerScreen(ModalScreen[str | None]):
+    """Pick, download or open a model; loading happens in the background. Dismissed with the
+    path of a LoRA adapter chosen in the library (to apply on the loaded model), else None."""
 
     BINDINGS = [
         Binding("escape", "close", "Close"),
@@ -181,8 +183,9 @@ class ModelManagerScreen(ModalScreen[None]):
         self._library = library_rows(message.entries)
         self._show()
 
-    def _show(self) -> None:
-        """Fill the table with the rows the filter lets through."""
+    def _show(self, *, first: bool = False) -> None:
+        """Fill the table with the rows the filter lets through (``first``: the cursor on the
+        first of them, as after typing in the filter; else it stays where it was)."""
         by_path = {e["spec"]: e for e in self._entries if e["source"] == "catalog"}
         for row in self._catalog:
             facts = by_path.get(row["spec"]) or {}
@@ -205,12 +208,12 @@ class ModelManagerScreen(ModalScreen[None]):
                 r.get("last_used", ""),
             )
         if self._shown:
-            table.move_cursor(row=min(max(row_at, 0), len(self._shown) - 1))
+            table.move_cursor(row=0 if first else min(max(row_at, 0), len(self._shown) - 1))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             event.stop()
-            self._show()
+            self._show(first=True)
 
     def action_cursor(self, step: int) -> None:
         table = self.query_one(DataTable)
@@ -288,7 +291,9 @@ class ModelManagerScreen(ModalScreen[None]):
         return True
 
     def _choose_library(self, row: dict[str, Any]) -> None:
-        if not row["ok"]:
+        if row.get("adapter_for") is not None:  # a LoRA adapter: onto the loaded model
+            self.dismiss(row["spec"])
+        elif not row["ok"]:
             self.notify(row["state"], severity="error", title="cannot be used")
         elif row["source"] == "server":
             name = row["spec"].removeprefix("server=")
