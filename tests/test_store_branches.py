@@ -170,6 +170,32 @@ def test_the_document_has_the_tree_and_markdown_the_path(cli):
     ]
 
 
+def test_list_counts_the_path_shown_and_search_says_when_a_hit_is_in_another_version(cli):
+    with Store() as s:
+        conv, user, first = _chat(s)
+        s.add_message(conv, "user", "follow-up about llamas")
+        second = s.add_message(conv, "assistant", "a reply about alpacas", parent_id=user)
+        s.switch_to(conv, first)  # shown: question, first reply, follow-up
+        listed = s.list()
+        assert [(c.message_count, c.branch_count) for c in listed] == [(3, 1)]
+        got = s.get(conv)
+        assert got is not None and (got.message_count, got.branch_count) == (3, 1)
+        (hit,) = s.search("alpacas")
+        assert hit.snippet == "a reply about alpacas (in another version)"
+        assert (hit.conversation.message_count, hit.conversation.branch_count) == (3, 1)
+        (hit,) = s.search("llamas")
+        assert hit.snippet == "follow-up about llamas"
+        s.switch_to(conv, second)
+        assert [(c.message_count, c.branch_count) for c in s.list()] == [(2, 2)]
+        assert s.search("alpacas")[0].snippet == "a reply about alpacas"
+    res = cli("history", "list", "--json")
+    assert res.returncode == 0, res.stderr
+    (row,) = json.loads(res.stdout)["conversations"]
+    assert (row["message_count"], row["branch_count"]) == (2, 2)
+    res = cli("history", "list")
+    assert "2 (+2)" in res.stdout
+
+
 def test_tree_lines_of_a_long_chain_keep_one_indent():
     doc = {
         "messages": [

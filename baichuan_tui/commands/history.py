@@ -70,6 +70,7 @@ def _row(conv: Any) -> dict[str, Any]:
         "created": conv.created_at,
         "updated": conv.updated_at,
         "message_count": conv.message_count,
+        "branch_count": conv.branch_count,
     }
 
 
@@ -95,7 +96,7 @@ def _table(rows: list[dict[str, Any]], title: str, extra: str | None = None) -> 
             r["title"] or "(untitled)",
             Path(r["model"]).name if r["model"] else "",
             _when(r["updated"]),
-            str(r["message_count"]),
+            str(r["message_count"]) + (f" (+{r['branch_count']})" if r["branch_count"] else ""),
         ]
         table.add_row(*cells, *([r.get(extra, "")] if extra else []))
     Console().print(table)

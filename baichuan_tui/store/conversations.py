@@ -17,7 +17,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,6 +74,9 @@ class Conversation:
     created_at: str
     updated_at: str
     message_count: int = 0
+    """Messages on the path the app shows (what ``history show`` prints)."""
+    branch_count: int = 0
+    """Messages in the other versions (the document's ``branches``)."""
 
 
 @dataclass
@@ -140,6 +143,11 @@ def _message(row: sqlite3.Row) -> StoredMessage:
         row["model"],
         row["parent_id"],
     )
+
+
+def _place(msg_id: int, conv_id: int, parent_id: int | None) -> StoredMessage:
+    """A message with only its place in the tree (its text is not read)."""
+    return StoredMessage(msg_id, conv_id, "", "", "", None, parent_id=parent_id)
 
 
 def _like(text: str) -> str:
@@ -310,7 +318,7 @@ class Store:
         real = self._pending.real(conv_id)
         rows = self._rows(f"{_SELECT} WHERE c.id = ? AND c.deleted_at IS NULL", (real,))
         if rows:
-            return _conversation(rows[0])
+            return self._counted([_conversation(rows[0])])[0]
         return next((c for c in self._kept_conversations() if c.id == conv_id), None)
 
     def require(self, conv_id: int) -> Conversation:
@@ -324,7 +332,47 @@ class Store:
         sql = f"{_SELECT} WHERE c.deleted_at IS NULL ORDER BY c.updated_at DESC, c.id DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [*reversed(self._kept_conversations()), *(_conversation(r) for r in self._rows(sql))]
+        stored = self._counted([_conversation(r) for r in self._rows(sql)], every=not limit)
+        return [*reversed(self._kept_conversations()), *stored]
+
+    def _counted(
+        self,
+        convs: builtins.list[Conversation],
+        *,
+        every: bool = False,
+        paths: dict[int, tuple[set[int], int]] | None = None,
+    ) -> builtins.list[Conversation]:
+        """``convs`` with ``message_count`` / ``branch_count`` split by the path shown (from
+        ``paths``, else read: ``every``: ``convs`` are all the live conversations)."""
+        if paths is None:
+            paths = self._paths(None if every else [c.id for c in convs])
+        for conv in convs:
+            path, total = paths.get(conv.id, ([], 0))
+            conv.message_count, conv.branch_count = len(path), total - len(path)
+        return convs
+
+    def _paths(self, conv_ids: Sequence[int] | None) -> dict[int, tuple[set[int], int]]:
+        """Per stored conversation (None: every live one): the ids on the path the app shows,
+        and how many messages it has; from each message's place in its tree (texts unread)."""
+        if conv_ids is not None and not conv_ids:
+            return {}
+        where = (
+            "c.deleted_at IS NULL"
+            if conv_ids is None
+            else f"c.id IN ({', '.join(str(int(i)) for i in conv_ids)})"
+        )
+        places: dict[int, builtins.list[StoredMessage]] = {}
+        leaves: dict[int, int | None] = {}
+        for r in self._rows(
+            "SELECT m.id, m.parent_id, c.id AS conv, c.current_leaf FROM messages m "
+            f"JOIN conversations c ON c.id = m.conversation_id WHERE {where} ORDER BY m.id"
+        ):
+            places.setdefault(r["conv"], []).append(_place(r["id"], r["conv"], r["parent_id"]))
+            leaves[r["conv"]] = r["current_leaf"]
+        return {
+            conv: ({m.id for m in Tree(tree, leaves[conv]).path()}, len(tree))
+            for conv, tree in places.items()
+        }
 
     def _conv_write(self, sql: str, params: dict[str, Any], conv_id: int) -> None:
         """A write to one conversation row (``:id`` in ``sql``)."""
@@ -603,17 +651,23 @@ class Store:
             f"LIMIT {int(limit)}",
             {"p": pattern},
         )
+        paths = self._paths([row["id"] for row in rows])
+        convs = self._counted([_conversation(row) for row in rows], paths=paths)
         hits = []
-        for row in rows:
-            conv = _conversation(row)
+        for conv in convs:
             snippet = conv.title
             if text.lower() not in conv.title.lower():
-                hit = self._rows(
-                    "SELECT content FROM messages WHERE conversation_id = ? AND content LIKE ? "
-                    "ESCAPE '\\' ORDER BY id LIMIT 1",
+                found = self._rows(
+                    "SELECT id, content FROM messages WHERE conversation_id = ? AND content LIKE ? "
+                    "ESCAPE '\\' ORDER BY id",
                     (conv.id, pattern),
                 )
-                snippet = _snippet(hit[0]["content"], text) if hit else ""
+                shown = paths.get(conv.id, (set(), 0))[0]
+                on_path = [r for r in found if r["id"] in shown]
+                first = (on_path or found)[:1]
+                snippet = _snippet(first[0]["content"], text) if first else ""
+                if first and not on_path:
+                    snippet += " (in another version)"
             hits.append(SearchHit(conv, snippet))
         return hits
 
