@@ -24,6 +24,8 @@ METHODS = [
     "detokenize",
     "next_token_logits",
     "reset_cache",
+    "set_loras",
+    "set_template",
     "close",
 ]
 PROPERTIES = ["n_ctx", "n_gpu_layers", "loras"]

@@ -53,6 +53,11 @@ class Engine(Protocol):
         cannot: one clear line)."""
         ...
 
+    def set_template(self, template: str | None) -> None:
+        """Build prompts with another template from now on (None or ``auto``: the detected
+        one); the model is not reloaded. An unknown name is a usage error."""
+        ...
+
     def prompt(
         self, messages: Sequence[Message], *, max_tokens: int, continue_last: bool = False
     ) -> Prompt:

@@ -295,6 +295,11 @@ class LlamaEngine:
         """The adapters active now."""
         return self._adapters.active
 
+    def set_template(self, template: str | None) -> None:
+        """Build prompts with another template from now on (no reload: the KV cache keeps
+        what the new prompts share with the old)."""
+        self.template = choose_template(self.family, template)
+
     def set_loras(self, loras: Sequence[Lora]) -> None:
         """Apply, re-scale or remove adapters without reloading the model (the KV cache is
         cleared: what it holds was computed with the old ones)."""

@@ -38,7 +38,15 @@ if TYPE_CHECKING:
     from baichuan_tui.engine.lora import Lora
 
 _OPS = frozenset(
-    {"prompt", "encode", "detokenize", "next_token_logits", "reset_cache", "set_loras"}
+    {
+        "prompt",
+        "encode",
+        "detokenize",
+        "next_token_logits",
+        "reset_cache",
+        "set_loras",
+        "set_template",
+    }
 )
 
 
@@ -185,6 +193,12 @@ class EngineProcess:
     @property
     def loras(self) -> tuple[Lora, ...]:
         return self._loras
+
+    def set_template(self, template: str | None) -> None:
+        """Another template in the model process (which builds the prompts) and here."""
+        chosen = choose_template(self.family, template)
+        self._request("set_template", chosen)
+        self.template = chosen
 
     def set_loras(self, loras: Sequence[Lora]) -> None:
         """Apply, re-scale or remove adapters in the model process (no reload)."""

@@ -136,6 +136,10 @@ class ServerEngine:
         """None from here (a server applies its own ``--lora``)."""
         return ()
 
+    def set_template(self, template: str | None) -> None:
+        """Build prompts with another template from now on (they are built here)."""
+        self.template = choose_template(self.family, template)
+
     def set_loras(self, loras: Sequence[Lora]) -> None:
         """A server's adapters are its own: refused in one line."""
         raise UserError(

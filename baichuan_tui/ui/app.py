@@ -36,6 +36,15 @@ if TYPE_CHECKING:
     from baichuan_tui.ui.screens.settings import LoadValues, PromptSaved
 
 
+class TemplateSet(Message):
+    """The loaded model builds its prompts with another template (or could not: ``error``)."""
+
+    def __init__(self, engine: Engine, error: str | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.error = error
+
+
 class ModelLoaded(Message):
     def __init__(
         self,
@@ -142,16 +151,18 @@ class ChatApp(App[None]):
             s.library_folders, servers, n_ctx=self.options.n_ctx, cancelled=cancelled
         )
 
-    def load_model(self, spec: str) -> None:
-        """Load ``spec`` in the background; the current model stays until it is ready."""
+    def load_model(self, spec: str, template: str | None = None) -> None:
+        """Load ``spec`` in the background; the current model stays until it is ready.
+        ``template``: for this load (a stored chat's), instead of the session's."""
         self.loading = spec
         self.chat.show_busy(f"loading {_name(spec)}")
-        self._load(spec)
+        self._load(spec, template)
 
     @work(thread=True, exclusive=True, group="load")
-    def _load(self, spec: str) -> None:
+    def _load(self, spec: str, template: str | None) -> None:
         try:
-            request = self.options.load_request(spec)
+            options = replace(self.options, template=template) if template else self.options
+            request = options.load_request(spec)
             if request.server:
                 engine: Engine = connect_server(request, say=self._warn_from_thread)
             else:
@@ -207,10 +218,34 @@ class ChatApp(App[None]):
             self.load_model(self.model_spec)
 
     def set_template(self, template: str) -> None:
-        """Another prompt template for this chat: reload the model with it."""
+        """Another prompt template, chosen by the user: :meth:`use_template`, and a model
+        loaded later uses it too."""
         self.options = replace(self.options, template=template)
-        if self.model_spec:
-            self.load_model(self.model_spec)
+        self.use_template(template)
+
+    def use_template(self, template: str) -> None:
+        """The loaded model builds its prompts with ``template`` from the next reply (no
+        reload; in a worker)."""
+        engine = self.engine
+        if engine is not None and engine.template != template:
+            self.chat.show_busy(f"template {template}")
+            self._set_template(engine, template)
+
+    @work(thread=True, exclusive=True, group="template")
+    def _set_template(self, engine: Engine, template: str) -> None:
+        try:
+            engine.set_template(template)
+        except Exception as exc:  # noqa: BLE001 - one line in a notification, never a crash
+            self.post_message(TemplateSet(engine, error_line(exc)))
+        else:
+            self.post_message(TemplateSet(engine))
+
+    def on_template_set(self, message: TemplateSet) -> None:
+        self.chat.show_busy(None)
+        if message.error is not None:
+            self.notify(message.error, severity="error", title="template not changed")
+        elif message.engine is self.engine and self.model_spec:
+            self.chat.model_ready(self.model_spec)  # the mode may have changed with it
 
     def on_prompt_saved(self, message: PromptSaved) -> None:
         """The settings panel saved a prompt into config.toml: offer it from now on."""

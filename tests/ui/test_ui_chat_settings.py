@@ -6,10 +6,12 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from uihelpers import options, ready, screen_named, wait_for
+from uihelpers import options, ready, screen_named, send, wait_for
 
 from baichuan_tui import locations
+from baichuan_tui.engine.prompts import Message
 from baichuan_tui.settings import SavedPrompt, Settings
+from baichuan_tui.store.conversations import Store
 
 pytestmark = pytest.mark.anyio
 
@@ -49,21 +51,48 @@ async def test_preset_named_and_saved_prompts(run_app, b2):
         assert app.settings.prompts["brief"] == SavedPrompt("Answer in one line.", "precise")
 
 
-async def test_template_picker_reloads_with_the_template(run_app, b2):
+async def pick_template(pilot, app, name: str) -> None:
+    """Ctrl+S, choose ``name`` in the template picker, apply; wait until the model uses it."""
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: panel(app), what="the settings")
+    panel(app).query_one("#template").value = name
+    await pilot.pause()
+    panel(app).query_one("#apply").press()
+    await wait_for(pilot, lambda: app.engine.template == name, what=f"the {name} template")
+    await wait_for(pilot, lambda: not app.chat.status.busy, what="the change to end")
+
+
+async def test_template_picker_applies_without_reload_and_each_chat_keeps_its_own(run_app, b2):
     async with run_app(options(b2), size=(140, 50)) as pilot:
         app = await ready(pilot)
+        engine = app.engine
+        question = [Message("user", "hi")]
+        detected = engine.prompt(question, max_tokens=8).token_ids
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: panel(app), what="the settings")
         picker = panel(app).query_one("#template")
         labels = [str(option[0]) for option in picker._options]
         assert "baichuan2-chat (detected)" in labels and picker.value == "baichuan2-chat"
-        picker.value = "vicuna"
-        await pilot.pause()
-        panel(app).query_one("#apply").press()
-        await wait_for(
-            pilot,
-            lambda: app.engine is not None and app.engine.template == "vicuna",
-            timeout=60,
-            what="the reload with the vicuna template",
-        )
-        assert app.chat.status is not None
+        await pilot.press("escape")
+        await send(pilot, "first chat")
+        await pick_template(pilot, app, "vicuna")
+        assert app.engine is engine  # not reloaded
+        first = app.chat.state.conversation.id
+        vicuna = engine.prompt(question, max_tokens=8).token_ids  # built in the model process
+        assert vicuna != detected
+
+        await pilot.press("ctrl+n")
+        await send(pilot, "second chat")
+        await pick_template(pilot, app, "baichuan2-chat")
+        second = app.chat.state.conversation.id
+        with Store() as store:
+            assert store.require(first).template == "vicuna"
+            assert store.require(second).template == "baichuan2-chat"
+
+        await app.chat.chats.open_conversation(first)  # as a click in the sidebar does
+        await wait_for(pilot, lambda: engine.template == "vicuna", what="the first chat's")
+        assert engine.prompt(question, max_tokens=8).token_ids == vicuna
+        await app.chat.chats.open_conversation(second)
+        await wait_for(pilot, lambda: engine.template == "baichuan2-chat", what="the second's")
+        assert engine.prompt(question, max_tokens=8).token_ids == detected
+        assert app.engine is engine and app.chat.status.template == "baichuan2-chat"

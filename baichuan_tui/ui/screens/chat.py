@@ -199,7 +199,8 @@ class ChatScreen(Screen[None]):
         )
 
     def model_ready(self, spec: str) -> None:
-        """A model was loaded: fill the new chat's settings, note the model on this chat.
+        """A model was loaded (or its template changed): fill the new chat's settings, note
+        the model on this chat.
 
         A chat holds one mode: a model of the other one (a base model's completion after a
         chat model, or the reverse) starts a new chat and leaves the open one in the sidebar.

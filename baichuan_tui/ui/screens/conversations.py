@@ -71,7 +71,8 @@ class ChatList:
         log.anchor()
 
     async def open_conversation(self, conv_id: int) -> None:
-        """Show stored chat ``conv_id`` (loading its model when it names another one)."""
+        """Show stored chat ``conv_id`` (loading its model when it names another one), with
+        the prompt template it was last used with."""
         screen = self.screen
         screen.cancel_reply()
         conv = self.store.get(conv_id)
@@ -91,8 +92,15 @@ class ChatList:
         app = screen.chat_app
         engine = screen.engine
         if conv.model and conv.model != app.model_spec and conv.model != app.loading:
-            app.load_model(conv.model)
-        elif state.sampling is None and engine:
+            app.load_model(conv.model, template=conv.template)
+            return
+        if (
+            engine is not None
+            and app.loading is None
+            and conv.template not in (None, "", engine.template)
+        ):
+            app.use_template(conv.template)  # the chat's own, as when it was last used
+        if state.sampling is None and engine:
             state.sampling = engine.family.defaults
 
     async def new_chat(self) -> None:
