@@ -151,6 +151,20 @@ class ChatApp(App[None]):
             s.library_folders, servers, n_ctx=self.options.n_ctx, cancelled=cancelled
         )
 
+    def runs_elsewhere(self, spec: str) -> bool:
+        """With ``--server`` every model runs there: a local file or a download here would not
+        be what the chat uses, so say so instead (True: refused)."""
+        server = self.options.server
+        if not server or spec in (server, f"server={server}"):
+            return False
+        self.notify(
+            f"this session runs models on {server}: relaunch without --server to load "
+            "this one here",
+            severity="warning",
+            timeout=8,
+        )
+        return True
+
     def load_model(self, spec: str, template: str | None = None) -> None:
         """Load ``spec`` in the background; the current model stays until it is ready.
         ``template``: for this load (a stored chat's), instead of the session's."""

@@ -107,3 +107,27 @@ def test_model_manager_screen(snap_compare, b2, monkeypatch):
         await settle(pilot)
 
     assert snap_compare(chat_app(b2), terminal_size=SIZE, run_before=before)
+
+
+def test_model_menu(snap_compare, b2, monkeypatch):
+    entries = [
+        {"spec": str(b2), "source": "recent", "ok": True, "family": "Baichuan2-7B-Chat",
+         "quant": "Q8_0", "fit": "fits", "last_used": FIXED},
+        {"spec": "baichuan2-13b-chat:Q4_K_M", "source": "catalog", "ok": True,
+         "family": "Baichuan2-13B-Chat", "quant": "Q4_K_M", "fit": "fits (CPU)",
+         "last_used": "2024-04-01T12:00:00+00:00"},
+        {"spec": "/models/my-sft.gguf", "source": "folder", "ok": True,
+         "family": "Baichuan-7B", "quant": "F16", "fit": "fits (CPU)", "last_used": None},
+        {"spec": "/models/cut.gguf", "source": "folder", "ok": False, "reason": "truncated"},
+    ]  # fmt: skip
+    monkeypatch.setattr(ChatApp, "library_entries", lambda self, **k: entries)
+
+    async def before(pilot):
+        await ready(pilot)
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: screen_named(pilot.app, "ModelMenu"))
+        menu = pilot.app.screen.query_one("#model-menu")
+        await wait_for(pilot, lambda: menu.option_count == 4)
+        await settle(pilot)
+
+    assert snap_compare(chat_app(b2), terminal_size=SIZE, run_before=before)

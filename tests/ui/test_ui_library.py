@@ -83,3 +83,47 @@ async def test_tab_completes_a_path(run_app, b2, tmp_path):
         assert box.value == str(tmp_path / "models") + "/"
         await pilot.press("tab")
         assert box.value == str(tmp_path / "models" / "only-one.gguf")
+
+
+async def test_status_bar_model_menu_lists_recent_first_and_loads(run_app, b2, tiny, tmp_path):
+    """A click on the model's name in the status bar (or F3) opens the model menu: usable
+    models on this machine, the loaded one first, then the most recently used; bad files and
+    adapters are left out; Enter loads one; the last line opens the whole library."""
+    from baichuan_tui import jsonstate, locations
+    from baichuan_tui.ui.screens.model_menu import LIBRARY, ModelMenu
+
+    folder = tmp_path / "lib"
+    folder.mkdir()
+    older, newer = folder / "a-older.gguf", folder / "z-newer.gguf"  # names sort the other way
+    shutil.copy(tiny("b1-7b-base"), older)
+    shutil.copy(tiny("b1-7b-base"), newer)
+    bad_file("truncated", folder, "cut.gguf")
+    times = {str(older): "2026-01-01T10:00:00+00:00", str(newer): "2026-02-01T10:00:00+00:00"}
+    jsonstate.update(locations.state_file(), lambda state: state.update(recent=times))
+    settings = Settings(library_folders=(str(folder),))
+    async with run_app(options(b2), size=(160, 40), settings=settings) as pilot:
+        app = await ready(pilot)
+        status = app.chat.status
+        start, end = status._model_cells
+        assert end > start
+        await pilot.click("#status", offset=(1 + start + 1, 0))  # padding, then the name
+        await wait_for(pilot, lambda: screen_named(app, "ModelMenu"), what="the model menu")
+        menu = screen_named(app, "ModelMenu").query_one("#model-menu")
+        await wait_for(pilot, lambda: menu.option_count > 1, what="the library read")
+        ids = [menu.get_option_at_index(i).id for i in range(menu.option_count)]
+        assert ids[0] == app.model_spec and ids[-1] == LIBRARY
+        mine = [i for i in ids if i and i.startswith(str(folder))]
+        assert mine == [str(newer), str(older)]  # the most recently used first; cut.gguf out
+        assert str(menu.get_option_at_index(0).prompt).startswith("● ")
+        menu.highlighted = ids.index(str(newer))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.model_spec == str(newer), timeout=60, what="loading")
+        assert not isinstance(app.screen, ModelMenu)
+
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: screen_named(app, "ModelMenu"), what="the menu again")
+        menu = screen_named(app, "ModelMenu").query_one("#model-menu")
+        await wait_for(pilot, lambda: menu.option_count > 1, what="the library read")
+        menu.highlighted = menu.option_count - 1
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: manager(app), what="the whole library")

@@ -73,6 +73,7 @@ class ChatScreen(Screen[None]):
         Binding("f2", "rename", "Rename", id="rename", show=False),
         Binding("ctrl+s", "settings", "Settings", id="settings"),
         Binding("ctrl+o", "models", "Models", id="models"),
+        Binding("f3", "model_menu", "Model menu", id="model_menu", show=False),
         Binding("ctrl+l", "adapters", "LoRA adapters", id="adapters", show=False),
         # priority: the input (a TextArea) would take Ctrl+K as "delete to the line's end"
         Binding("ctrl+k", "compare", "Compare", id="compare", show=False, priority=True),
@@ -688,6 +689,26 @@ class ChatScreen(Screen[None]):
                 self.action_adapters(add=adapter)
 
         self.app.push_screen(ModelManagerScreen(), chosen)
+
+    def action_model_menu(self) -> None:
+        """The status bar's model menu: the models on this machine, recent first."""
+        from baichuan_tui.ui.screens.model_menu import LIBRARY, ModelMenu
+
+        app = self.chat_app
+
+        def chosen(spec: str | None) -> None:
+            if spec == LIBRARY:
+                self.action_models()
+            elif spec in (None, app.model_spec, app.loading):
+                return
+            elif not app.runs_elsewhere(spec):
+                app.load_model(spec)
+
+        self.app.push_screen(ModelMenu(), chosen)
+
+    def on_status_bar_model_clicked(self, event: StatusBar.ModelClicked) -> None:
+        event.stop()
+        self.action_model_menu()
 
     def action_adapters(self, add: str = "") -> None:
         """Apply, re-scale or remove LoRA adapters on the loaded model (no reload); ``add``: a

@@ -264,7 +264,7 @@ class ModelManagerScreen(ModalScreen[str | None]):
         row = self._selected()
         if row is None:
             return
-        if self._runs_on_server(row.get("spec", "")):
+        if self.chat_app.runs_elsewhere(row.get("spec", "")):
             return
         if "source" in row:
             self._choose_library(row)
@@ -275,20 +275,6 @@ class ModelManagerScreen(ModalScreen[str | None]):
             self.notify(f"already downloading {self._downloading}", severity="warning")
         else:
             self.start_download(row["spec"])
-
-    def _runs_on_server(self, spec: str) -> bool:
-        """With ``--server`` every model runs there: a local file or a download here would not
-        be what the chat uses, so say so instead (True: refused)."""
-        server = self.chat_app.options.server
-        if not server or spec in (server, f"server={server}"):
-            return False
-        self.notify(
-            f"this session runs models on {server}: relaunch without --server to load "
-            "this one here",
-            severity="warning",
-            timeout=8,
-        )
-        return True
 
     def _choose_library(self, row: dict[str, Any]) -> None:
         if row.get("adapter_for") is not None:  # a LoRA adapter: onto the loaded model
@@ -307,7 +293,7 @@ class ModelManagerScreen(ModalScreen[str | None]):
         if not text:
             return
         path = Path(text).expanduser()
-        if self._runs_on_server(str(path)):
+        if self.chat_app.runs_elsewhere(str(path)):
             return
         if not path.exists():
             self.notify(f"{path}: no such file", severity="error")

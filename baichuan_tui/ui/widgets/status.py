@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.widget import Widget
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -23,7 +25,11 @@ class StatusBar(Widget):
     It repaints without a layout pass (its size never changes). The spinner turns while the
     app waits (loading, reading a prompt) and stops once reply text streams, which shows
     progress itself: every repaint takes CPU from generation on a machine with few cores.
+    A click on the model's name posts :class:`ModelClicked` (the chat opens its model menu).
     """
+
+    class ModelClicked(Message):
+        """The model's name in the status bar was clicked."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -40,6 +46,8 @@ class StatusBar(Widget):
         """Why the history is not being saved ("not saved", "history read-only"), or None."""
         self.streaming = False
         self._frame = 0
+        self._model_cells = (0, 0)
+        """Where the model's name was last drawn: [start, end) columns."""
 
     def on_mount(self) -> None:
         self.set_interval(0.25, self._spin)
@@ -50,6 +58,13 @@ class StatusBar(Widget):
         for key, value in values.items():
             setattr(self, key, value)
         self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        start, end = self._model_cells
+        at = event.get_content_offset(self)  # columns of the text, past the padding
+        if at is not None and start <= at.x < end:
+            event.stop()
+            self.post_message(self.ModelClicked())
 
     def _spin(self) -> None:
         if self.busy and not self.streaming:
@@ -64,7 +79,9 @@ class StatusBar(Widget):
         if self.history:
             t.append(f"⚠ {self.history}", style="bold red")
             t.append("  ")
-        t.append(self.model, style="bold")
+        start = t.cell_len
+        t.append(self.model, style="bold underline")
+        self._model_cells = (start, t.cell_len)
         if self.model_warning:
             t.append(f" ⚠ {self.model_warning}", style="bold yellow")
         if self.template:
