@@ -38,16 +38,10 @@ if TYPE_CHECKING:
     from baichuan_tui.engine.lora import Lora
 
 _OPS = frozenset(
-    {
-        "prompt",
-        "encode",
-        "detokenize",
-        "next_token_logits",
-        "reset_cache",
-        "set_loras",
-        "set_template",
-    }
+    ("prompt", "encode", "detokenize", "next_token_logits")  # answers
+    + ("reset_cache", "set_loras", "set_template")  # change what the next calls see
 )
+"""The engine calls the model process answers (``generate`` streams, apart)."""
 
 
 class EngineGone(UserError):
