@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 def _score_and_save(args: argparse.Namespace, prepared: Any, say: Any) -> list[Any]:
     """Load the model ``args`` name, score the prepared quiz (with ``--lora-compare`` once
     without its adapters, then with them) and store each run; empty when stopped before any
-    question was scored."""
+    question was scored (a run that ends without scoring any is an error)."""
     import time
 
     from baichuan_tui.commands.bars import quiz_bar
@@ -197,7 +197,7 @@ def _score_and_save(args: argparse.Namespace, prepared: Any, say: Any) -> list[A
                 load_s=load_s,
                 notify=say,
             )
-    except session.NothingScored as stopped:
+    except session.StoppedBeforeScoring as stopped:
         say(str(stopped))
         return []
     finally:

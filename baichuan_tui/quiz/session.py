@@ -151,6 +151,10 @@ class NothingScored(UserError):
     """A run that ended before any question was scored: it is not stored."""
 
 
+class StoppedBeforeScoring(NothingScored):
+    """A run stopped (Esc, Ctrl+C) before any question was scored."""
+
+
 def shots_used(outcome: RunOutcome, asked: int) -> int:
     """The run's real shot count: the fewest any scored subject got (a dev split with fewer
     examples, or shots dropped to fit the context), else ``asked``."""
@@ -169,8 +173,11 @@ def save_run(
     C-Eval test run also gets its submission file. :class:`NothingScored` when no question
     was scored: an empty run is never stored."""
     if outcome.n == 0:
-        when = "stopped before" if outcome.interrupted else "ended without"
-        raise NothingScored(f"the quiz {when} scoring any question: nothing was stored")
+        if outcome.interrupted:
+            raise StoppedBeforeScoring(
+                "the quiz stopped before scoring any question: nothing was stored"
+            )
+        raise NothingScored("the quiz ended without scoring any question: nothing was stored")
     asked = run.request.shots
     record = results.build_record(
         run.dataset,

@@ -92,9 +92,19 @@ def test_a_run_stopped_before_any_question_is_not_stored(engine, tmp_path):
     stop = threading.Event()
     stop.set()
     request = session.RunRequest("ceval", data=tmp_path / "ceval", shots=1)
-    with pytest.raises(session.NothingScored, match="stopped before scoring any question"):
+    with pytest.raises(session.StoppedBeforeScoring, match="stopped before scoring any"):
         session.run_and_save(session.prepare(request), engine, stop=stop)
     assert results.all_runs() == []
+
+
+def test_a_run_that_scores_nothing_unstopped_is_an_error_not_a_stop(engine, tmp_path):
+    from baichuan_tui.quiz.runner import RunOutcome
+
+    quizdata.write_ceval(tmp_path / "ceval", SUBJECTS)
+    prepared = session.prepare(session.RunRequest("ceval", data=tmp_path / "ceval", shots=1))
+    with pytest.raises(session.NothingScored, match="ended without") as raised:
+        session.save_run(prepared, RunOutcome(subjects=[]), model={}, n_ctx=2048)
+    assert not isinstance(raised.value, session.StoppedBeforeScoring)
 
 
 def test_a_stopped_run_keeps_its_finished_subjects(engine, tmp_path):
