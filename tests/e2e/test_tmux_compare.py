@@ -7,6 +7,7 @@ import re
 import shutil
 
 import pytest
+from test_store import history
 from tmuxapp import history_json, model_args
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -59,8 +60,11 @@ def test_blind_compare_vote_continue_relaunch(term, cli, tiny, tmp_path):
 
     votes = history_json(cli, "votes")
     assert votes["votes"] == 1
-    won = {m["model"]: m["wins"] for m in votes["models"]}
-    assert won[winner] == 1 and sum(won.values()) == 1
+    table = {
+        m["model"]: (m["compared"], m["wins"], m["ties"], m["losses"]) for m in votes["models"]
+    }
+    (loser,) = set(NAMES) - {winner}
+    assert table == {winner: (1, 1, 0, 0), loser: (1, 0, 0, 1)}, table
     (conv,) = history_json(cli, "list")["conversations"]
     doc = history_json(cli, "show", str(conv["id"]))
     turns = [(m["role"], m["content"] if m["role"] == "user" else "") for m in doc["messages"]]
@@ -70,8 +74,17 @@ def test_blind_compare_vote_continue_relaunch(term, cli, tiny, tmp_path):
         ("user", "and then?"),
         ("assistant", ""),
     ]
-    assert all(m["content"] for m in doc["messages"])
-    assert doc["messages"][3]["model"].endswith(winner)
+    msgs = doc["messages"]
+    assert all(m["content"] for m in msgs)
+    assert msgs[1]["model"].endswith(winner) and msgs[3]["model"].endswith(winner)
+    # the tree: one chain (the loser's reply is not kept as a branch), each turn under the last
+    assert doc["branches"] == []
+    assert [m["parent_id"] for m in msgs] == [None, *(m["id"] for m in msgs[:3])]
+    tree = history(cli, "show", str(conv["id"]), "--tree")
+    assert tree.returncode == 0, tree.stderr
+    lines = tree.stdout.splitlines()[1:]
+    assert len(lines) == 4 and all(line.startswith("●") for line in lines), tree.stdout
+    assert "compare me" in lines[0] and "and then?" in lines[2], tree.stdout
 
     term.launch(*model_args(a, max_tokens=24))  # relaunch: the chat is in the sidebar
     screen = term.wait(r"Baichuan2-7B-Chat │ baichuan2-chat")
